@@ -1,0 +1,315 @@
+//! The checker: resolves names across the project, types every expression, enforces the rules of
+//! lang-spec, and lowers everything into the feature plan. It keeps going past errors (a failed
+//! piece stands in as "unknown" and is not reported twice); the plan is only handed out when no
+//! error was found.
+
+mod builtin_call;
+mod declarations;
+pub mod expr;
+mod features;
+mod models;
+mod monitors;
+mod properties;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::plan::{ColumnIndex, EntityId, FeatureId, GroupId, ModelId, Plan, ServeId, SourceId};
+use crate::source::Span;
+use crate::syntax::ast::{Declaration, DeclarationKind, Ident, Value};
+use crate::types::Type;
+
+/// What the checker knows of a feature group version.
+pub struct GroupInfo<'a> {
+    pub declaration: &'a Declaration,
+    pub name: String,
+    pub version: u32,
+    pub source: Option<SourceId>,
+    pub entity: Option<EntityId>,
+    /// Feature name → slot.
+    pub features: HashMap<String, usize>,
+    pub plan_id: Option<GroupId>,
+}
+
+/// One feature before and after checking.
+pub struct FeatureSlot<'a> {
+    pub group: usize,
+    pub name: &'a Ident,
+    pub value: &'a Value,
+    pub docs: &'a [String],
+    /// Set once the feature is checked and lowered.
+    pub lowered: Option<(FeatureId, Type)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeprecationInfo {
+    pub contract: String,
+    pub contract_span: Span,
+    pub since: i32,
+    pub removable_from: i32,
+}
+
+pub struct Checker<'a> {
+    pub plan: Plan,
+    pub diagnostics: Vec<Diagnostic>,
+    pub groups: Vec<GroupInfo<'a>>,
+    pub feature_slots: Vec<FeatureSlot<'a>>,
+    pub deprecations: HashMap<(SourceId, ColumnIndex), DeprecationInfo>,
+    /// Name → (kind, span) of every declaration but feature groups, for duplicate and kind checks.
+    declared: HashMap<String, (DeclarationKind, Span)>,
+    pub sources: HashMap<String, SourceId>,
+    pub source_spans: HashMap<SourceId, Span>,
+    pub entities: HashMap<String, EntityId>,
+    /// Group name → version → index into `groups`.
+    pub group_versions: HashMap<String, BTreeMap<u32, usize>>,
+    /// Model name → its plan id (`None` if the model failed to check).
+    pub models: HashMap<String, Option<ModelId>>,
+    pub serves: HashMap<String, Option<ServeId>>,
+    /// Declarations referenced by another one: (kind, name, version).
+    pub used: HashSet<(DeclarationKind, String, u32)>,
+}
+
+/// Checks a parsed project; returns the plan (if there were no errors) and every diagnostic.
+pub fn check(declarations: &[Declaration]) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut checker = Checker {
+        plan: Plan::default(),
+        diagnostics: Vec::new(),
+        groups: Vec::new(),
+        feature_slots: Vec::new(),
+        deprecations: HashMap::new(),
+        declared: HashMap::new(),
+        sources: HashMap::new(),
+        source_spans: HashMap::new(),
+        entities: HashMap::new(),
+        group_versions: HashMap::new(),
+        models: HashMap::new(),
+        serves: HashMap::new(),
+        used: HashSet::new(),
+    };
+    // Canonical order: the plan does not depend on how declarations are spread over files.
+    let mut ordered: Vec<&Declaration> = declarations.iter().collect();
+    ordered.sort_by(|a, b| {
+        let key = |declaration: &Declaration| {
+            (
+                DeclarationKind::ALL.iter().position(|kind| *kind == declaration.kind),
+                declaration.name.name.clone(),
+                declaration.version.map(|version| version.number),
+            )
+        };
+        key(a).cmp(&key(b)).then(a.span.cmp(&b.span))
+    });
+    let ordered: Vec<&Declaration> = ordered
+        .into_iter()
+        .filter(|declaration| checker.register(declaration))
+        .collect();
+    let of_kind = |kind: DeclarationKind| ordered.iter().copied().filter(move |declaration| declaration.kind == kind);
+    for declaration in of_kind(DeclarationKind::Source) {
+        checker.source(declaration);
+    }
+    for declaration in of_kind(DeclarationKind::Contract) {
+        checker.contract(declaration);
+    }
+    for declaration in of_kind(DeclarationKind::Entity) {
+        checker.entity(declaration);
+    }
+    checker.feature_groups(of_kind(DeclarationKind::Features).collect());
+    for declaration in of_kind(DeclarationKind::Model) {
+        checker.model(declaration);
+    }
+    for declaration in of_kind(DeclarationKind::Serve) {
+        checker.serve(declaration);
+    }
+    for declaration in of_kind(DeclarationKind::Monitor) {
+        checker.monitor(declaration);
+    }
+    checker.report_unused(&ordered);
+    let has_errors = checker.diagnostics.iter().any(Diagnostic::is_error);
+    let mut plan = checker.plan;
+    let diagnostics = checker.diagnostics;
+    if has_errors {
+        return (None, diagnostics);
+    }
+    crate::plan::hash::assign_hashes(&mut plan);
+    (Some(plan), diagnostics)
+}
+
+impl<'a> Checker<'a> {
+    /// Records a declaration's name; reports duplicates and header shape errors. Returns whether
+    /// the declaration should be checked further.
+    fn register(&mut self, declaration: &'a Declaration) -> bool {
+        let kind = declaration.kind;
+        let name = &declaration.name;
+        if name.name.is_empty() {
+            return false;
+        }
+        match (kind, declaration.version) {
+            (DeclarationKind::Features, None) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::MisplacedHeader,
+                        name.span,
+                        format!("feature group `{}` has no version", name.name),
+                    )
+                    .with_label_text("expected a version after the name")
+                    .with_help(format!("declare `features {} v1 {{ ... }}`; versions are never edited once locked", name.name)),
+                );
+                return false;
+            }
+            (DeclarationKind::Features, Some(_)) => {}
+            (_, Some(version)) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::MisplacedHeader,
+                        version.span,
+                        format!("a {} has no version", kind.noun()),
+                    )
+                    .with_help("only feature groups are versioned"),
+                );
+            }
+            (_, None) => {}
+        }
+        let takes_target = matches!(kind, DeclarationKind::Contract | DeclarationKind::Monitor);
+        match (&declaration.target, takes_target) {
+            (Some(target), false) => self.error(
+                Diagnostic::new(
+                    Code::MisplacedHeader,
+                    target.span,
+                    format!("a {} is not declared `on` anything", kind.noun()),
+                )
+                .with_help("only contracts (`on SOURCE`) and monitors (`on SERVE`) take an `on` target"),
+            ),
+            (None, true) => {
+                let (what, example) = if kind == DeclarationKind::Contract {
+                    ("source", "SOURCE")
+                } else {
+                    ("serve target", "SERVE")
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::MissingProperty,
+                        name.span,
+                        format!("{} `{}` does not say which {what} it is on", kind.noun(), name.name),
+                    )
+                    .with_help(format!("write `{} {} on {example} {{ ... }}`", kind.keyword(), name.name)),
+                );
+                return false;
+            }
+            _ => {}
+        }
+        if kind == DeclarationKind::Features {
+            let version = declaration.version.map_or(0, |version| version.number);
+            if let Some(existing) = self
+                .group_versions
+                .get(&name.name)
+                .and_then(|versions| versions.get(&version))
+            {
+                let first = self.groups[*existing].declaration.name.span;
+                self.error(
+                    Diagnostic::new(
+                        Code::DuplicateDeclaration,
+                        name.span,
+                        format!("feature group `{}` v{version} is declared twice", name.name),
+                    )
+                    .with_secondary(first, "first declared here")
+                    .with_help(format!("give the new definition a new version, e.g. v{}", version + 1)),
+                );
+                return false;
+            }
+            if let Some((other_kind, span)) = self.declared.get(&name.name) {
+                self.duplicate(declaration, *other_kind, *span);
+                return false;
+            }
+            return true;
+        }
+        let clash = self.declared.get(&name.name).copied().or_else(|| {
+            self.group_versions.get(&name.name).and_then(|versions| {
+                versions
+                    .values()
+                    .next()
+                    .map(|index| (DeclarationKind::Features, self.groups[*index].declaration.name.span))
+            })
+        });
+        if let Some((other_kind, span)) = clash {
+            self.duplicate(declaration, other_kind, span);
+            return false;
+        }
+        self.declared.insert(name.name.clone(), (kind, name.span));
+        true
+    }
+
+    fn duplicate(&mut self, declaration: &Declaration, other_kind: DeclarationKind, first: Span) {
+        self.error(
+            Diagnostic::new(
+                Code::DuplicateDeclaration,
+                declaration.name.span,
+                format!("`{}` is declared twice", declaration.name.name),
+            )
+            .with_secondary(first, format!("first declared here as a {}", other_kind.noun()))
+            .with_help("every declaration of a project shares one namespace; rename one of them"),
+        );
+    }
+
+    /// Reports an unknown reference to a declaration of `kind`, naming a same-named declaration
+    /// of another kind or suggesting a close name.
+    pub fn unknown_declaration(&mut self, ident: &Ident, kind: DeclarationKind) {
+        let message = match self.declared.get(&ident.name) {
+            Some((other, _)) => format!("`{}` is a {}, not a {}", ident.name, other.noun(), kind.noun()),
+            None if kind != DeclarationKind::Features && self.group_versions.contains_key(&ident.name) => {
+                format!("`{}` is a feature group, not a {}", ident.name, kind.noun())
+            }
+            None => format!("unknown {} `{}`", kind.noun(), ident.name),
+        };
+        let candidates: Vec<&str> = match kind {
+            DeclarationKind::Features => self.group_versions.keys().map(String::as_str).collect(),
+            _ => self
+                .declared
+                .iter()
+                .filter(|(_, (other, _))| *other == kind)
+                .map(|(name, _)| name.as_str())
+                .collect(),
+        };
+        let mut diagnostic =
+            Diagnostic::new(Code::UnknownDeclaration, ident.span, message).with_label_text(format!("not a {}", kind.noun()));
+        if let Some(help) = suggestion(&ident.name, candidates) {
+            diagnostic = diagnostic.with_help(help);
+        }
+        self.error(diagnostic);
+    }
+
+    pub fn mark_used(&mut self, kind: DeclarationKind, name: &str, version: u32) {
+        self.used.insert((kind, name.to_string(), version));
+    }
+
+    fn report_unused(&mut self, declarations: &[&Declaration]) {
+        for declaration in declarations {
+            let kind = declaration.kind;
+            if !matches!(
+                kind,
+                DeclarationKind::Source | DeclarationKind::Entity | DeclarationKind::Features | DeclarationKind::Model
+            ) {
+                continue;
+            }
+            let version = declaration.version.map_or(0, |version| version.number);
+            if self.used.contains(&(kind, declaration.name.name.clone(), version)) {
+                continue;
+            }
+            let (what, help) = match kind {
+                DeclarationKind::Source => ("source", "use it in a feature group or model, or delete it"),
+                DeclarationKind::Entity => ("entity", "use it as a feature group's `entity`, or delete it"),
+                DeclarationKind::Features => (
+                    "feature group version",
+                    "pin it in a model (`features = [...]`) or reference it from another group; delete it once no model needs it",
+                ),
+                _ => ("model", "serve it with a `serve` target, or delete it"),
+            };
+            let label = match declaration.version {
+                Some(version) => format!("{} v{}", declaration.name.name, version.number),
+                None => declaration.name.name.clone(),
+            };
+            self.diagnostics.push(
+                Diagnostic::new(Code::UnusedDeclaration, declaration.name.span, format!("{what} `{label}` is never used"))
+                    .with_help(help),
+            );
+        }
+    }
+}
