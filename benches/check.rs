@@ -55,11 +55,7 @@ fn describe(diagnostic: &Diagnostic, files: &[SourceFile]) -> String {
         }
         None => ("?", 0),
     };
-    format!(
-        "{name}:{line}: {} {}",
-        diagnostic.code.as_str(),
-        diagnostic.message
-    )
+    format!("{name}:{line}: {} {}", diagnostic.code.as_str(), diagnostic.message)
 }
 
 fn bench_front_end(criterion: &mut Criterion) {

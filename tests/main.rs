@@ -1,1 +1,3 @@
+//! End-to-end tests of the `mlsysc` binary: exit codes, output formats, help.
 
+mod cli;

@@ -251,7 +251,9 @@ impl AggregateFunction {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        AggregateFunction::ALL.into_iter().find(|function| function.name() == name)
+        AggregateFunction::ALL
+            .into_iter()
+            .find(|function| function.name() == name)
     }
 
     pub fn signature(self) -> &'static str {

@@ -64,19 +64,25 @@ impl Compilation {
 pub fn compile(files: &[SourceFile]) -> Compilation {
     let mut declarations = Vec::new();
     let mut diagnostics = Vec::new();
+    let mut unparsed = Vec::new();
     for (index, file) in files.iter().enumerate() {
         let file_id = FileId(u32::try_from(index).unwrap_or(u32::MAX));
         if let Some(diagnostic) = file.utf8_diagnostic(file_id) {
             diagnostics.push(diagnostic);
             continue;
         }
-        let (parsed, mut parse_diagnostics) = syntax::parse_file(file_id, &file.text);
-        declarations.extend(parsed);
-        diagnostics.append(&mut parse_diagnostics);
+        let mut parsed = syntax::parse_file(file_id, &file.text);
+        declarations.append(&mut parsed.declarations);
+        diagnostics.append(&mut parsed.diagnostics);
+        unparsed.append(&mut parsed.unparsed);
     }
-    let (plan, mut check_diagnostics) = check::check(&declarations);
+    let (plan, mut check_diagnostics) = check::check(&declarations, &unparsed);
     diagnostics.append(&mut check_diagnostics);
     diagnostics.sort_by_key(|diagnostic| (diagnostic.primary_span(), diagnostic.code));
-    let plan = if diagnostics.iter().any(Diagnostic::is_error) { None } else { plan };
+    let plan = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        plan
+    };
     Compilation { plan, diagnostics }
 }

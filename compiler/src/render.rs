@@ -28,7 +28,9 @@ pub fn plain(diagnostics: &[Diagnostic], files: &[SourceFile]) -> String {
         let mut labels: Vec<_> = diagnostic.labels.iter().collect();
         labels.sort_by_key(|label| (!label.primary, label.span));
         for label in labels {
-            let Some(file) = files.get(label.span.file.0 as usize) else { continue };
+            let Some(file) = files.get(label.span.file.0 as usize) else {
+                continue;
+            };
             let index = &indexes[label.span.file.0 as usize];
             let (line, column) = index.line_column(&file.text, label.span.start as usize);
             let arrow = if label.primary { "-->" } else { ":::" };
@@ -45,13 +47,8 @@ pub fn plain(diagnostics: &[Diagnostic], files: &[SourceFile]) -> String {
             let _ = writeln!(out, "  {pad} |");
             let _ = writeln!(out, "  {gutter} | {line_text}");
             let marker = if label.primary { "^" } else { "-" };
-            let _ = writeln!(
-                out,
-                "  {pad} | {}{} {}",
-                " ".repeat(column - 1),
-                marker.repeat(width),
-                label.message
-            );
+            let underline = format!("{}{} {}", " ".repeat(column - 1), marker.repeat(width), label.message);
+            let _ = writeln!(out, "  {pad} | {}", underline.trim_end());
         }
         if let Some(help) = &diagnostic.help {
             let _ = writeln!(out, "  = help: {help}");

@@ -23,17 +23,20 @@ fn case_files(kind: &str) -> Vec<PathBuf> {
 }
 
 fn stem(path: &std::path::Path) -> String {
-    path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
+/// Snapshots `output` below the case's source, so a reviewer reads both together.
 fn snapshot(kind: &str, name: &str, source: &str, output: &str) {
+    let body = format!("{source}\n----- {kind} -----\n{output}");
     insta::with_settings!({
         snapshot_path => manifest_dir().join("tests/snapshots").join(kind),
         prepend_module_to_snapshot => false,
-        description => source.to_string(),
         omit_expression => true,
     }, {
-        insta::assert_snapshot!(name.to_string(), output);
+        insta::assert_snapshot!(name.to_string(), body);
     });
 }
 
@@ -64,22 +67,34 @@ fn ok_cases_check_clean() {
 
 #[test]
 fn err_cases_report_their_code() {
+    let mut missing = Vec::new();
     for path in case_files("err") {
         let files = single_file(&path);
         let compilation = compile(&files);
         let name = stem(&path);
         let code = name.split('_').next().unwrap_or_default();
-        assert!(
-            compilation.diagnostics.iter().any(|diagnostic| diagnostic.code.as_str() == code),
-            "{} should report {code}, got:\n{}",
-            path.display(),
-            plain(&compilation.diagnostics, &files)
-        );
+        if !compilation
+            .diagnostics
+            .iter()
+            .any(|diagnostic| diagnostic.code.as_str() == code)
+        {
+            missing.push(format!(
+                "{} should report {code}, got:\n{}",
+                path.display(),
+                plain(&compilation.diagnostics, &files)
+            ));
+            continue;
+        }
         if code.starts_with('E') {
-            assert!(compilation.plan.is_none(), "{}: a project with errors must not get a plan", path.display());
+            assert!(
+                compilation.plan.is_none(),
+                "{}: a project with errors must not get a plan",
+                path.display()
+            );
         }
         snapshot("err", &name, &files[0].text, &plain(&compilation.diagnostics, &files));
     }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
 #[test]
@@ -93,6 +108,9 @@ fn every_code_has_an_err_case_and_a_spec_entry() {
             cases.iter().any(|case| case.starts_with(&format!("{text}_"))),
             "no err case for {text}"
         );
-        assert!(spec.contains(&format!("## {text}")), "lang-spec/diagnostics.md has no entry for {text}");
+        assert!(
+            spec.contains(&format!("## {text}")),
+            "lang-spec/diagnostics.md has no entry for {text}"
+        );
     }
 }

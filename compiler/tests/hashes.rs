@@ -40,9 +40,9 @@ fn hashes(files: &[SourceFile]) -> BTreeMap<String, String> {
 fn reformatted(files: &[SourceFile]) -> Vec<SourceFile> {
     let mut declarations = Vec::new();
     for (index, file) in files.iter().enumerate() {
-        let (parsed, diagnostics) = parse_file(FileId(index as u32), &file.text);
-        assert!(diagnostics.is_empty());
-        for declaration in parsed {
+        let parsed = parse_file(FileId(index as u32), &file.text);
+        assert!(parsed.diagnostics.is_empty());
+        for declaration in parsed.declarations {
             declarations.push(file.text[declaration.span.range()].to_string());
         }
     }
@@ -121,7 +121,11 @@ fn changing_one_expression_changes_exactly_that_feature() {
 fn changing_a_window_changes_the_feature_and_its_dependents() {
     let files = fraud();
     let original = hashes(&files);
-    let edited = hashes(&edit(&files, "avg(amount) over 30d every 1d", "avg(amount) over 28d every 1d"));
+    let edited = hashes(&edit(
+        &files,
+        "avg(amount) over 30d every 1d",
+        "avg(amount) over 28d every 1d",
+    ));
     assert_eq!(
         differing(&original, &edited),
         vec![
@@ -140,8 +144,14 @@ fn changing_a_column_type_changes_the_features_reading_it() {
     let edited = hashes(&edit(&files, "country: string,", "country: string?,"));
     let changed = differing(&original, &edited);
     assert!(changed.contains(&"txn_signals@v2.foreign".to_string()), "{changed:?}");
-    assert!(changed.contains(&"user_activity@v1.countries_30d".to_string()), "{changed:?}");
-    assert!(!changed.contains(&"user_activity@v1.txn_count_7d".to_string()), "{changed:?}");
+    assert!(
+        changed.contains(&"user_activity@v1.countries_30d".to_string()),
+        "{changed:?}"
+    );
+    assert!(
+        !changed.contains(&"user_activity@v1.txn_count_7d".to_string()),
+        "{changed:?}"
+    );
 }
 
 #[test]
@@ -149,7 +159,11 @@ fn renaming_a_feature_changes_its_hash_but_not_unrelated_ones() {
     let files = fraud();
     let original = hashes(&files);
     let edited = hashes(&edit(&files, "night         =", "late_night    ="));
-    let changed: Vec<String> = edited.keys().filter(|key| !original.contains_key(*key)).cloned().collect();
+    let changed: Vec<String> = edited
+        .keys()
+        .filter(|key| !original.contains_key(*key))
+        .cloned()
+        .collect();
     assert_eq!(changed, vec!["txn_signals@v2.late_night".to_string()]);
     assert_eq!(original["user_activity@v1"], edited["user_activity@v1"]);
 }

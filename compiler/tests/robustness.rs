@@ -18,7 +18,11 @@ fn on_small_stack(body: impl FnOnce() + Send + 'static) {
 }
 
 fn codes(text: &str) -> Vec<Code> {
-    compile_text(text).diagnostics.iter().map(|diagnostic| diagnostic.code).collect()
+    compile_text(text)
+        .diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.code)
+        .collect()
 }
 
 fn in_feature(expression: &str) -> String {

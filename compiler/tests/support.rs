@@ -10,7 +10,10 @@ pub fn manifest_dir() -> PathBuf {
 }
 
 pub fn repository_root() -> PathBuf {
-    manifest_dir().parent().map(Path::to_path_buf).unwrap_or_else(manifest_dir)
+    manifest_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(manifest_dir)
 }
 
 /// Reads every `.mlsys` file of a directory, sorted by name.
@@ -25,7 +28,10 @@ pub fn read_project(directory: &Path) -> Vec<SourceFile> {
         .iter()
         .map(|path| {
             let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
-            let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
             SourceFile::from_bytes(name, bytes)
         })
         .collect()

@@ -201,7 +201,10 @@ fn bucket_count(checker: &mut Checker<'_>, builtin: Builtin, expr: &ast::Expr) -
                 Diagnostic::new(
                     Code::ConstantRequired,
                     expr.span,
-                    format!("the bucket count of `{}` must be an integer literal of at least 1", builtin.name()),
+                    format!(
+                        "the bucket count of `{}` must be an integer literal of at least 1",
+                        builtin.name()
+                    ),
                 )
                 .with_help(builtin.signature()),
             );
@@ -220,7 +223,11 @@ fn bucket_edges(checker: &mut Checker<'_>, expr: &ast::Expr) -> Option<Vec<ExprI
         None
     };
     let ast::ExprKind::List(items) = &expr.kind else {
-        return fail(checker, expr.span, "`bucketize` edges must be a list like `[10.0, 50.0, 200.0]`");
+        return fail(
+            checker,
+            expr.span,
+            "`bucketize` edges must be a list like `[10.0, 50.0, 200.0]`",
+        );
     };
     if items.is_empty() {
         return fail(checker, expr.span, "`bucketize` needs at least one edge");

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::check::{Checker, DeprecationInfo};
 use crate::check::expr::Env;
 use crate::check::properties::*;
+use crate::check::{Checker, DeprecationInfo};
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::plan::*;
 use crate::source::Span;
@@ -68,7 +68,11 @@ impl Checker<'_> {
 
     pub fn source(&mut self, declaration: &Declaration) {
         let name = &declaration.name;
-        reject_statements(&declaration.items, &format!("source `{}`", name.name), &mut self.diagnostics);
+        reject_statements(
+            &declaration.items,
+            &format!("source `{}`", name.name),
+            &mut self.diagnostics,
+        );
         let mut properties = Properties::collect(&declaration.items, &mut self.diagnostics);
         let diagnostics = &mut self.diagnostics;
         let format = properties
@@ -220,7 +224,13 @@ impl Checker<'_> {
     }
 
     /// A column of `source` named in a contract or label; `E0601` or `E0101` when it is missing.
-    pub fn column_of(&mut self, source: SourceId, column: &ast::Ident, code: Code, context: &str) -> Option<ColumnIndex> {
+    pub fn column_of(
+        &mut self,
+        source: SourceId,
+        column: &ast::Ident,
+        code: Code,
+        context: &str,
+    ) -> Option<ColumnIndex> {
         let source_plan = &self.plan.sources[source];
         if let Some(index) = source_plan.column_index(&column.name) {
             return Some(index);
@@ -228,10 +238,16 @@ impl Checker<'_> {
         let mut diagnostic = Diagnostic::new(
             code,
             column.span,
-            format!("{context}: source `{}` has no column `{}`", source_plan.name, column.name),
+            format!(
+                "{context}: source `{}` has no column `{}`",
+                source_plan.name, column.name
+            ),
         )
         .with_label_text("not in the schema");
-        if let Some(help) = suggestion(&column.name, source_plan.columns.iter().map(|column| column.name.as_str())) {
+        if let Some(help) = suggestion(
+            &column.name,
+            source_plan.columns.iter().map(|column| column.name.as_str()),
+        ) {
             diagnostic = diagnostic.with_help(help);
         }
         if let Some(span) = self.source_spans.get(&source) {
@@ -297,8 +313,12 @@ impl Checker<'_> {
                 }
                 ItemKind::Property { .. } | ItemKind::Block { .. } => {}
                 _ => self.error(
-                    Diagnostic::new(Code::UnknownProperty, item.span, format!("this is not allowed in {context}"))
-                        .with_help("a contract holds `owner`, `notice`, `require`, `expect` and `deprecate`"),
+                    Diagnostic::new(
+                        Code::UnknownProperty,
+                        item.span,
+                        format!("this is not allowed in {context}"),
+                    )
+                    .with_help("a contract holds `owner`, `notice`, `require`, `expect` and `deprecate`"),
                 ),
             }
         }
@@ -378,8 +398,12 @@ impl Checker<'_> {
             }
             if let Some(first) = spans.get(&name.name) {
                 self.error(
-                    Diagnostic::new(Code::DuplicateMember, name.span, format!("key `{}` is declared twice", name.name))
-                        .with_secondary(*first, "first declared here"),
+                    Diagnostic::new(
+                        Code::DuplicateMember,
+                        name.span,
+                        format!("key `{}` is declared twice", name.name),
+                    )
+                    .with_secondary(*first, "first declared here"),
                 );
                 continue;
             }

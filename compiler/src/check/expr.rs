@@ -52,9 +52,13 @@ pub enum RefPolicy {
     None,
     /// Row-level features on `source`: row-level groups on the same source, entity groups whose
     /// keys are columns of it.
-    Row { source: SourceId },
+    Row {
+        source: SourceId,
+    },
     /// Derived features of an entity group: other entity groups of the same entity.
-    Entity { entity: Option<plan::EntityId> },
+    Entity {
+        entity: Option<plan::EntityId>,
+    },
 }
 
 /// Where an expression is checked: what its bare names mean and what it may reference.
@@ -150,8 +154,12 @@ impl Checker<'_> {
             Ty::Known(ty) => Some((typed.id, ty)),
             Ty::Null => {
                 self.error(
-                    Diagnostic::new(Code::TypeMismatch, span, format!("cannot tell the type of {what}: it is only `null`"))
-                        .with_help("give the value a type, e.g. `if c then 1.0 else null`"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        span,
+                        format!("cannot tell the type of {what}: it is only `null`"),
+                    )
+                    .with_help("give the value a type, e.g. `if c then 1.0 else null`"),
                 );
                 None
             }
@@ -201,7 +209,10 @@ impl Checker<'_> {
             ast::ExprKind::Date(days) => self.literal(Literal::Date(*days), Type::new(BaseType::Date)),
             ast::ExprKind::Duration(micros) => self.literal(Literal::Duration(*micros), Type::new(BaseType::Duration)),
             ast::ExprKind::Null => {
-                let id = self.push_expr(ExprKind::Literal { value: Literal::Null }, Type::nullable(BaseType::Bool));
+                let id = self.push_expr(
+                    ExprKind::Literal { value: Literal::Null },
+                    Type::nullable(BaseType::Bool),
+                );
                 Some(Typed { id, ty: Ty::Null })
             }
             ast::ExprKind::DateRange(..) => {
@@ -214,16 +225,22 @@ impl Checker<'_> {
             }
             ast::ExprKind::List(_) => {
                 self.error(
-                    Diagnostic::new(Code::TypeMismatch, span, format!("a list cannot be used as a value in {}", env.what))
-                        .with_help("lists appear after `in` and as `bucketize` edges"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        span,
+                        format!("a list cannot be used as a value in {}", env.what),
+                    )
+                    .with_help("lists appear after `in` and as `bucketize` edges"),
                 );
                 None
             }
             ast::ExprKind::Name(ident) => self.name(env, ident),
             ast::ExprKind::Path(parts) => self.path(env, parts, span),
-            ast::ExprKind::VersionRef { target, version, member } => {
-                self.feature_reference(env, target, version, member.as_ref(), span)
-            }
+            ast::ExprKind::VersionRef {
+                target,
+                version,
+                member,
+            } => self.feature_reference(env, target, version, member.as_ref(), span),
             ast::ExprKind::Call { function, arguments } => self.call(env, function, arguments, span),
             ast::ExprKind::Unary { op, operand } => self.unary(env, *op, operand, span),
             ast::ExprKind::Binary { op, lhs, rhs } => self.binary(env, *op, lhs, rhs, span),
@@ -234,20 +251,20 @@ impl Checker<'_> {
     }
 
     fn name(&mut self, env: &Env, ident: &ast::Ident) -> Option<Typed> {
-        if env.metrics {
-            if let Some(metric) = plan::Metric::from_name(&ident.name) {
-                let id = self.push_expr(
-                    ExprKind::Metric {
-                        side: MetricSide::Candidate,
-                        metric,
-                    },
-                    Type::new(BaseType::Float64),
-                );
-                return Some(Typed {
-                    id,
-                    ty: Ty::Known(Type::new(BaseType::Float64)),
-                });
-            }
+        if env.metrics
+            && let Some(metric) = plan::Metric::from_name(&ident.name)
+        {
+            let id = self.push_expr(
+                ExprKind::Metric {
+                    side: MetricSide::Candidate,
+                    metric,
+                },
+                Type::new(BaseType::Float64),
+            );
+            return Some(Typed {
+                id,
+                ty: Ty::Known(Type::new(BaseType::Float64)),
+            });
         }
         match self.resolve_name(env, &ident.name) {
             Resolution::Column(column, ty) => {
@@ -335,6 +352,23 @@ impl Checker<'_> {
             });
         }
         let text: Vec<&str> = parts.iter().map(|part| part.name.as_str()).collect();
+        if let Some(versions) = self.group_versions.get(&parts[0].name) {
+            let latest = versions.keys().next_back().map_or(1, |version| *version);
+            self.error(
+                Diagnostic::new(
+                    Code::MissingVersion,
+                    span,
+                    format!("feature group `{}` is referenced without a version", parts[0].name),
+                )
+                .with_label_text("no version")
+                .with_help(format!(
+                    "pin the version you mean: `{}@v{latest}.{}`",
+                    parts[0].name,
+                    text.get(1).copied().unwrap_or("feature")
+                )),
+            );
+            return None;
+        }
         let mut diagnostic = Diagnostic::new(
             env.unknown_code,
             span,
@@ -367,15 +401,21 @@ impl Checker<'_> {
         span: Span,
     ) -> Option<Typed> {
         if env.refs == RefPolicy::None {
-            let code = if env.unknown_code == Code::FallbackReadsUnavailable {
-                Code::FallbackReadsUnavailable
+            let diagnostic = if env.unknown_code == Code::FallbackReadsUnavailable {
+                Diagnostic::new(
+                    Code::FallbackReadsUnavailable,
+                    span,
+                    "the fallback reads a feature value, which the request does not carry",
+                )
+                .with_help("a fallback runs when the model cannot, from the request's fields alone (the columns of the model's `examples` source)")
             } else {
-                Code::UnknownName
+                Diagnostic::new(
+                    Code::UnknownName,
+                    span,
+                    format!("{} cannot read feature values", env.what),
+                )
             };
-            self.error(
-                Diagnostic::new(code, span, format!("{} cannot read feature values", env.what))
-                    .with_label_text("feature reference"),
-            );
+            self.error(diagnostic.with_label_text("feature reference"));
             return None;
         }
         let Some(member) = member else {
@@ -383,7 +423,10 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::UnknownFeature,
                     span,
-                    format!("`{}@{}` is a feature group; name one of its features", target.name, version.name),
+                    format!(
+                        "`{}@{}` is a feature group; name one of its features",
+                        target.name, version.name
+                    ),
                 )
                 .with_help(format!("write `{}@{}.FEATURE`", target.name, version.name)),
             );
@@ -392,7 +435,7 @@ impl Checker<'_> {
         let slot = match self.resolve_feature_reference(target, version, member) {
             Ok(slot) => slot,
             Err(diagnostic) => {
-                self.error(*diagnostic);
+                self.report(diagnostic);
                 return None;
             }
         };
@@ -452,15 +495,26 @@ impl Checker<'_> {
     }
 
     /// An entity group's keys must be columns (of the same types) of `source` to be looked up.
-    pub fn keys_available(&self, group: usize, source: SourceId, span: Span, label: &str) -> Result<(), Box<Diagnostic>> {
-        let Some(entity) = self.groups[group].entity.and_then(|entity| self.plan.entities.get(entity)) else {
+    pub fn keys_available(
+        &self,
+        group: usize,
+        source: SourceId,
+        span: Span,
+        label: &str,
+    ) -> Result<(), Box<Diagnostic>> {
+        let Some(entity) = self.groups[group]
+            .entity
+            .and_then(|entity| self.plan.entities.get(entity))
+        else {
             return Ok(());
         };
         let Some(source_plan) = self.plan.sources.get(source) else {
             return Ok(());
         };
         for key in &entity.keys {
-            let column = source_plan.column_index(&key.name).map(|index| source_plan.columns[index as usize].ty);
+            let column = source_plan
+                .column_index(&key.name)
+                .map(|index| source_plan.columns[index as usize].ty);
             match column {
                 Some(ty) if ty.base == key.ty.base => {}
                 Some(ty) => {
@@ -483,7 +537,10 @@ impl Checker<'_> {
                                 key.name, source_plan.name
                             ),
                         )
-                        .with_help(format!("add `{}: {}` to the schema of `{}`", key.name, key.ty, source_plan.name)),
+                        .with_help(format!(
+                            "add `{}: {}` to the schema of `{}`",
+                            key.name, key.ty, source_plan.name
+                        )),
                     ));
                 }
             }
@@ -516,7 +573,10 @@ impl Checker<'_> {
                         function.span,
                         format!("`{}` is a contract check, not a function", function.name),
                     )
-                    .with_help(format!("write `expect {}(column)` on its own in a contract", function.name)),
+                    .with_help(format!(
+                        "write `expect {}(column)` on its own in a contract",
+                        function.name
+                    )),
                 );
                 return None;
             }
@@ -575,7 +635,10 @@ impl Checker<'_> {
     fn unary(&mut self, env: &Env, op: UnaryOp, operand: &ast::Expr, span: Span) -> Option<Typed> {
         let typed = self.expr(env, operand)?;
         let (expected, unary): (&[BaseType], _) = match op {
-            UnaryOp::Negate => (&[BaseType::Int64, BaseType::Float64, BaseType::Duration], plan::UnaryOp::Negate),
+            UnaryOp::Negate => (
+                &[BaseType::Int64, BaseType::Float64, BaseType::Duration],
+                plan::UnaryOp::Negate,
+            ),
             UnaryOp::Not => (&[BaseType::Bool], plan::UnaryOp::Not),
         };
         let ty = match typed.ty {
@@ -588,17 +651,19 @@ impl Checker<'_> {
             Ty::Known(ty) => {
                 let symbol = if op == UnaryOp::Negate { "-" } else { "not" };
                 self.error(
-                    Diagnostic::new(
-                        Code::OperatorTypes,
-                        span,
-                        format!("`{symbol}` is not defined for {ty}"),
-                    )
-                    .with_label_text(format!("this is {ty}")),
+                    Diagnostic::new(Code::OperatorTypes, span, format!("`{symbol}` is not defined for {ty}"))
+                        .with_label_text(format!("this is {ty}")),
                 );
                 return None;
             }
         };
-        let id = self.push_expr(ExprKind::Unary { unary, operand: typed.id }, ty);
+        let id = self.push_expr(
+            ExprKind::Unary {
+                unary,
+                operand: typed.id,
+            },
+            ty,
+        );
         Some(Typed { id, ty: Ty::Known(ty) })
     }
 
@@ -643,18 +708,27 @@ impl Checker<'_> {
             | BinaryOp::GreaterEqual => {
                 if left.ty == Ty::Null || right.ty == Ty::Null {
                     self.error(
-                        Diagnostic::new(Code::OperatorTypes, span, format!("comparing with `null` with `{}` is always null", op.symbol()))
-                            .with_help("use `is_null(x)` or `not is_null(x)`"),
+                        Diagnostic::new(
+                            Code::OperatorTypes,
+                            span,
+                            format!("comparing with `null` with `{}` is always null", op.symbol()),
+                        )
+                        .with_help("use `is_null(x)` or `not is_null(x)`"),
                     );
                     return None;
                 }
                 match (left.ty.base(), right.ty.base()) {
-                    (Some(a), Some(b)) if a == b && (a.is_orderable() || matches!(op, BinaryOp::Equal | BinaryOp::NotEqual)) => {
+                    (Some(a), Some(b))
+                        if a == b && (a.is_orderable() || matches!(op, BinaryOp::Equal | BinaryOp::NotEqual)) =>
+                    {
                         (Some(a), Bool)
                     }
                     (Some(a), Some(b)) if a.is_numeric() && b.is_numeric() => (Some(Float64), Bool),
                     (Some(Date), Some(Timestamp)) | (Some(Timestamp), Some(Date)) => {
-                        mismatch(self, Some("convert the timestamp with `date_of(t)` to compare it with a date"));
+                        mismatch(
+                            self,
+                            Some("convert the timestamp with `date_of(t)` to compare it with a date"),
+                        );
                         return None;
                     }
                     _ => {
@@ -726,10 +800,21 @@ impl Checker<'_> {
         Some(Typed { id, ty: Ty::Known(ty) })
     }
 
-    fn in_list(&mut self, env: &Env, negated: bool, operand: &ast::Expr, list: &[ast::Expr], span: Span) -> Option<Typed> {
+    fn in_list(
+        &mut self,
+        env: &Env,
+        negated: bool,
+        operand: &ast::Expr,
+        list: &[ast::Expr],
+        span: Span,
+    ) -> Option<Typed> {
         let typed = self.expr(env, operand)?;
         let Ty::Known(operand_type) = typed.ty else {
-            self.error(Diagnostic::new(Code::OperatorTypes, operand.span, "`null in [...]` is always null"));
+            self.error(Diagnostic::new(
+                Code::OperatorTypes,
+                operand.span,
+                "`null in [...]` is always null",
+            ));
             return None;
         };
         let mut literals = Vec::new();
@@ -737,15 +822,18 @@ impl Checker<'_> {
         for item in list {
             let Some(literal) = constant_literal(item) else {
                 self.error(
-                    Diagnostic::new(Code::ConstantRequired, item.span, "the items after `in` must be literals")
-                        .with_label_text("not a literal"),
+                    Diagnostic::new(
+                        Code::ConstantRequired,
+                        item.span,
+                        "the items after `in` must be literals",
+                    )
+                    .with_label_text("not a literal"),
                 );
                 return None;
             };
             let item_base = literal_base(&literal);
-            let compatible = item_base == target
-                || (item_base.is_numeric() && target.is_numeric())
-                || literal == Literal::Null;
+            let compatible =
+                item_base == target || (item_base.is_numeric() && target.is_numeric()) || literal == Literal::Null;
             if !compatible {
                 self.error(
                     Diagnostic::new(
@@ -786,12 +874,25 @@ impl Checker<'_> {
         Some(Typed { id, ty: Ty::Known(ty) })
     }
 
-    fn if_expr(&mut self, env: &Env, branches: &[(ast::Expr, ast::Expr)], otherwise: &ast::Expr, span: Span) -> Option<Typed> {
+    fn if_expr(
+        &mut self,
+        env: &Env,
+        branches: &[(ast::Expr, ast::Expr)],
+        otherwise: &ast::Expr,
+        span: Span,
+    ) -> Option<Typed> {
         let mut conditions = Vec::new();
         let mut values = Vec::new();
         let mut failed = false;
         for (condition, then) in branches {
-            match self.expr_of(&Env { what: "an `if` condition", ..*env }, condition, BaseType::Bool) {
+            match self.expr_of(
+                &Env {
+                    what: "an `if` condition",
+                    ..*env
+                },
+                condition,
+                BaseType::Bool,
+            ) {
                 Some((id, _)) => conditions.push(id),
                 None => failed = true,
             }
@@ -809,7 +910,11 @@ impl Checker<'_> {
         }
         let unified = self.unify(&values, "the branches of `if`")?;
         let Some(base) = unified.base() else {
-            self.error(Diagnostic::new(Code::TypeMismatch, span, "every branch of this `if` is `null`"));
+            self.error(Diagnostic::new(
+                Code::TypeMismatch,
+                span,
+                "every branch of this `if` is `null`",
+            ));
             return None;
         };
         let nullable = values.iter().any(|(typed, _)| typed.ty.nullable());

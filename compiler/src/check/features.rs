@@ -14,7 +14,18 @@ use crate::syntax::ast::{self, ClauseKind, Declaration, DeclarationKind, Duratio
 use crate::syntax::literal::format_duration;
 use crate::types::BaseType;
 
+/// Why a reference did not resolve: a diagnostic to report, or `None` when the problem was already
+/// reported (the referenced declaration failed to parse).
+pub type Unresolved = Option<Box<Diagnostic>>;
+
 impl<'a> Checker<'a> {
+    /// Reports what a failed resolution carries, if anything.
+    pub fn report(&mut self, unresolved: Unresolved) {
+        if let Some(diagnostic) = unresolved {
+            self.diagnostics.push(*diagnostic);
+        }
+    }
+
     pub fn feature_groups(&mut self, declarations: Vec<&'a Declaration>) {
         for declaration in declarations {
             self.collect_group(declaration);
@@ -40,7 +51,8 @@ impl<'a> Checker<'a> {
         let version = declaration.version.map_or(0, |version| version.number);
         let context = format!("feature group `{} v{version}`", name.name);
         reject_statements(&declaration.items, &context, &mut self.diagnostics);
-        let mut properties = Properties::collect(&declaration.items, &mut self.diagnostics);
+        let mut properties =
+            Properties::collect_members(&declaration.items, &["entity", "from"], &mut self.diagnostics);
         let from = properties.required("from", declaration, "from = SOURCE", &mut self.diagnostics);
         let entity_property = properties.value("entity", &mut self.diagnostics);
         let features = properties.remaining_values();
@@ -67,7 +79,9 @@ impl<'a> Checker<'a> {
             let source_plan = &self.plan.sources[source];
             for key in &self.plan.entities[*entity].keys {
                 match source_plan.column_index(&key.name) {
-                    Some(index) if source_plan.columns[index as usize].ty.base == key.ty.base => key_columns.push(index),
+                    Some(index) if source_plan.columns[index as usize].ty.base == key.ty.base => {
+                        key_columns.push(index)
+                    }
                     found => {
                         let message = match found {
                             Some(index) => format!(
@@ -84,10 +98,13 @@ impl<'a> Checker<'a> {
                                 ident.name, key.name, source_plan.name
                             ),
                         };
-                        self.diagnostics.push(
-                            Diagnostic::new(Code::EntityKeyMissing, ident.span, message)
-                                .with_help(format!("aggregates are grouped by the entity's keys: add `{}: {}` to the source", key.name, key.ty)),
-                        );
+                        self.diagnostics
+                            .push(
+                                Diagnostic::new(Code::EntityKeyMissing, ident.span, message).with_help(format!(
+                                    "aggregates are grouped by the entity's keys: add `{}: {}` to the source",
+                                    key.name, key.ty
+                                )),
+                            );
                         keys_ok = false;
                     }
                 }
@@ -136,8 +153,12 @@ impl<'a> Checker<'a> {
         }
         if slots.is_empty() && plan_id.is_some() {
             self.diagnostics.push(
-                Diagnostic::new(Code::MissingProperty, name.span, format!("{context} defines no features"))
-                    .with_help("add a feature: `name = expression`"),
+                Diagnostic::new(
+                    Code::MissingProperty,
+                    name.span,
+                    format!("{context} defines no features"),
+                )
+                .with_help("add a feature: `name = expression`"),
             );
         }
         self.group_versions
@@ -161,7 +182,7 @@ impl<'a> Checker<'a> {
         target: &ast::Ident,
         version: &ast::Ident,
         member: &ast::Ident,
-    ) -> Result<usize, Box<Diagnostic>> {
+    ) -> Result<usize, Unresolved> {
         let group = self.resolve_group_version(target, version)?;
         let info = &self.groups[group];
         match info.features.get(&member.name) {
@@ -170,24 +191,26 @@ impl<'a> Checker<'a> {
                 let mut diagnostic = Diagnostic::new(
                     Code::UnknownFeature,
                     member.span,
-                    format!("feature group `{}@v{}` has no feature `{}`", info.name, info.version, member.name),
+                    format!(
+                        "feature group `{}@v{}` has no feature `{}`",
+                        info.name, info.version, member.name
+                    ),
                 )
                 .with_label_text("unknown feature");
                 if let Some(help) = suggestion(&member.name, info.features.keys().map(String::as_str)) {
                     diagnostic = diagnostic.with_help(help);
                 }
-                Err(Box::new(diagnostic))
+                Err(Some(Box::new(diagnostic)))
             }
         }
     }
 
     /// Resolves `group@vN` to an index into `groups`, marking the version used.
-    pub fn resolve_group_version(&mut self, target: &ast::Ident, version: &ast::Ident) -> Result<usize, Box<Diagnostic>> {
+    pub fn resolve_group_version(&mut self, target: &ast::Ident, version: &ast::Ident) -> Result<usize, Unresolved> {
         let Some(versions) = self.group_versions.get(&target.name) else {
             let before = self.diagnostics.len();
             self.unknown_declaration(target, DeclarationKind::Features);
-            let diagnostic = self.diagnostics.remove(before);
-            return Err(Box::new(diagnostic));
+            return Err(self.diagnostics.drain(before..).next().map(Box::new));
         };
         let available: Vec<String> = versions.keys().map(|number| format!("v{number}")).collect();
         let number = version
@@ -195,14 +218,17 @@ impl<'a> Checker<'a> {
             .strip_prefix('v')
             .and_then(|digits| digits.parse::<u32>().ok());
         let Some(number) = number else {
-            return Err(Box::new(
+            return Err(Some(Box::new(
                 Diagnostic::new(
                     Code::UnknownVersion,
                     version.span,
                     format!("`@{}` is not a feature group version", version.name),
                 )
-                .with_help(format!("feature groups are pinned by version: {}", available.join(", "))),
-            ));
+                .with_help(format!(
+                    "feature groups are pinned by version: {}",
+                    available.join(", ")
+                )),
+            )));
         };
         match versions.get(&number) {
             Some(group) => {
@@ -210,7 +236,7 @@ impl<'a> Checker<'a> {
                 self.mark_used(DeclarationKind::Features, &target.name, number);
                 Ok(group)
             }
-            None => Err(Box::new(
+            None => Err(Some(Box::new(
                 Diagnostic::new(
                     Code::UnknownVersion,
                     version.span,
@@ -218,7 +244,7 @@ impl<'a> Checker<'a> {
                 )
                 .with_label_text("no such version")
                 .with_help(format!("`{}` has {}", target.name, available.join(", "))),
-            )),
+            ))),
         }
     }
 
@@ -371,7 +397,9 @@ impl<'a> Checker<'a> {
 
     fn check_feature(&mut self, slot: usize) {
         let group = self.feature_slots[slot].group;
-        let Some(plan_group) = self.groups[group].plan_id else { return };
+        let Some(plan_group) = self.groups[group].plan_id else {
+            return;
+        };
         let value = self.feature_slots[slot].value;
         let name = self.feature_slots[slot].name;
         let lowered = if is_windowed(value) {
@@ -394,7 +422,9 @@ impl<'a> Checker<'a> {
     fn row_or_derived(&mut self, group: usize, value: &ast::Value) -> Option<(FeatureKind, crate::types::Type)> {
         for clause in &value.clauses {
             let message = match clause.kind {
-                ClauseKind::Where(_) => "`where` filters the rows of an aggregate; this feature has no `over ... every ...` window",
+                ClauseKind::Where(_) => {
+                    "`where` filters the rows of an aggregate; this feature has no `over ... every ...` window"
+                }
                 _ => "this clause is not allowed on a feature",
             };
             self.error(Diagnostic::new(Code::InvalidValue, clause.span, message));
@@ -410,7 +440,12 @@ impl<'a> Checker<'a> {
         Some((kind, ty))
     }
 
-    fn aggregate(&mut self, group: usize, name: &ast::Ident, value: &ast::Value) -> Option<(FeatureKind, crate::types::Type)> {
+    fn aggregate(
+        &mut self,
+        group: usize,
+        name: &ast::Ident,
+        value: &ast::Value,
+    ) -> Option<(FeatureKind, crate::types::Type)> {
         let info = &self.groups[group];
         let source = info.source?;
         let mut failed = false;
@@ -431,9 +466,14 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::AggregateWithoutTimestamp,
                     value.expr.span,
-                    format!("aggregate `{}` needs event times, but source `{source_name}` has no `timestamp`", name.name),
+                    format!(
+                        "aggregate `{}` needs event times, but source `{source_name}` has no `timestamp`",
+                        name.name
+                    ),
                 )
-                .with_help(format!("declare the event-time column of `{source_name}` with `timestamp = COLUMN`")),
+                .with_help(format!(
+                    "declare the event-time column of `{source_name}` with `timestamp = COLUMN`"
+                )),
             );
             failed = true;
         }
@@ -527,7 +567,15 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::ArgumentCount,
                     value.expr.span,
-                    format!("`{}` takes {} argument", function.name, if aggregate_function == AggregateFunction::Count { "zero or one" } else { "one" }),
+                    format!(
+                        "`{}` takes {} argument",
+                        function.name,
+                        if aggregate_function == AggregateFunction::Count {
+                            "zero or one"
+                        } else {
+                            "one"
+                        }
+                    ),
                 )
                 .with_help(aggregate_function.signature()),
             );
@@ -545,7 +593,11 @@ impl<'a> Checker<'a> {
                     _ => true,
                 };
                 if !allowed {
-                    let expected = if ty.base.is_orderable() { "a number" } else { "an orderable value" };
+                    let expected = if ty.base.is_orderable() {
+                        "a number"
+                    } else {
+                        "an orderable value"
+                    };
                     self.error(
                         Diagnostic::new(
                             Code::TypeMismatch,

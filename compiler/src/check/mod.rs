@@ -67,11 +67,15 @@ pub struct Checker<'a> {
     pub serves: HashMap<String, Option<ServeId>>,
     /// Declarations referenced by another one: (kind, name, version).
     pub used: HashSet<(DeclarationKind, String, u32)>,
+    /// Names of declarations that failed to parse.
+    unparsed: HashSet<String>,
 }
 
 /// Checks a parsed project; returns the plan (if there were no errors) and every diagnostic.
-pub fn check(declarations: &[Declaration]) -> (Option<Plan>, Vec<Diagnostic>) {
+/// `unparsed` names declarations that failed to parse: references to them are not reported again.
+pub fn check(declarations: &[Declaration], unparsed: &[(DeclarationKind, String)]) -> (Option<Plan>, Vec<Diagnostic>) {
     let mut checker = Checker {
+        unparsed: unparsed.iter().map(|(_, name)| name.clone()).collect(),
         plan: Plan::default(),
         diagnostics: Vec::new(),
         groups: Vec::new(),
@@ -102,7 +106,12 @@ pub fn check(declarations: &[Declaration]) -> (Option<Plan>, Vec<Diagnostic>) {
         .into_iter()
         .filter(|declaration| checker.register(declaration))
         .collect();
-    let of_kind = |kind: DeclarationKind| ordered.iter().copied().filter(move |declaration| declaration.kind == kind);
+    let of_kind = |kind: DeclarationKind| {
+        ordered
+            .iter()
+            .copied()
+            .filter(move |declaration| declaration.kind == kind)
+    };
     for declaration in of_kind(DeclarationKind::Source) {
         checker.source(declaration);
     }
@@ -151,7 +160,10 @@ impl<'a> Checker<'a> {
                         format!("feature group `{}` has no version", name.name),
                     )
                     .with_label_text("expected a version after the name")
-                    .with_help(format!("declare `features {} v1 {{ ... }}`; versions are never edited once locked", name.name)),
+                    .with_help(format!(
+                        "declare `features {} v1 {{ ... }}`; versions are never edited once locked",
+                        name.name
+                    )),
                 );
                 return false;
             }
@@ -161,7 +173,7 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::MisplacedHeader,
                         version.span,
-                        format!("a {} has no version", kind.noun()),
+                        format!("{} has no version", with_article(kind.noun())),
                     )
                     .with_help("only feature groups are versioned"),
                 );
@@ -174,7 +186,7 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::MisplacedHeader,
                     target.span,
-                    format!("a {} is not declared `on` anything", kind.noun()),
+                    format!("{} is not declared `on` anything", with_article(kind.noun())),
                 )
                 .with_help("only contracts (`on SOURCE`) and monitors (`on SERVE`) take an `on` target"),
             ),
@@ -190,7 +202,11 @@ impl<'a> Checker<'a> {
                         name.span,
                         format!("{} `{}` does not say which {what} it is on", kind.noun(), name.name),
                     )
-                    .with_help(format!("write `{} {} on {example} {{ ... }}`", kind.keyword(), name.name)),
+                    .with_help(format!(
+                        "write `{} {} on {example} {{ ... }}`",
+                        kind.keyword(),
+                        name.name
+                    )),
                 );
                 return false;
             }
@@ -244,7 +260,10 @@ impl<'a> Checker<'a> {
                 declaration.name.span,
                 format!("`{}` is declared twice", declaration.name.name),
             )
-            .with_secondary(first, format!("first declared here as a {}", other_kind.noun()))
+            .with_secondary(
+                first,
+                format!("first declared here as {}", with_article(other_kind.noun())),
+            )
             .with_help("every declaration of a project shares one namespace; rename one of them"),
         );
     }
@@ -252,10 +271,19 @@ impl<'a> Checker<'a> {
     /// Reports an unknown reference to a declaration of `kind`, naming a same-named declaration
     /// of another kind or suggesting a close name.
     pub fn unknown_declaration(&mut self, ident: &Ident, kind: DeclarationKind) {
+        if self.unparsed.contains(&ident.name) {
+            // Already reported as a syntax error; calling it unknown would only add noise.
+            return;
+        }
         let message = match self.declared.get(&ident.name) {
-            Some((other, _)) => format!("`{}` is a {}, not a {}", ident.name, other.noun(), kind.noun()),
+            Some((other, _)) => format!(
+                "`{}` is {}, not {}",
+                ident.name,
+                with_article(other.noun()),
+                with_article(kind.noun())
+            ),
             None if kind != DeclarationKind::Features && self.group_versions.contains_key(&ident.name) => {
-                format!("`{}` is a feature group, not a {}", ident.name, kind.noun())
+                format!("`{}` is a feature group, not {}", ident.name, with_article(kind.noun()))
             }
             None => format!("unknown {} `{}`", kind.noun(), ident.name),
         };
@@ -268,8 +296,8 @@ impl<'a> Checker<'a> {
                 .map(|(name, _)| name.as_str())
                 .collect(),
         };
-        let mut diagnostic =
-            Diagnostic::new(Code::UnknownDeclaration, ident.span, message).with_label_text(format!("not a {}", kind.noun()));
+        let mut diagnostic = Diagnostic::new(Code::UnknownDeclaration, ident.span, message)
+            .with_label_text(format!("not {}", with_article(kind.noun())));
         if let Some(help) = suggestion(&ident.name, candidates) {
             diagnostic = diagnostic.with_help(help);
         }
@@ -289,7 +317,10 @@ impl<'a> Checker<'a> {
             ) {
                 continue;
             }
-            let version = declaration.version.map_or(0, |version| version.number);
+            let version = match kind {
+                DeclarationKind::Features => declaration.version.map_or(0, |version| version.number),
+                _ => 0,
+            };
             if self.used.contains(&(kind, declaration.name.name.clone(), version)) {
                 continue;
             }
@@ -302,14 +333,28 @@ impl<'a> Checker<'a> {
                 ),
                 _ => ("model", "serve it with a `serve` target, or delete it"),
             };
-            let label = match declaration.version {
-                Some(version) => format!("{} v{}", declaration.name.name, version.number),
-                None => declaration.name.name.clone(),
+            let label = match kind {
+                DeclarationKind::Features => format!("{} v{version}", declaration.name.name),
+                _ => declaration.name.name.clone(),
             };
             self.diagnostics.push(
-                Diagnostic::new(Code::UnusedDeclaration, declaration.name.span, format!("{what} `{label}` is never used"))
-                    .with_help(help),
+                Diagnostic::new(
+                    Code::UnusedDeclaration,
+                    declaration.name.span,
+                    format!("{what} `{label}` is never used"),
+                )
+                .with_help(help),
             );
         }
     }
+}
+
+/// "a source", "an entity".
+pub fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
 }

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::check::Checker;
 use crate::check::declarations::doc_of;
 use crate::check::expr::{Env, RefPolicy, constant_literal, literal_base};
 use crate::check::properties::*;
-use crate::check::Checker;
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::plan::*;
 use crate::syntax::ast::{self, ClauseKind, Declaration, DeclarationKind};
@@ -69,7 +69,12 @@ impl Checker<'_> {
         let examples = properties.required("examples", declaration, "examples = SOURCE", &mut self.diagnostics);
         let label = properties.required("label", declaration, "label = COLUMN", &mut self.diagnostics);
         let features = properties.required("features", declaration, "features = [group@v1]", &mut self.diagnostics);
-        let algorithm = properties.required("algorithm", declaration, "algorithm = gbdt(trees = 100)", &mut self.diagnostics);
+        let algorithm = properties.required(
+            "algorithm",
+            declaration,
+            "algorithm = gbdt(trees = 100)",
+            &mut self.diagnostics,
+        );
         let train = properties.block("train", &mut self.diagnostics);
         if train.is_none() && !properties.has("train") {
             self.diagnostics.push(missing(
@@ -147,7 +152,10 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::LabelType,
                         column.span,
-                        format!("a label must be bool (classification) or numeric (regression), `{}` is {label_type}", column.name),
+                        format!(
+                            "a label must be bool (classification) or numeric (regression), `{}` is {label_type}",
+                            column.name
+                        ),
                     )
                     .with_help("derive a bool or numeric column in the source"),
                 );
@@ -170,8 +178,12 @@ impl Checker<'_> {
         let join = if label_source == examples {
             if let Some(key) = join_key {
                 self.error(
-                    Diagnostic::new(Code::InvalidValue, key.span, "a label from the examples source needs no join key")
-                        .with_help("remove `on ...`"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        key.span,
+                        "a label from the examples source needs no join key",
+                    )
+                    .with_help("remove `on ...`"),
                 );
             }
             None
@@ -184,7 +196,10 @@ impl Checker<'_> {
                         value.span,
                         format!("a label from `{source_name}` needs the key that joins it to the examples"),
                     )
-                    .with_help(format!("write `label = {source_name}.{} on KEY default VALUE`", column.name)),
+                    .with_help(format!(
+                        "write `label = {source_name}.{} on KEY default VALUE`",
+                        column.name
+                    )),
                 );
                 return None;
             };
@@ -215,7 +230,8 @@ impl Checker<'_> {
             Some(expr) => match constant_literal(expr) {
                 Some(literal) if literal != Literal::Null => {
                     let base = literal_base(&literal);
-                    let fits = base == label_type.base || (base == BaseType::Int64 && label_type.base == BaseType::Float64);
+                    let fits =
+                        base == label_type.base || (base == BaseType::Int64 && label_type.base == BaseType::Float64);
                     if !fits {
                         self.error(
                             Diagnostic::new(
@@ -274,7 +290,11 @@ impl Checker<'_> {
 
     fn pin(&mut self, examples: SourceId, item: &ast::Expr) -> Option<Pin> {
         let (target, version, member) = match &item.kind {
-            ast::ExprKind::VersionRef { target, version, member } => (target, version, member.as_ref()),
+            ast::ExprKind::VersionRef {
+                target,
+                version,
+                member,
+            } => (target, version, member.as_ref()),
             ast::ExprKind::Name(ident) => {
                 let versions: Vec<String> = self
                     .group_versions
@@ -312,7 +332,7 @@ impl Checker<'_> {
         let group = match self.resolve_group_version(target, version) {
             Ok(group) => group,
             Err(diagnostic) => {
-                self.error(*diagnostic);
+                self.report(diagnostic);
                 return None;
             }
         };
@@ -320,7 +340,7 @@ impl Checker<'_> {
             Some(member) => match self.resolve_feature_reference(target, version, member) {
                 Ok(slot) => Some(self.feature_slots[slot].lowered?.0),
                 Err(diagnostic) => {
-                    self.error(*diagnostic);
+                    self.report(diagnostic);
                     return None;
                 }
             },
@@ -330,7 +350,10 @@ impl Checker<'_> {
         let plan_group = info.plan_id?;
         let label = format!("{}@v{}", info.name, info.version);
         if info.entity.is_none() && info.source != Some(examples) {
-            let group_source = info.source.map(|source| self.plan.sources[source].name.clone()).unwrap_or_default();
+            let group_source = info
+                .source
+                .map(|source| self.plan.sources[source].name.clone())
+                .unwrap_or_default();
             let examples_name = self.plan.sources[examples].name.clone();
             self.error(
                 Diagnostic::new(
@@ -360,8 +383,12 @@ impl Checker<'_> {
             ast::ExprKind::Error => return None,
             _ => {
                 self.error(
-                    Diagnostic::new(Code::InvalidValue, property.value.expr.span, "`algorithm` must name a trainer")
-                        .with_help("e.g. `gbdt(trees = 200, depth = 6)`, `logistic_regression`, `onnx(\"model.onnx\")`"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        property.value.expr.span,
+                        "`algorithm` must name a trainer",
+                    )
+                    .with_help("e.g. `gbdt(trees = 200, depth = 6)`, `logistic_regression`, `onnx(\"model.onnx\")`"),
                 );
                 return None;
             }
@@ -380,7 +407,11 @@ impl Checker<'_> {
                     _ => None,
                 };
                 let Some(text) = text else {
-                    let what = if function.name == "onnx" { "a model path" } else { "a command line" };
+                    let what = if function.name == "onnx" {
+                        "a model path"
+                    } else {
+                        "a command line"
+                    };
                     self.error(
                         Diagnostic::new(
                             Code::Hyperparameter,
@@ -424,7 +455,11 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::MetricTask,
                     function.span,
-                    format!("`{}` fits {required:?} models, this label makes a {task:?} model", function.name).to_lowercase(),
+                    format!(
+                        "`{}` fits {required:?} models, this label makes a {task:?} model",
+                        function.name
+                    )
+                    .to_lowercase(),
                 )
                 .with_help(if task == Task::Regression {
                     "use `linear_regression` or `gbdt` for a numeric label"
@@ -476,7 +511,9 @@ impl Checker<'_> {
             }
             let literal = constant_literal(&argument.value);
             let value = match (range, literal.clone()) {
-                (Range::Int(min, max), Some(Literal::Int(value))) if (*min..=*max).contains(&value) => Some(Literal::Int(value)),
+                (Range::Int(min, max), Some(Literal::Int(value))) if (*min..=*max).contains(&value) => {
+                    Some(Literal::Int(value))
+                }
                 (Range::Int(min, max), _) => {
                     self.error(Diagnostic::new(
                         Code::Hyperparameter,
@@ -485,7 +522,14 @@ impl Checker<'_> {
                     ));
                     None
                 }
-                (Range::Float { min, max, exclusive_min }, Some(Literal::Float(_) | Literal::Int(_))) => {
+                (
+                    Range::Float {
+                        min,
+                        max,
+                        exclusive_min,
+                    },
+                    Some(Literal::Float(_) | Literal::Int(_)),
+                ) => {
                     let number = match literal {
                         Some(Literal::Float(value)) => value,
                         Some(Literal::Int(value)) => value as f64,
@@ -496,7 +540,11 @@ impl Checker<'_> {
                         Some(Literal::Float(number))
                     } else {
                         let lower = if *exclusive_min { "above" } else { "at least" };
-                        let upper = if *max == f64::MAX { String::new() } else { format!(" and at most {max}") };
+                        let upper = if *max == f64::MAX {
+                            String::new()
+                        } else {
+                            format!(" and at most {max}")
+                        };
                         self.error(Diagnostic::new(
                             Code::Hyperparameter,
                             argument.value.span,
@@ -583,8 +631,13 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::MetricTask,
                         property.value.expr.span,
-                        format!("`{}` measures {:?} models, but the label makes a {:?} model", metric.name(), metric.task(), task)
-                            .to_lowercase(),
+                        format!(
+                            "`{}` measures {:?} models, but the label makes a {:?} model",
+                            metric.name(),
+                            metric.task(),
+                            task
+                        )
+                        .to_lowercase(),
                     )
                     .with_help(format!("use one of {}", fitting.join(", "))),
                 );
@@ -595,7 +648,11 @@ impl Checker<'_> {
         if let (Some((snapshot_start, snapshot_end)), Some((holdout_start, _))) = (snapshot, holdout)
             && holdout_start.days <= snapshot_end.days
         {
-            let relation = if holdout_start.days < snapshot_start.days { "precedes" } else { "overlaps" };
+            let relation = if holdout_start.days < snapshot_start.days {
+                "precedes"
+            } else {
+                "overlaps"
+            };
             self.error(
                 Diagnostic::new(
                     Code::Leakage,
@@ -665,15 +722,22 @@ impl Checker<'_> {
                         target.span,
                         format!("`{}` needs a stage", property.key.name),
                     )
-                    .with_help(format!("write `{}@production` (or @candidate, @approved, @shadow, @v3)", target.name)),
+                    .with_help(format!(
+                        "write `{}@production` (or @candidate, @approved, @shadow, @v3)",
+                        target.name
+                    )),
                 );
                 return None;
             }
             ast::ExprKind::Error => return None,
             _ => {
                 self.error(
-                    Diagnostic::new(Code::InvalidValue, property.value.expr.span, format!("`{}` must be `MODEL@STAGE`", property.key.name))
-                        .with_help("e.g. `fraud_detector@production`"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        property.value.expr.span,
+                        format!("`{}` must be `MODEL@STAGE`", property.key.name),
+                    )
+                    .with_help("e.g. `fraud_detector@production`"),
                 );
                 return None;
             }
@@ -703,7 +767,8 @@ impl Checker<'_> {
                     .with_label_text("unknown stage");
                     diagnostic = match suggestion(other, stages) {
                         Some(help) => diagnostic.with_help(help),
-                        None => diagnostic.with_help("stages: production, candidate, approved, shadow, or a version like v3"),
+                        None => diagnostic
+                            .with_help("stages: production, candidate, approved, shadow, or a version like v3"),
                     };
                     self.error(diagnostic);
                     return None;
@@ -718,7 +783,8 @@ impl Checker<'_> {
         let context = format!("serve target `{}`", name.name);
         reject_statements(&declaration.items, &context, &mut self.diagnostics);
         let mut properties = Properties::collect(&declaration.items, &mut self.diagnostics);
-        let model_property = properties.required("model", declaration, "model = MODEL@production", &mut self.diagnostics);
+        let model_property =
+            properties.required("model", declaration, "model = MODEL@production", &mut self.diagnostics);
         let diagnostics = &mut self.diagnostics;
         let mode = properties
             .required("mode", declaration, "mode = realtime", diagnostics)
@@ -735,25 +801,24 @@ impl Checker<'_> {
             .and_then(|property| duration_value(&property, diagnostics));
         let fallback_property = properties.value("fallback", diagnostics);
         let shadow_property = properties.value("shadow", diagnostics);
-        let schedule = properties
-            .value("schedule", diagnostics)
-            .and_then(|property| {
-                let text = string_value(&property, diagnostics)?;
-                cron_error(&text).map_or(Some(text), |message| {
-                    diagnostics.push(
-                        Diagnostic::new(Code::InvalidValue, property.value.expr.span, message)
-                            .with_help("five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\""),
-                    );
-                    None
-                })
-            });
+        let schedule = properties.value("schedule", diagnostics).and_then(|property| {
+            let text = string_value(&property, diagnostics)?;
+            cron_error(&text).map_or(Some(text), |message| {
+                diagnostics.push(
+                    Diagnostic::new(Code::InvalidValue, property.value.expr.span, message)
+                        .with_help("five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\""),
+                );
+                None
+            })
+        });
         let output = properties
             .value("output", diagnostics)
             .and_then(|property| string_value(&property, diagnostics));
-        let key_spans: Vec<(&str, Option<crate::source::Span>)> = ["batching", "timeout", "shadow", "schedule", "output"]
-            .iter()
-            .map(|key| (*key, properties.key_span(key)))
-            .collect();
+        let key_spans: Vec<(&str, Option<crate::source::Span>)> =
+            ["batching", "timeout", "shadow", "schedule", "output"]
+                .iter()
+                .map(|key| (*key, properties.key_span(key)))
+                .collect();
         properties.finish(&context, SERVE_PROPERTIES, diagnostics);
 
         let model = model_property.and_then(|property| self.model_reference(&property));
@@ -770,7 +835,10 @@ impl Checker<'_> {
                         Diagnostic::new(
                             Code::ServeMode,
                             *span,
-                            format!("`{key}` does not apply to a {} serve target", if mode == ServeMode::Batch { "batch" } else { "realtime" }),
+                            format!(
+                                "`{key}` does not apply to a {} serve target",
+                                if mode == ServeMode::Batch { "batch" } else { "realtime" }
+                            ),
                         )
                         .with_help(if mode == ServeMode::Batch {
                             "batch targets score on a `schedule` into an `output`; remove this property"
@@ -781,11 +849,18 @@ impl Checker<'_> {
                 }
             }
             if mode == ServeMode::Batch {
-                for (key, example) in [("schedule", "schedule = \"0 2 * * *\""), ("output", "output = \"data/scores/NAME\"")] {
+                for (key, example) in [
+                    ("schedule", "schedule = \"0 2 * * *\""),
+                    ("output", "output = \"data/scores/NAME\""),
+                ] {
                     if !key_spans.iter().any(|(name, span)| *name == key && span.is_some()) {
                         self.error(
-                            Diagnostic::new(Code::ServeMode, name.span, format!("a batch serve target needs `{key}`"))
-                                .with_help(format!("add `{example}`")),
+                            Diagnostic::new(
+                                Code::ServeMode,
+                                name.span,
+                                format!("a batch serve target needs `{key}`"),
+                            )
+                            .with_help(format!("add `{example}`")),
                         );
                     }
                 }
@@ -877,12 +952,23 @@ impl Checker<'_> {
 fn cron_error(text: &str) -> Option<String> {
     let fields: Vec<&str> = text.split_whitespace().collect();
     if fields.len() != 5 {
-        return Some(format!("schedule `{text}` has {} fields, a cron schedule has 5", fields.len()));
+        return Some(format!(
+            "schedule `{text}` has {} fields, a cron schedule has 5",
+            fields.len()
+        ));
     }
-    let limits = [(0, 59, "minute"), (0, 23, "hour"), (1, 31, "day of month"), (1, 12, "month"), (0, 7, "day of week")];
+    let limits = [
+        (0, 59, "minute"),
+        (0, 23, "hour"),
+        (1, 31, "day of month"),
+        (1, 12, "month"),
+        (0, 7, "day of week"),
+    ];
     for (field, (min, max, what)) in fields.iter().zip(limits) {
         for part in field.split(',') {
-            let (range, step) = part.split_once('/').map_or((part, None), |(range, step)| (range, Some(step)));
+            let (range, step) = part
+                .split_once('/')
+                .map_or((part, None), |(range, step)| (range, Some(step)));
             if let Some(step) = step
                 && step.parse::<u32>().map_or(true, |step| step == 0)
             {

@@ -44,15 +44,23 @@ impl Checker<'_> {
                 },
                 ItemKind::Property { .. } | ItemKind::Block { .. } => {}
                 _ => self.error(
-                    Diagnostic::new(Code::UnknownProperty, item.span, format!("this is not allowed in {context}"))
-                        .with_help("a monitor holds `drift` and `metric` rules and `channels`"),
+                    Diagnostic::new(
+                        Code::UnknownProperty,
+                        item.span,
+                        format!("this is not allowed in {context}"),
+                    )
+                    .with_help("a monitor holds `drift` and `metric` rules and `channels`"),
                 ),
             }
         }
         if drift.is_empty() && metrics.is_empty() && !failed {
             self.error(
-                Diagnostic::new(Code::MissingProperty, declaration.name.span, format!("{context} has no rules"))
-                    .with_help("add `drift psi > 0.2 on features every 1d => alert` or a `metric` rule"),
+                Diagnostic::new(
+                    Code::MissingProperty,
+                    declaration.name.span,
+                    format!("{context} has no rules"),
+                )
+                .with_help("add `drift psi > 0.2 on features every 1d => alert` or a `metric` rule"),
             );
         }
         let Some(serve) = serve else { return };
@@ -87,8 +95,15 @@ impl Checker<'_> {
             match valid {
                 Some(channel) => channels.push(channel),
                 None => self.error(
-                    Diagnostic::new(Code::InvalidValue, item.span, "an alert channel is a string \"SCHEME:TARGET\"")
-                        .with_help(format!("schemes: {}; e.g. \"slack:#ml-oncall\"", CHANNEL_SCHEMES.join(", "))),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        item.span,
+                        "an alert channel is a string \"SCHEME:TARGET\"",
+                    )
+                    .with_help(format!(
+                        "schemes: {}; e.g. \"slack:#ml-oncall\"",
+                        CHANNEL_SCHEMES.join(", ")
+                    )),
                 ),
             }
         }
@@ -102,8 +117,9 @@ impl Checker<'_> {
                 "alert" => actions.push(Action::Alert),
                 "retrain" => actions.push(Action::Retrain),
                 other => {
-                    let mut diagnostic = Diagnostic::new(Code::InvalidValue, ident.span, format!("unknown action `{other}`"))
-                        .with_label_text("not an action");
+                    let mut diagnostic =
+                        Diagnostic::new(Code::InvalidValue, ident.span, format!("unknown action `{other}`"))
+                            .with_label_text("not an action");
                     diagnostic = match suggestion(other, ["alert", "retrain"]) {
                         Some(help) => diagnostic.with_help(help),
                         None => diagnostic.with_help("actions: alert, retrain"),
@@ -128,10 +144,17 @@ impl Checker<'_> {
             );
             return None;
         }
-        if !matches!(rule.comparison, ast::Comparison::Greater | ast::Comparison::GreaterEqual) {
+        if !matches!(
+            rule.comparison,
+            ast::Comparison::Greater | ast::Comparison::GreaterEqual
+        ) {
             self.error(
-                Diagnostic::new(Code::ThresholdRange, rule.comparison_span, "a drift rule fires when PSI rises above a threshold")
-                    .with_help("write `drift psi > 0.2 ...`"),
+                Diagnostic::new(
+                    Code::ThresholdRange,
+                    rule.comparison_span,
+                    "a drift rule fires when PSI rises above a threshold",
+                )
+                .with_help("write `drift psi > 0.2 ...`"),
             );
             return None;
         }
@@ -148,7 +171,11 @@ impl Checker<'_> {
             return None;
         }
         if rule.every.micros <= 0 {
-            self.error(Diagnostic::new(Code::InvalidWindow, rule.every.span, "the evaluation period must be longer than zero"));
+            self.error(Diagnostic::new(
+                Code::InvalidWindow,
+                rule.every.span,
+                "the evaluation period must be longer than zero",
+            ));
             return None;
         }
         let actions = self.actions(&rule.actions)?;
@@ -167,14 +194,18 @@ impl Checker<'_> {
                         } => match self.resolve_feature_reference(target, version, member) {
                             Ok(slot) => self.feature_slots[slot].lowered.map(|(id, _)| id),
                             Err(diagnostic) => {
-                                self.error(*diagnostic);
+                                self.report(diagnostic);
                                 return None;
                             }
                         },
                         _ => {
                             self.error(
-                                Diagnostic::new(Code::InvalidValue, item.span, "drift is watched per feature: `group@v1.feature`")
-                                    .with_help("or write `on features` for every input of the model"),
+                                Diagnostic::new(
+                                    Code::InvalidValue,
+                                    item.span,
+                                    "drift is watched per feature: `group@v1.feature`",
+                                )
+                                .with_help("or write `on features` for every input of the model"),
                             );
                             return None;
                         }
@@ -185,9 +216,14 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::UnknownFeature,
                                 item.span,
-                                format!("`{}` is not an input of the served model", crate::plan::print::feature_path(&self.plan, feature)),
+                                format!(
+                                    "`{}` is not an input of the served model",
+                                    crate::plan::print::feature_path(&self.plan, feature)
+                                ),
                             )
-                            .with_help("drift rules watch the model's own features; pin the feature in the model first"),
+                            .with_help(
+                                "drift rules watch the model's own features; pin the feature in the model first",
+                            ),
                         );
                         return None;
                     }
@@ -218,24 +254,35 @@ impl Checker<'_> {
             return None;
         };
         if rule.window.micros <= 0 {
-            self.error(Diagnostic::new(Code::InvalidWindow, rule.window.span, "the metric window must be longer than zero"));
+            self.error(Diagnostic::new(
+                Code::InvalidWindow,
+                rule.window.span,
+                "the metric window must be longer than zero",
+            ));
             return None;
         }
         let task = self.plan.models.get(model?)?.task;
         if metric.task() != task {
-            self.error(
-                Diagnostic::new(
-                    Code::MetricTask,
-                    rule.metric.span,
-                    format!("`{}` measures {:?} models, the served model is a {:?} model", metric.name(), metric.task(), task)
-                        .to_lowercase(),
-                ),
-            );
+            self.error(Diagnostic::new(
+                Code::MetricTask,
+                rule.metric.span,
+                format!(
+                    "`{}` measures {:?} models, the served model is a {:?} model",
+                    metric.name(),
+                    metric.task(),
+                    task
+                )
+                .to_lowercase(),
+            ));
             return None;
         }
         let falling = matches!(rule.comparison, ast::Comparison::Less | ast::Comparison::LessEqual);
         if falling != metric.higher_is_better() {
-            let (worse, write) = if metric.higher_is_better() { ("falls", "<") } else { ("rises", ">") };
+            let (worse, write) = if metric.higher_is_better() {
+                ("falls", "<")
+            } else {
+                ("rises", ">")
+            };
             self.error(
                 Diagnostic::new(
                     Code::ThresholdRange,
@@ -248,7 +295,13 @@ impl Checker<'_> {
         }
         let threshold = rule.threshold.value;
         let in_range = if rule.relative_to_baseline {
-            threshold > 0.0 && threshold <= MAX_BASELINE_FACTOR && (if metric.higher_is_better() { threshold <= 1.0 } else { threshold >= 1.0 })
+            threshold > 0.0
+                && threshold <= MAX_BASELINE_FACTOR
+                && (if metric.higher_is_better() {
+                    threshold <= 1.0
+                } else {
+                    threshold >= 1.0
+                })
         } else if metric.is_bounded() {
             (0.0..=1.0).contains(&threshold)
         } else {

@@ -33,6 +33,13 @@ pub struct PropertyValue<'a> {
 impl<'a> Properties<'a> {
     /// Collects the `key = value` and `name { }` items; reports keys given twice.
     pub fn collect(items: &'a [Item], diagnostics: &mut Vec<Diagnostic>) -> Self {
+        Self::collect_members(items, &[], diagnostics)
+    }
+
+    /// Like [`Properties::collect`], for declarations whose other keys are members (a feature
+    /// group's features): a key outside `properties` given twice is a duplicate member (`E0106`).
+    pub fn collect_members(items: &'a [Item], properties: &[&str], diagnostics: &mut Vec<Diagnostic>) -> Self {
+        let members = !properties.is_empty();
         let mut entries: Vec<Entry<'a>> = Vec::new();
         for item in items {
             let (key, content) = match &item.kind {
@@ -41,12 +48,26 @@ impl<'a> Properties<'a> {
                 _ => continue,
             };
             if let Some(first) = entries.iter().find(|entry| entry.key.name == key.name) {
-                diagnostics.push(
-                    Diagnostic::new(Code::DuplicateProperty, key.span, format!("`{}` is given twice", key.name))
-                        .with_label_text("given again here")
-                        .with_secondary(first.key.span, "first given here")
-                        .with_help("remove one of them"),
-                );
+                let diagnostic = if members && !properties.contains(&key.name.as_str()) {
+                    Diagnostic::new(
+                        Code::DuplicateMember,
+                        key.span,
+                        format!("feature `{}` is defined twice", key.name),
+                    )
+                    .with_label_text("defined again here")
+                    .with_secondary(first.key.span, "first defined here")
+                    .with_help("rename one of them; to change a feature, declare a new version of the group")
+                } else {
+                    Diagnostic::new(
+                        Code::DuplicateProperty,
+                        key.span,
+                        format!("`{}` is given twice", key.name),
+                    )
+                    .with_label_text("given again here")
+                    .with_secondary(first.key.span, "first given here")
+                    .with_help("remove one of them")
+                };
+                diagnostics.push(diagnostic);
                 continue;
             }
             entries.push(Entry {
@@ -71,8 +92,12 @@ impl<'a> Properties<'a> {
             }),
             Content::Block(_) => {
                 diagnostics.push(
-                    Diagnostic::new(Code::InvalidValue, entry.key.span, format!("`{key}` takes a value, not a block"))
-                        .with_help(format!("write `{key} = ...`")),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        entry.key.span,
+                        format!("`{key}` takes a value, not a block"),
+                    )
+                    .with_help(format!("write `{key} = ...`")),
                 );
                 None
             }
@@ -117,7 +142,10 @@ impl<'a> Properties<'a> {
 
     /// The span of a property's key, if present (whether used or not).
     pub fn key_span(&self, key: &str) -> Option<Span> {
-        self.entries.iter().find(|entry| entry.key.name == key).map(|entry| entry.key.span)
+        self.entries
+            .iter()
+            .find(|entry| entry.key.name == key)
+            .map(|entry| entry.key.span)
     }
 
     /// The entries nobody took, in order (feature groups read their features this way).
@@ -179,7 +207,11 @@ pub fn reject_clauses(value: &Value, key: &str, diagnostics: &mut Vec<Diagnostic
 }
 
 /// A bare name (`format = parquet`).
-pub fn name_value<'a>(property: &PropertyValue<'a>, what: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<&'a Ident> {
+pub fn name_value<'a>(
+    property: &PropertyValue<'a>,
+    what: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<&'a Ident> {
     reject_clauses(property.value, &property.key.name, diagnostics);
     match &property.value.expr.kind {
         ExprKind::Name(ident) => Some(ident),
@@ -251,7 +283,11 @@ pub fn duration_value(property: &PropertyValue<'_>, diagnostics: &mut Vec<Diagno
             diagnostics.push(Diagnostic::new(
                 Code::InvalidValue,
                 property.value.expr.span,
-                format!("`{}` must be positive, not {}", property.key.name, format_duration(*micros)),
+                format!(
+                    "`{}` must be positive, not {}",
+                    property.key.name,
+                    format_duration(*micros)
+                ),
             ));
             None
         }
@@ -340,8 +376,12 @@ pub fn reject_statements(items: &[Item], context: &str, diagnostics: &mut Vec<Di
             ItemKind::Metric(_) => "a `metric` rule",
         };
         diagnostics.push(
-            Diagnostic::new(Code::UnknownProperty, item.span, format!("{what} is not allowed in {context}"))
-                .with_label_text("not allowed here"),
+            Diagnostic::new(
+                Code::UnknownProperty,
+                item.span,
+                format!("{what} is not allowed in {context}"),
+            )
+            .with_label_text("not allowed here"),
         );
     }
 }

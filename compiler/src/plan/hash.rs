@@ -86,10 +86,10 @@ pub fn contract_definition(plan: &Plan, id: ContractId) -> String {
     let contract = &plan.contracts[id];
     let source = &plan.sources[contract.source];
     let column = |index: &ColumnIndex| {
-        source
-            .columns
-            .get(*index as usize)
-            .map_or_else(|| "<missing>".to_string(), |column| format!("{}:{}", column.name, column.ty))
+        source.columns.get(*index as usize).map_or_else(
+            || "<missing>".to_string(),
+            |column| format!("{}:{}", column.name, column.ty),
+        )
     };
     let mut text = format!(
         "contract {} on {}\nowner {}\nnotice {}\n",

@@ -101,9 +101,15 @@ impl Source {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Expectation {
     /// A boolean expression over the source's columns that must not be false.
-    Holds { expr: ExprId },
-    Unique { column: ColumnIndex },
-    NotNull { column: ColumnIndex },
+    Holds {
+        expr: ExprId,
+    },
+    Unique {
+        column: ColumnIndex,
+    },
+    NotNull {
+        column: ColumnIndex,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -256,18 +262,47 @@ pub enum MetricSide {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum ExprKind {
-    Literal { value: Literal },
-    Column { source: SourceId, column: ColumnIndex },
-    Feature { feature: FeatureId },
+    Literal {
+        value: Literal,
+    },
+    Column {
+        source: SourceId,
+        column: ColumnIndex,
+    },
+    Feature {
+        feature: FeatureId,
+    },
     /// int64 → float64, nearest value, ties to even.
-    ToFloat { operand: ExprId },
-    Unary { unary: UnaryOp, operand: ExprId },
-    Binary { binary: BinaryOp, lhs: ExprId, rhs: ExprId },
-    Call { function: Builtin, arguments: Vec<ExprId> },
-    In { operand: ExprId, list: Vec<Literal>, negated: bool },
-    If { branches: Vec<(ExprId, ExprId)>, otherwise: ExprId },
+    ToFloat {
+        operand: ExprId,
+    },
+    Unary {
+        unary: UnaryOp,
+        operand: ExprId,
+    },
+    Binary {
+        binary: BinaryOp,
+        lhs: ExprId,
+        rhs: ExprId,
+    },
+    Call {
+        function: Builtin,
+        arguments: Vec<ExprId>,
+    },
+    In {
+        operand: ExprId,
+        list: Vec<Literal>,
+        negated: bool,
+    },
+    If {
+        branches: Vec<(ExprId, ExprId)>,
+        otherwise: ExprId,
+    },
     /// A training metric, in `promote_if` only.
-    Metric { side: MetricSide, metric: Metric },
+    Metric {
+        side: MetricSide,
+        metric: Metric,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -65,7 +65,11 @@ fn write_expr(plan: &Plan, id: ExprId, style: RefStyle, out: &mut String) {
         ExprKind::Feature { feature } => match style {
             RefStyle::Display => out.push_str(&feature_path(plan, *feature)),
             RefStyle::Hash => {
-                let hash = plan.features.get(*feature).map(|feature| feature.hash.0.as_str()).unwrap_or("");
+                let hash = plan
+                    .features
+                    .get(*feature)
+                    .map(|feature| feature.hash.0.as_str())
+                    .unwrap_or("");
                 let _ = write!(out, "#{hash}");
             }
         },
@@ -163,7 +167,10 @@ pub fn aggregate_text(plan: &Plan, aggregate: &Aggregate, style: RefStyle) -> St
 }
 
 fn model_ref_text(plan: &Plan, model_ref: ModelRef) -> String {
-    let name = plan.models.get(model_ref.model).map_or("<missing>", |model| model.name.as_str());
+    let name = plan
+        .models
+        .get(model_ref.model)
+        .map_or("<missing>", |model| model.name.as_str());
     format!("{name}@{}", model_ref.stage)
 }
 
@@ -237,7 +244,11 @@ pub fn plan_text(plan: &Plan) -> String {
         }
     }
     for (_, entity) in plan.entities.iter() {
-        let keys: Vec<String> = entity.keys.iter().map(|key| format!("{}: {}", key.name, key.ty)).collect();
+        let keys: Vec<String> = entity
+            .keys
+            .iter()
+            .map(|key| format!("{}: {}", key.name, key.ty))
+            .collect();
         let _ = writeln!(out, "entity {} keys=({})", entity.name, keys.join(", "));
     }
     for (_, group) in plan.groups.iter() {

@@ -138,7 +138,10 @@ impl Verifier<'_> {
         };
         for feature in &group.features {
             if plan.features.get(*feature).is_none_or(|feature| feature.group != id) {
-                self.fail(location.clone(), format!("lists {feature}, which is not one of its features"));
+                self.fail(
+                    location.clone(),
+                    format!("lists {feature}, which is not one of its features"),
+                );
             }
         }
         match group.entity.map(|entity| plan.entities.get(entity)) {
@@ -204,7 +207,10 @@ impl Verifier<'_> {
                 if group.entity.is_none() {
                     self.fail(location.clone(), "aggregate in a group without an entity");
                 }
-                let has_timestamp = plan.sources.get(group.source).is_some_and(|source| source.timestamp.is_some());
+                let has_timestamp = plan
+                    .sources
+                    .get(group.source)
+                    .is_some_and(|source| source.timestamp.is_some());
                 if !has_timestamp {
                     self.fail(location.clone(), "aggregate over a source without a timestamp");
                 }
@@ -229,7 +235,8 @@ impl Verifier<'_> {
                     self.expect_type(location.clone(), filter, column_context, BaseType::Bool);
                 }
                 if aggregate.function.result_type(argument) != feature.ty
-                    && !(aggregate.function == AggregateFunction::Avg && feature.ty == Type::nullable(BaseType::Float64))
+                    && !(aggregate.function == AggregateFunction::Avg
+                        && feature.ty == Type::nullable(BaseType::Float64))
                 {
                     self.fail(location.clone(), "aggregate result type differs from the feature type");
                 }
@@ -274,7 +281,10 @@ impl Verifier<'_> {
         if let Some(ty) = self.expr(location.clone(), expr, context)
             && ty != expected
         {
-            self.fail(location, format!("expression has type {ty}, feature declares {expected}"));
+            self.fail(
+                location,
+                format!("expression has type {ty}, feature declares {expected}"),
+            );
         }
     }
 
@@ -320,7 +330,10 @@ impl Verifier<'_> {
             ExprKind::Feature { feature } => {
                 let allowed = context.features_below.is_some_and(|below| *feature < below);
                 if !allowed {
-                    self.fail(location.clone(), format!("{id} refers to {feature}, out of dependency order"));
+                    self.fail(
+                        location.clone(),
+                        format!("{id} refers to {feature}, out of dependency order"),
+                    );
                 }
                 if plan.features.get(*feature).map(|feature| feature.ty) != Some(ty) {
                     self.fail(location.clone(), format!("{id} has a type different from {feature}"));
@@ -329,7 +342,10 @@ impl Verifier<'_> {
             ExprKind::ToFloat { operand } => {
                 let operand = child(self, *operand);
                 if operand.is_some_and(|operand| operand.base != BaseType::Int64) || ty.base != BaseType::Float64 {
-                    self.fail(location.clone(), format!("{id} converts a non-int64 or yields a non-float64"));
+                    self.fail(
+                        location.clone(),
+                        format!("{id} converts a non-int64 or yields a non-float64"),
+                    );
                 }
             }
             ExprKind::Unary { operand, .. } => {
@@ -344,10 +360,7 @@ impl Verifier<'_> {
                         (BaseType::Timestamp, BaseType::Duration) | (BaseType::Duration, BaseType::Timestamp)
                     );
                     if lhs.base != rhs.base && !mixed_time {
-                        self.fail(
-                            location.clone(),
-                            format!("{id} {} on {lhs} and {rhs}", binary.name()),
-                        );
+                        self.fail(location.clone(), format!("{id} {} on {lhs} and {rhs}", binary.name()));
                     }
                 }
             }
@@ -365,7 +378,10 @@ impl Verifier<'_> {
                         .is_some_and(|argument| matches!(argument.kind, ExprKind::Literal { .. }))
                 });
                 if !all_literal {
-                    self.fail(location.clone(), format!("{id} {} needs literal arguments", function.name()));
+                    self.fail(
+                        location.clone(),
+                        format!("{id} {} needs literal arguments", function.name()),
+                    );
                 }
             }
             ExprKind::In { operand, .. } => {
@@ -384,7 +400,10 @@ impl Verifier<'_> {
             }
             ExprKind::Metric { .. } => {
                 if !context.metrics {
-                    self.fail(location.clone(), format!("{id} reads a training metric outside promote_if"));
+                    self.fail(
+                        location.clone(),
+                        format!("{id} reads a training metric outside promote_if"),
+                    );
                 }
             }
         }

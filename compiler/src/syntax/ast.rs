@@ -45,9 +45,7 @@ impl DeclarationKind {
     }
 
     pub fn from_keyword(word: &str) -> Option<Self> {
-        DeclarationKind::ALL
-            .into_iter()
-            .find(|kind| kind.keyword() == word)
+        DeclarationKind::ALL.into_iter().find(|kind| kind.keyword() == word)
     }
 
     /// The noun used in messages ("feature group", "serve target", ...).

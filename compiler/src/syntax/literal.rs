@@ -62,7 +62,11 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i32::from(month <= 2);
     (year, month, day)
 }
@@ -94,10 +98,11 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("duration `{text}` is out of range"))
 }
 
-/// The shortest exact text of a duration (`1h`, `90m`, `2ms`); the canonical form in IR and hashes.
+/// The exact text of a duration in its largest whole unit up to days (`1h`, `90m`, `14d`, `2ms`);
+/// the canonical form in IR and hashes.
 pub fn format_duration(micros: i64) -> String {
-    const UNITS: [(i64, &str); 6] = [
-        (MICROS_PER_WEEK, "w"),
+    // Days rather than weeks: `7d`, `28d` read as written.
+    const UNITS: [(i64, &str); 5] = [
         (MICROS_PER_DAY, "d"),
         (MICROS_PER_HOUR, "h"),
         (MICROS_PER_MINUTE, "m"),

@@ -5,4 +5,4 @@ mod chunk;
 pub mod literal;
 mod parser;
 
-pub use parser::{MAX_EXPRESSION_DEPTH, MAX_NESTING, parse_file};
+pub use parser::{MAX_EXPRESSION_DEPTH, MAX_NESTING, ParsedFile, parse_file};

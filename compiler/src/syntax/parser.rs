@@ -44,15 +44,37 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
         .op(Op::prefix(Rule::neg))
 });
 
+/// What parsing one file produced.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub declarations: Vec<Declaration>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Declarations that failed to parse, by kind and name when those could be read: the checker
+    /// stays silent about references to them instead of calling them unknown.
+    pub unparsed: Vec<(DeclarationKind, String)>,
+}
+
+/// The `KIND NAME` words at the start of a chunk, if they look like a declaration header.
+fn header_of(text: &str) -> Option<(DeclarationKind, String)> {
+    let mut words = text
+        .lines()
+        .map(str::trim_start)
+        .filter(|line| !line.starts_with("//"))
+        .flat_map(|line| line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| !word.is_empty());
+    let kind = DeclarationKind::from_keyword(words.next()?)?;
+    Some((kind, words.next()?.to_string()))
+}
+
 /// Parses one file. `file` is the id spans will carry.
-pub fn parse_file(file: FileId, text: &str) -> (Vec<Declaration>, Vec<Diagnostic>) {
+pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
     pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
-    let mut declarations = Vec::new();
-    let mut diagnostics = Vec::new();
+    let mut parsed = ParsedFile::default();
     for chunk in chunk::split(text) {
         let chunk_text = &text[chunk.start..chunk.end];
         if chunk.max_nesting > MAX_NESTING {
-            diagnostics.push(
+            parsed.unparsed.extend(header_of(chunk_text));
+            parsed.diagnostics.push(
                 Diagnostic::new(
                     Code::TooDeep,
                     Span::new(file, chunk.start, chunk.start + first_line_length(chunk_text)),
@@ -78,14 +100,19 @@ pub fn parse_file(file: FileId, text: &str) -> (Vec<Declaration>, Vec<Diagnostic
                     .and_then(|chunk_pair| chunk_pair.into_inner().next())
                     .map(|pair| builder.declaration(pair))
                 {
-                    declarations.push(declaration);
+                    parsed.declarations.push(declaration);
                 }
             }
-            Err(error) => builder.diagnostics.push(syntax_error(file, chunk.start, chunk_text, &error)),
+            Err(error) => {
+                parsed.unparsed.extend(header_of(chunk_text));
+                builder
+                    .diagnostics
+                    .push(syntax_error(file, chunk.start, chunk_text, &error));
+            }
         }
-        diagnostics.append(&mut builder.diagnostics);
+        parsed.diagnostics.append(&mut builder.diagnostics);
     }
-    (declarations, diagnostics)
+    parsed
 }
 
 fn first_line_length(text: &str) -> usize {
@@ -123,6 +150,25 @@ fn syntax_error(file: FileId, offset: usize, text: &str, error: &pest::error::Er
             }
             return diagnostic;
         }
+    }
+    if text[position.min(text.len())..].trim().is_empty() {
+        let header = text
+            .lines()
+            .find(|line| !line.trim_start().starts_with("//"))
+            .unwrap_or("")
+            .trim();
+        let header = header.trim_end_matches('{').trim();
+        return Diagnostic::new(
+            Code::Syntax,
+            span,
+            format!("`{header}` is not closed: expected {expected} before the end"),
+        )
+        .with_label_text("the declaration ends here")
+        .with_secondary(
+            Span::new(file, offset, offset + first_line_length(text)),
+            "declaration starts here",
+        )
+        .with_help("close every `{`, `(` and `[` you open");
     }
     Diagnostic::new(Code::Syntax, span, format!("expected {expected}, found {found}"))
         .with_label_text(format!("expected {expected}"))
@@ -196,6 +242,12 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::kw_since => "`since`",
         Rule::kw_over => "`over`",
         Rule::EOI => "the end of the declaration",
+        Rule::arrow => "`=>`",
+        Rule::rparen => "`)`",
+        Rule::rbracket => "`]`",
+        Rule::rbrace => "`}`",
+        Rule::assign => "`=`",
+        Rule::colon => "`:`",
         _ => return None,
     })
 }
@@ -303,7 +355,7 @@ impl Builder {
         match rule {
             Rule::property => {
                 let key = self.next_ident(&mut inner, span);
-                let value = match inner.next() {
+                let value = match inner.find(|part| part.as_rule() == Rule::value) {
                     Some(part) => self.value(part),
                     None => self.error_value(span),
                 };
@@ -316,12 +368,12 @@ impl Builder {
             }
             Rule::field => {
                 let name = self.next_ident(&mut inner, span);
-                let ty = self.type_expr(inner.next(), span);
+                let ty = self.type_expr(inner.find(|part| part.as_rule() == Rule::type_expr), span);
                 ItemKind::Field { name, ty }
             }
             Rule::key_decl => {
                 let name = self.next_ident(&mut inner, span);
-                let ty = self.type_expr(inner.next(), span);
+                let ty = self.type_expr(inner.find(|part| part.as_rule() == Rule::type_expr), span);
                 ItemKind::Key { name, ty }
             }
             Rule::require_stmt => ItemKind::Require {
@@ -549,7 +601,9 @@ impl Builder {
                 Rule::where_clause => inner
                     .find(|p| p.as_rule() == Rule::expr)
                     .map(|p| ClauseKind::Where(self.expr(p))),
-                Rule::on_clause => inner.find(|p| p.as_rule() == Rule::ident).map(|p| ClauseKind::On(self.ident(p))),
+                Rule::on_clause => inner
+                    .find(|p| p.as_rule() == Rule::ident)
+                    .map(|p| ClauseKind::On(self.ident(p))),
                 Rule::default_clause => inner
                     .find(|p| p.as_rule() == Rule::expr)
                     .map(|p| ClauseKind::Default(self.expr(p))),
@@ -680,7 +734,13 @@ impl Builder {
                     .with_help("split the expression into several features that refer to each other"),
                 );
             }
-            return (Expr { kind: ExprKind::Error, span }, 1);
+            return (
+                Expr {
+                    kind: ExprKind::Error,
+                    span,
+                },
+                1,
+            );
         }
         (Expr { kind, span }, depth)
     }
@@ -705,8 +765,12 @@ impl Builder {
                 Ok(value) if value.is_finite() => leaf(ExprKind::Float(value)),
                 _ => {
                     self.diagnostics.push(
-                        Diagnostic::new(Code::InvalidLiteral, span, format!("float literal `{text}` is out of range"))
-                            .with_help("float64 literals must be finite (at most about 1.8e308)"),
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("float literal `{text}` is out of range"),
+                        )
+                        .with_help("float64 literals must be finite (at most about 1.8e308)"),
                     );
                     leaf(ExprKind::Error)
                 }
@@ -778,7 +842,13 @@ impl Builder {
                         expr
                     })
                     .collect();
-                (Expr { kind: ExprKind::List(items), span }, depth)
+                (
+                    Expr {
+                        kind: ExprKind::List(items),
+                        span,
+                    },
+                    depth,
+                )
             }
             Rule::call => {
                 let mut inner = pair.into_inner();
@@ -803,7 +873,13 @@ impl Builder {
                         Argument { name, value }
                     })
                     .collect();
-                (Expr { kind: ExprKind::Call { function, arguments }, span }, depth)
+                (
+                    Expr {
+                        kind: ExprKind::Call { function, arguments },
+                        span,
+                    },
+                    depth,
+                )
             }
             Rule::if_expr => {
                 let mut parts: Vec<(Expr, usize)> = pair
@@ -840,10 +916,20 @@ fn expr_depth_hint(expr: &Expr) -> usize {
         ExprKind::Unary { operand, .. } => expr_depth_hint(operand) + 1,
         ExprKind::Binary { lhs, rhs, .. } => expr_depth_hint(lhs).max(expr_depth_hint(rhs)) + 1,
         ExprKind::In { operand, list, .. } => {
-            list.iter().map(expr_depth_hint).max().unwrap_or(0).max(expr_depth_hint(operand)) + 1
+            list.iter()
+                .map(expr_depth_hint)
+                .max()
+                .unwrap_or(0)
+                .max(expr_depth_hint(operand))
+                + 1
         }
         ExprKind::Call { arguments, .. } => {
-            arguments.iter().map(|argument| expr_depth_hint(&argument.value)).max().unwrap_or(0) + 1
+            arguments
+                .iter()
+                .map(|argument| expr_depth_hint(&argument.value))
+                .max()
+                .unwrap_or(0)
+                + 1
         }
         ExprKind::List(items) => items.iter().map(expr_depth_hint).max().unwrap_or(0) + 1,
         ExprKind::If { branches, otherwise } => {

@@ -1,0 +1,163 @@
+//! Runs the real binary on the example project and on broken copies of it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn mlsysc(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(arguments)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("mlsysc runs")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fraud() -> String {
+    root().join("examples/fraud").display().to_string()
+}
+
+/// A copy of the fraud example with one text replacement applied, in a fresh temporary directory.
+fn broken_copy(name: &str, file: &str, from: &str, to: &str) -> PathBuf {
+    let directory = std::env::temp_dir().join(format!("mlsysc-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    for entry in std::fs::read_dir(root().join("examples/fraud")).expect("example") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|extension| extension == "mlsys") {
+            let mut text = std::fs::read_to_string(&path).expect("read");
+            if path.file_name().is_some_and(|name| name == file) {
+                assert!(text.contains(from), "{from} not in {file}");
+                text = text.replacen(from, to, 1);
+            }
+            std::fs::write(directory.join(path.file_name().expect("name")), text).expect("write");
+        }
+    }
+    directory
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_on_the_example_is_clean() {
+    let output = mlsysc(&["check", &fraud()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("no problems"));
+}
+
+#[test]
+fn check_reports_errors_with_location_and_exit_one() {
+    let directory = broken_copy("typo", "features.mlsys", "ln(1 + amount)", "ln(1 + amout)");
+    let output = mlsysc(&["check", &directory.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("E0101"), "{stderr}");
+    assert!(stderr.contains("features.mlsys:"), "{stderr}");
+    assert!(stderr.contains("did you mean `amount`?"), "{stderr}");
+    assert!(stderr.contains("1 error, 0 warnings"), "{stderr}");
+    let _ = std::fs::remove_dir_all(directory);
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let directory = broken_copy(
+        "json",
+        "model.mlsys",
+        "holdout    = 2026-05-01",
+        "holdout    = 2026-04-01",
+    );
+    let output = mlsysc(&["check", &directory.display().to_string(), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(report["errors"], 1);
+    let diagnostic = &report["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "E0402");
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostic["span"]["file"], "model.mlsys");
+    assert_eq!(diagnostic["span"]["line"], 11);
+    assert_eq!(diagnostic["span"]["column"], 18);
+    assert!(
+        diagnostic["help"]
+            .as_str()
+            .is_some_and(|help| help.contains("2026-05-01"))
+    );
+    let _ = std::fs::remove_dir_all(directory);
+}
+
+#[test]
+fn warnings_do_not_fail_the_check() {
+    let directory = broken_copy(
+        "warn",
+        "features.mlsys",
+        "  web           =",
+        "  merchant_known = is_null(merchant)\n  web           =",
+    );
+    let output = mlsysc(&["check", &directory.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("W0002"), "{stderr}");
+    assert!(stderr.contains("2026-11-15"), "{stderr}");
+    let _ = std::fs::remove_dir_all(directory);
+}
+
+#[test]
+fn io_and_usage_problems_exit_two() {
+    let output = mlsysc(&["check", "/nonexistent/project"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("/nonexistent/project"));
+    let output = mlsysc(&["check", "--format", "yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    let empty = std::env::temp_dir().join(format!("mlsysc-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let output = mlsysc(&["check", &empty.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no .mlsys files"));
+    let _ = std::fs::remove_dir_all(empty);
+}
+
+#[test]
+fn plan_emits_ir_and_json() {
+    let output = mlsysc(&["plan", &fraud(), "--emit", "ir"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let ir = text(&output.stdout);
+    assert!(
+        ir.contains("features user_activity@v1 from=transactions entity=user hash="),
+        "{ir}"
+    );
+    assert!(
+        ir.contains("txn_count_7d: int64 = aggregate count() over 7d every 1h"),
+        "{ir}"
+    );
+    let output = mlsysc(&["plan", &fraud(), "--emit", "json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(plan["models"][0]["name"], "fraud_detector");
+    assert_eq!(plan["models"][0]["task"], "classification");
+}
+
+#[test]
+fn plan_refuses_a_broken_project() {
+    let directory = broken_copy("plan", "sources.mlsys", "format    = csv", "format    = cvs");
+    let output = mlsysc(&["plan", &directory.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert!(
+        text(&output.stderr).contains("did you mean `csv`?"),
+        "{}",
+        text(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(directory);
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in [&["--help"][..], &["check", "--help"], &["plan", "--help"]] {
+        let output = mlsysc(command);
+        assert_eq!(output.status.code(), Some(0));
+        assert!(text(&output.stdout).len() > 200, "{:?}", command);
+    }
+}
