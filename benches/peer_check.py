@@ -2,7 +2,8 @@
 
 Measures, in the same run on the same machine, cold process starts of
   * `mlsysc check DIR` (the release binary in $CARGO_TARGET_DIR/release) on the project that
-    benches/generate.rs makes (mirrored here in Python: same text, same fixed-seed numbers), and
+    benches/generate.rs makes (its templates read from that file, its fixed-seed numbers
+    redrawn here: byte-identical), and
   * `feast plan` on an equivalent Feast repository: per domain two FileSources (tiny parquet files,
     since Feast's file-source validation opens them), an Entity, the feature groups `activity v1`
     and `activity v2` as two FeatureViews, the row-level group `signals` as an OnDemandFeatureView
@@ -44,17 +45,43 @@ class Lcg:
 
 
 def domains(count):
-    """The per-domain choices, drawn in the same order as `Domain::new`."""
+    """The per-domain choices, drawn in the order of `Domain::new` and named like its fields."""
     rng = Lcg()
-    keys = ["large", "trees", "depth", "lr", "leaf", "end", "timeout", "batch", "fallback", "psi", "auc"]
-    ranges = [(5, 50), (5, 40), (3, 8), (1, 20), (5, 50), (3, 8), (10, 50), (8, 64), (10, 100), (10, 30), (80, 95)]
+    draws = [("large", 5, 50, 100), ("trees", 5, 40, 10), ("depth", 3, 8, 1),
+             ("learning_rate_hundredths", 1, 20, 1), ("min_rows_per_leaf", 5, 50, 1),
+             ("snapshot_end_month", 3, 8, 1), ("timeout_ms", 10, 50, 1), ("max_batch", 8, 64, 1),
+             ("fallback_amount", 10, 100, 100), ("psi_hundredths", 10, 30, 1), ("auc_ratio_hundredths", 80, 95, 1)]
     for n in range(count):
         d = {"n": n, "home": COUNTRIES[rng.between(0, len(COUNTRIES) - 1)]}
-        d.update({key: rng.between(*bounds) for key, bounds in zip(keys, ranges)})
-        d["large"] *= 100
-        d["trees"] *= 10
-        d["fallback"] *= 100
+        d.update({name: rng.between(low, high) * scale for name, low, high, scale in draws})
+        d["holdout_month"] = d["snapshot_end_month"] + 1
         yield d
+
+
+def rust_templates():
+    """The five raw-string templates of benches/generate.rs (sources, v2's added features, entity
+    group, row group, model and serving), read rather than copied so the two never drift apart.
+    Rust's and Python's format strings agree on `{name}`, `{name:02}` and `{{ }}`."""
+    templates = re.findall(r'r#"(.*?)"#', (ROOT / "benches" / "generate.rs").read_text(), re.S)
+    if len(templates) != 5:
+        sys.exit(f"error: expected 5 r#\"...\"# templates in benches/generate.rs, found {len(templates)}")
+    return templates
+
+
+def mlsys_domain(d, templates):
+    """`domain_text` of benches/generate.rs, byte for byte."""
+    sources, added, group, row, model = templates
+    groups = [group.format(**d, version=v, added=added.format(**d) if v >= 2 else "") for v in (1, 2)]
+    return "\n".join([sources.format(**d), *groups, row.format(**d), model.format(**d)])
+
+
+def default_domain_count(templates):
+    """As many domains as `generate_project(10_000)` makes: the first count reaching the target."""
+    lines = 0
+    for count, d in enumerate(domains(10**9), start=1):
+        lines += len(mlsys_domain(d, templates).splitlines())
+        if lines >= TARGET_LINES:
+            return count
 
 
 # Feature names and types shared by both sides (mlsys types: count -> int64, avg/sum(float) -> float64).
@@ -65,129 +92,6 @@ ACTIVITY_V1 = [("txn_count_7d", "Int64"), ("txn_count_30d", "Int64"), ("amount_s
 ACTIVITY_V2 = ACTIVITY_V1 + [("devices_30d", "Int64"), ("large_count_7d", "Int64"), ("avg_amount_7d", "Float64")]
 SIGNALS = [("amount_log", "Float64"), ("amount_vs_avg", "Float64"), ("foreign", "Bool"), ("night", "Bool"),
            ("web", "Bool"), ("amount_bucket", "Int64"), ("device_bucket", "Int64")]
-
-
-def mlsys_domain(d):
-    """The text of `domain_text` in benches/generate.rs, byte for byte."""
-    n, home, large, end = d["n"], d["home"], d["large"], d["end"]
-    sources = f"""// Domain {n}: card payments of one region, the chargebacks that label them, and a fraud model.
-
-/// Card payments of region {n}, one row per authorised transaction. Written daily.
-source payments_{n} {{
-  format    = parquet
-  location  = "data/raw/payments_{n}"
-  timestamp = event_time
-  partition = daily
-  schema {{
-    txn_id: string, user_id: string, merchant: string?, amount: float64,
-    country: string, channel: string, device: string, event_time: timestamp
-  }}
-  unknown_columns = warn
-  bad_rows        = quarantine
-}}
-
-/// Fraud reports for region {n}; they arrive days or weeks after the payment.
-source chargebacks_{n} {{
-  format    = csv
-  location  = "data/raw/chargebacks_{n}"
-  timestamp = reported_at
-  schema {{ txn_id: string, is_fraud: bool, reported_at: timestamp }}
-  unknown_columns = ignore
-  bad_rows        = fail
-}}
-
-/// What the payments team guarantees about `payments_{n}`.
-contract payments_{n}_terms on payments_{n} {{
-  owner  = "payments-data-{n}@example.com"
-  notice = 14d
-  require txn_id, user_id, amount, country, event_time
-  expect amount >= 0
-  expect unique(txn_id)
-  expect not_null(user_id)
-  deprecate merchant since 2026-11-01
-}}
-
-entity user_{n} {{ key user_id: string }}
-"""
-
-    def activity(version):
-        added = "" if version < 2 else f"""  devices_30d     = count_distinct(device) over 30d every 1d
-  large_count_7d  = count() over 7d every 1h where amount > {large}
-  avg_amount_7d   = if txn_count_7d == 0 then 0.0 else amount_sum_7d / txn_count_7d
-"""
-        return f"""/// How much and how often a user of region {n} has paid recently (v{version}).
-features activity_{n} v{version} {{
-  entity = user_{n}
-  from   = payments_{n}
-  /// Payments in the last 7 days, refreshed hourly.
-  txn_count_7d    = count() over 7d every 1h
-  txn_count_30d   = count() over 30d every 1d
-  amount_sum_7d   = sum(amount) over 7d every 1h
-  avg_amount_30d  = avg(amount) over 30d every 1d
-  min_amount_30d  = min(amount) over 30d every 1d
-  max_amount_30d  = max(amount) over 30d every 1d
-  last_amount_30d = last(amount) over 30d every 1d
-  countries_30d   = count_distinct(country) over 30d every 1d
-  foreign_count_30d = count() over 30d every 1d where country != "{home}"
-  web_amount_7d   = sum(amount) over 7d every 1h where channel == "web" and amount > 0
-  /// Share of the last month's payments made abroad.
-  foreign_share_30d = if txn_count_30d == 0 then 0.0 else foreign_count_30d / txn_count_30d
-{added}}}
-"""
-
-    signals = f"""/// Signals computed on a payment of region {n}.
-features signals_{n} v1 {{
-  from = payments_{n}
-  amount_log    = ln(1 + amount)
-  amount_vs_avg = amount / (coalesce(activity_{n}@v1.avg_amount_30d, 0.0) + 1)
-  foreign       = country != "{home}"
-  night         = hour(event_time) < 6
-  web           = channel in ["web", "api"]
-  amount_bucket = bucketize(amount, [10.0, 50.0, 200.0, 1000.0])
-  device_bucket = hash_bucket(device, 1024)
-}}
-"""
-    model = f"""/// Scores the probability that a payment of region {n} is reported as fraud.
-model fraud_{n} {{
-  examples  = payments_{n}
-  label     = chargebacks_{n}.is_fraud on txn_id default false
-  features  = [signals_{n}@v1, activity_{n}@v2]
-  algorithm = gbdt(trees = {d["trees"]}, depth = {d["depth"]}, learning_rate = 0.{d["lr"]:02d}, min_rows_per_leaf = {d["leaf"]})
-  train {{
-    snapshot   = 2026-01-01 .. 2026-{end:02d}-28
-    holdout    = 2026-{end + 1:02d}-01 .. 2026-{end + 1:02d}-28
-    metric     = auc
-    promote_if = auc > production.auc
-    approval   = required
-  }}
-}}
-
-/// Real-time scoring behind the payment authorisation of region {n}.
-serve fraud_api_{n} {{
-  model    = fraud_{n}@production
-  mode     = realtime
-  batching {{ max_size = {d["batch"]}, max_wait = 2ms }}
-  timeout  = {d["timeout"]}ms
-  fallback = if amount > {d["fallback"]} then 0.9 else 0.05
-  shadow   = fraud_{n}@candidate
-}}
-
-monitor fraud_health_{n} on fraud_api_{n} {{
-  drift psi > 0.{d["psi"]:02d} on features every 1d => alert
-  metric auc over 7d < 0.{d["auc"]:02d} * baseline => alert, retrain
-  channels = ["slack:#fraud-{n}", "email:ml-oncall@example.com"]
-}}
-"""
-    return "\n".join([sources, activity(1), activity(2), signals, model])
-
-
-def default_domain_count():
-    """As many domains as `generate_project(10_000)` makes: the first count reaching the target."""
-    lines = 0
-    for count, d in enumerate(domains(10**9), start=1):
-        lines += len(mlsys_domain(d).splitlines())
-        if lines >= TARGET_LINES:
-            return count
 
 
 FEAST_HEADER = '''import zlib
@@ -318,8 +222,9 @@ def peak_rss_mib(command, cwd, before=None):
 
 
 def main():
+    templates = rust_templates()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--domains", type=int, default=default_domain_count(),
+    parser.add_argument("--domains", type=int, default=default_domain_count(templates),
                         help="domains to generate (default: as many as make ~%d mlsys lines)" % TARGET_LINES)
     parser.add_argument("--runs", type=int, default=5, help="cold runs per tool (default 5)")
     args = parser.parse_args()
@@ -347,7 +252,7 @@ def main():
         mlsys_dir.mkdir()
         mlsys_texts, feast_texts = [], [FEATURE_STORE_YAML]
         for d in domains(args.domains):
-            text = mlsys_domain(d)
+            text = mlsys_domain(d, templates)
             (mlsys_dir / f"domain_{d['n']:04}.mlsys").write_text(text)
             mlsys_texts.append(text)
             text = feast_domain(d)

@@ -36,6 +36,7 @@
 pub mod builtins;
 mod check;
 pub mod diagnostic;
+pub mod index;
 pub mod plan;
 pub mod render;
 pub mod source;
@@ -52,6 +53,8 @@ pub struct Compilation {
     pub plan: Option<Plan>,
     /// Sorted by file, then position.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every definition and reference, also for projects with errors (editors need it most then).
+    pub index: index::SymbolIndex,
 }
 
 impl Compilation {
@@ -76,13 +79,18 @@ pub fn compile(files: &[SourceFile]) -> Compilation {
         diagnostics.append(&mut parsed.diagnostics);
         unparsed.append(&mut parsed.unparsed);
     }
-    let (plan, mut check_diagnostics) = check::check(&declarations, &unparsed);
-    diagnostics.append(&mut check_diagnostics);
+    let checked = check::check(&declarations, &unparsed);
+    let plan = checked.plan;
+    diagnostics.extend(checked.diagnostics);
     diagnostics.sort_by_key(|diagnostic| (diagnostic.primary_span(), diagnostic.code));
     let plan = if diagnostics.iter().any(Diagnostic::is_error) {
         None
     } else {
         plan
     };
-    Compilation { plan, diagnostics }
+    Compilation {
+        plan,
+        diagnostics,
+        index: checked.index,
+    }
 }

@@ -3,5 +3,6 @@
 mod cases;
 mod examples;
 mod hashes;
+mod index;
 mod robustness;
 mod support;

@@ -6,6 +6,7 @@ use crate::check::expr::Env;
 use crate::check::properties::*;
 use crate::check::{Checker, DeprecationInfo};
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::index::SymbolKind;
 use crate::plan::*;
 use crate::source::Span;
 use crate::syntax::ast::{self, Declaration, DeclarationKind, ItemKind, TypeExpr};
@@ -134,6 +135,7 @@ impl Checker<'_> {
 
         let mut columns: Vec<Column> = Vec::new();
         let mut column_spans: HashMap<String, Span> = HashMap::new();
+        let mut column_docs: Vec<Option<String>> = Vec::new();
         if let Some((_, items)) = schema {
             for item in items {
                 let ItemKind::Field { name: column, ty } = &item.kind else {
@@ -156,6 +158,7 @@ impl Checker<'_> {
                     continue;
                 }
                 column_spans.insert(column.name.clone(), column.span);
+                column_docs.push(doc_of(&item.docs));
                 columns.push(Column {
                     name: column.name.clone(),
                     ty,
@@ -206,6 +209,29 @@ impl Checker<'_> {
         });
         self.sources.insert(name.name.clone(), id);
         self.source_spans.insert(id, name.span);
+        let source = &self.plan.sources[id];
+        let detail = format!("source · {:?} · {}", source.format, source.location).to_lowercase();
+        let symbol = self.index.define(
+            SymbolKind::Source,
+            &name.name,
+            name.span,
+            doc_of(&declaration.docs),
+            detail,
+        );
+        self.source_symbols.insert(id, symbol);
+        let columns: Vec<(String, String)> = source
+            .columns
+            .iter()
+            .map(|column| (column.name.clone(), column.ty.to_string()))
+            .collect();
+        for (index, ((column, ty), doc)) in columns.into_iter().zip(column_docs).enumerate() {
+            let span = column_spans.get(&column).copied().unwrap_or(name.span);
+            let detail = format!("{ty} · column of `{}`", name.name);
+            let symbol = self
+                .index
+                .define(SymbolKind::Column, format!("{}.{column}", name.name), span, doc, detail);
+            self.column_symbols.insert((id, index as ColumnIndex), symbol);
+        }
     }
 
     /// Looks up a source by name, reporting `E0102` and marking it used.
@@ -214,6 +240,9 @@ impl Checker<'_> {
             Some(id) => {
                 let id = *id;
                 self.mark_used(DeclarationKind::Source, &ident.name, 0);
+                if let Some(symbol) = self.source_symbols.get(&id) {
+                    self.index.refer(ident.span, *symbol);
+                }
                 Some(id)
             }
             None => {
@@ -233,6 +262,9 @@ impl Checker<'_> {
     ) -> Option<ColumnIndex> {
         let source_plan = &self.plan.sources[source];
         if let Some(index) = source_plan.column_index(&column.name) {
+            if let Some(symbol) = self.column_symbols.get(&(source, index)) {
+                self.index.refer(column.span, *symbol);
+            }
             return Some(index);
         }
         let mut diagnostic = Diagnostic::new(
@@ -322,6 +354,29 @@ impl Checker<'_> {
                 ),
             }
         }
+        let contract_name = &declaration.name.name;
+        for column in &required {
+            self.annotate_column(source, *column, format!("required by contract `{contract_name}`"));
+        }
+        for deprecation in &deprecations {
+            let since = crate::syntax::literal::format_date(deprecation.since);
+            self.annotate_column(
+                source,
+                deprecation.column,
+                format!("deprecated since {since} by contract `{contract_name}`"),
+            );
+        }
+        self.index.define(
+            SymbolKind::Contract,
+            contract_name,
+            declaration.name.span,
+            doc_of(&declaration.docs),
+            format!(
+                "contract on `{}` · owner {}",
+                self.plan.sources[source].name,
+                owner.as_deref().unwrap_or("?")
+            ),
+        );
         self.plan.contracts.push(Contract {
             name: declaration.name.name.clone(),
             doc: doc_of(&declaration.docs),
@@ -408,6 +463,13 @@ impl Checker<'_> {
                 continue;
             }
             spans.insert(name.name.clone(), name.span);
+            self.index.define(
+                SymbolKind::EntityKey,
+                format!("{}.{}", declaration.name.name, name.name),
+                name.span,
+                doc_of(&item.docs),
+                format!("{key_type} · key of entity `{}`", declaration.name.name),
+            );
             keys.push(Column {
                 name: name.name.clone(),
                 ty: key_type,
@@ -429,5 +491,28 @@ impl Checker<'_> {
             keys,
         });
         self.entities.insert(declaration.name.name.clone(), id);
+        let keys: Vec<String> = self.plan.entities[id]
+            .keys
+            .iter()
+            .map(|key| format!("{}: {}", key.name, key.ty))
+            .collect();
+        let symbol = self.index.define(
+            SymbolKind::Entity,
+            &declaration.name.name,
+            declaration.name.span,
+            doc_of(&declaration.docs),
+            format!("entity keyed by {}", keys.join(", ")),
+        );
+        self.entity_symbols.insert(declaration.name.name.clone(), symbol);
+    }
+
+    /// Adds a contract note to a column's hover text.
+    fn annotate_column(&mut self, source: SourceId, column: ColumnIndex, note: String) {
+        if let Some(symbol) = self.column_symbols.get(&(source, column))
+            && let Some(symbol) = self.index.symbols.get_mut(*symbol)
+        {
+            symbol.detail.push_str(" · ");
+            symbol.detail.push_str(&note);
+        }
     }
 }

@@ -284,10 +284,16 @@ impl Checker<'_> {
                 if env.warn_deprecated {
                     self.warn_if_deprecated(source, column, ident);
                 }
+                if let Some(symbol) = self.column_symbols.get(&(source, column)) {
+                    self.index.refer(ident.span, *symbol);
+                }
                 let id = self.push_expr(ExprKind::Column { source, column }, ty);
                 Some(Typed { id, ty: Ty::Known(ty) })
             }
-            Resolution::LocalFeature(slot) => self.feature_value(slot, ident.span),
+            Resolution::LocalFeature(slot) => {
+                self.index.refer(ident.span, self.feature_symbols[slot]);
+                self.feature_value(slot, ident.span)
+            }
             Resolution::Unknown => {
                 self.unknown_name(env, ident);
                 None
@@ -439,6 +445,7 @@ impl Checker<'_> {
                 return None;
             }
         };
+        self.index.refer(member.span, self.feature_symbols[slot]);
         let group = self.feature_slots[slot].group;
         if let Err(diagnostic) = self.reference_allowed(env, group, span) {
             self.error(*diagnostic);

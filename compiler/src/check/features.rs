@@ -9,6 +9,7 @@ use crate::check::expr::{Env, RefPolicy, Resolution};
 use crate::check::properties::*;
 use crate::check::{Checker, FeatureSlot, GroupInfo};
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::index::SymbolKind;
 use crate::plan::{self, Aggregate, FeatureGroup, FeatureKind, Hash};
 use crate::syntax::ast::{self, ClauseKind, Declaration, DeclarationKind, DurationLiteral};
 use crate::syntax::literal::format_duration;
@@ -66,6 +67,9 @@ impl<'a> Checker<'a> {
             .and_then(|ident| match self.entities.get(&ident.name).copied() {
                 Some(entity) => {
                     self.mark_used(DeclarationKind::Entity, &ident.name, 0);
+                    if let Some(symbol) = self.entity_symbols.get(&ident.name) {
+                        self.index.refer(ident.span, *symbol);
+                    }
                     Some((entity, ident))
                 }
                 None => {
@@ -124,6 +128,22 @@ impl<'a> Checker<'a> {
             })),
             _ => None,
         };
+        let group_label = format!("{}@v{version}", name.name);
+        let mut detail = String::from("feature group");
+        if let Some((entity, _)) = &entity {
+            detail.push_str(&format!(" · entity `{}`", self.plan.entities[*entity].name));
+        }
+        if let Some(source) = source {
+            detail.push_str(&format!(" · from `{}`", self.plan.sources[source].name));
+        }
+        let group_symbol = self.index.define(
+            SymbolKind::FeatureGroup,
+            &group_label,
+            name.span,
+            doc_of(&declaration.docs),
+            detail,
+        );
+        self.group_symbols.push(group_symbol);
         let mut slots = HashMap::new();
         for feature in features {
             if let Some(source) = source
@@ -143,6 +163,14 @@ impl<'a> Checker<'a> {
                 continue;
             }
             slots.insert(feature.key.name.clone(), self.feature_slots.len());
+            let symbol = self.index.define(
+                SymbolKind::Feature,
+                format!("{group_label}.{}", feature.key.name),
+                feature.key.span,
+                doc_of(feature.docs),
+                "feature (not checked)",
+            );
+            self.feature_symbols.push(symbol);
             self.feature_slots.push(FeatureSlot {
                 group: group_index,
                 name: feature.key,
@@ -234,6 +262,8 @@ impl<'a> Checker<'a> {
             Some(group) => {
                 let group = *group;
                 self.mark_used(DeclarationKind::Features, &target.name, number);
+                self.index
+                    .refer(target.span.to(version.span), self.group_symbols[group]);
                 Ok(group)
             }
             None => Err(Some(Box::new(
@@ -417,6 +447,20 @@ impl<'a> Checker<'a> {
             hash: Hash::default(),
         });
         self.feature_slots[slot].lowered = Some((id, ty));
+        let summary = match &self.plan.features[id].kind {
+            FeatureKind::Row { .. } => "row-level".to_string(),
+            FeatureKind::Derived { .. } => "derived from the group's aggregates".to_string(),
+            FeatureKind::Aggregate(aggregate) => format!(
+                "{} over {} every {}",
+                aggregate.function.name(),
+                format_duration(aggregate.window_micros),
+                format_duration(aggregate.resolution_micros)
+            ),
+        };
+        if let Some(symbol) = self.index.symbols.get_mut(self.feature_symbols[slot]) {
+            symbol.detail = format!("{ty} · {summary}");
+            symbol.feature = Some(id);
+        }
     }
 
     fn row_or_derived(&mut self, group: usize, value: &ast::Value) -> Option<(FeatureKind, crate::types::Type)> {

@@ -14,6 +14,7 @@ mod properties;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::index::{SymbolId, SymbolIndex};
 use crate::plan::{ColumnIndex, EntityId, FeatureId, GroupId, ModelId, Plan, ServeId, SourceId};
 use crate::source::Span;
 use crate::syntax::ast::{Declaration, DeclarationKind, Ident, Value};
@@ -69,12 +70,38 @@ pub struct Checker<'a> {
     pub used: HashSet<(DeclarationKind, String, u32)>,
     /// Names of declarations that failed to parse.
     unparsed: HashSet<String>,
+    pub index: SymbolIndex,
+    pub source_symbols: HashMap<SourceId, SymbolId>,
+    pub column_symbols: HashMap<(SourceId, ColumnIndex), SymbolId>,
+    pub entity_symbols: HashMap<String, SymbolId>,
+    /// Parallel to `groups`.
+    pub group_symbols: Vec<SymbolId>,
+    /// Parallel to `feature_slots`.
+    pub feature_symbols: Vec<SymbolId>,
+    pub model_symbols: HashMap<String, SymbolId>,
+    pub serve_symbols: HashMap<String, SymbolId>,
+}
+
+/// What checking produced.
+pub struct Checked {
+    /// Present only when there were no errors.
+    pub plan: Option<Plan>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub index: SymbolIndex,
 }
 
 /// Checks a parsed project; returns the plan (if there were no errors) and every diagnostic.
 /// `unparsed` names declarations that failed to parse: references to them are not reported again.
-pub fn check(declarations: &[Declaration], unparsed: &[(DeclarationKind, String)]) -> (Option<Plan>, Vec<Diagnostic>) {
+pub fn check(declarations: &[Declaration], unparsed: &[(DeclarationKind, String)]) -> Checked {
     let mut checker = Checker {
+        index: SymbolIndex::default(),
+        source_symbols: HashMap::new(),
+        column_symbols: HashMap::new(),
+        entity_symbols: HashMap::new(),
+        group_symbols: Vec::new(),
+        feature_symbols: Vec::new(),
+        model_symbols: HashMap::new(),
+        serve_symbols: HashMap::new(),
         unparsed: unparsed.iter().map(|(_, name)| name.clone()).collect(),
         plan: Plan::default(),
         diagnostics: Vec::new(),
@@ -134,12 +161,14 @@ pub fn check(declarations: &[Declaration], unparsed: &[(DeclarationKind, String)
     checker.report_unused(&ordered);
     let has_errors = checker.diagnostics.iter().any(Diagnostic::is_error);
     let mut plan = checker.plan;
-    let diagnostics = checker.diagnostics;
-    if has_errors {
-        return (None, diagnostics);
+    if !has_errors {
+        crate::plan::hash::assign_hashes(&mut plan);
     }
-    crate::plan::hash::assign_hashes(&mut plan);
-    (Some(plan), diagnostics)
+    Checked {
+        plan: (!has_errors).then_some(plan),
+        diagnostics: checker.diagnostics,
+        index: checker.index,
+    }
 }
 
 impl<'a> Checker<'a> {

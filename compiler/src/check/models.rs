@@ -7,6 +7,7 @@ use crate::check::declarations::doc_of;
 use crate::check::expr::{Env, RefPolicy, constant_literal, literal_base};
 use crate::check::properties::*;
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::index::SymbolKind;
 use crate::plan::*;
 use crate::syntax::ast::{self, ClauseKind, Declaration, DeclarationKind};
 use crate::syntax::literal::format_date;
@@ -123,6 +124,24 @@ impl Checker<'_> {
             _ => None,
         };
         self.models.insert(name.name.clone(), plan_id);
+        let detail = match plan_id.map(|id| &self.plan.models[id]) {
+            Some(model) => format!(
+                "model · {:?} · {} · {} inputs",
+                model.task,
+                crate::plan::print::algorithm_name(&model.algorithm.kind),
+                model.features.len()
+            )
+            .to_lowercase(),
+            None => "model".to_string(),
+        };
+        let symbol = self.index.define(
+            SymbolKind::Model,
+            &name.name,
+            name.span,
+            doc_of(&declaration.docs),
+            detail,
+        );
+        self.model_symbols.insert(name.name.clone(), symbol);
     }
 
     fn label(&mut self, examples: SourceId, property: &PropertyValue<'_>) -> Option<(Label, Task)> {
@@ -750,6 +769,9 @@ impl Checker<'_> {
             }
         };
         self.mark_used(DeclarationKind::Model, &target.name, 0);
+        if let Some(symbol) = self.model_symbols.get(&target.name) {
+            self.index.refer(target.span, *symbol);
+        }
         let stage = match stage.name.as_str() {
             "production" => Stage::Production,
             "candidate" => Stage::Candidate,
@@ -870,6 +892,17 @@ impl Checker<'_> {
             (Some(property), Some(model)) => self.fallback(&property, model),
             _ => None,
         };
+        let symbol = self.index.define(
+            SymbolKind::Serve,
+            &name.name,
+            name.span,
+            doc_of(&declaration.docs),
+            format!(
+                "serve target · {}",
+                mode.map_or("?", |mode| if mode == ServeMode::Batch { "batch" } else { "realtime" })
+            ),
+        );
+        self.serve_symbols.insert(name.name.clone(), symbol);
         let (Some(model), Some(mode)) = (model, mode) else {
             self.serves.insert(name.name.clone(), None);
             return;

@@ -3,6 +3,7 @@
 use crate::check::Checker;
 use crate::check::properties::*;
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::index::SymbolKind;
 use crate::plan::*;
 use crate::syntax::ast::{self, Declaration, DeclarationKind, DriftTarget, ItemKind};
 
@@ -21,8 +22,20 @@ impl Checker<'_> {
         properties.finish(&context, MONITOR_PROPERTIES, &mut self.diagnostics);
         let channels = channels.map(|property| self.channels(&property)).unwrap_or_default();
 
+        self.index.define(
+            SymbolKind::Monitor,
+            &declaration.name.name,
+            declaration.name.span,
+            crate::check::declarations::doc_of(&declaration.docs),
+            format!("monitor on `{}`", target.name),
+        );
         let serve = match self.serves.get(&target.name) {
-            Some(serve) => *serve,
+            Some(serve) => {
+                if let Some(symbol) = self.serve_symbols.get(&target.name) {
+                    self.index.refer(target.span, *symbol);
+                }
+                *serve
+            }
             None => {
                 self.unknown_declaration(target, DeclarationKind::Serve);
                 return;
