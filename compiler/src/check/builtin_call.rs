@@ -163,6 +163,20 @@ pub fn check_call(
         })
         .collect();
     let argument_types: Vec<Type> = ids.iter().map(|id| checker.plan.exprs[*id].ty).collect();
+    if builtin == Builtin::Clamp
+        && let (Some(low), Some(high)) = (number_literal(&arguments[1].value), number_literal(&arguments[2].value))
+        && low > high
+    {
+        checker.error(
+            Diagnostic::new(
+                Code::ConstantRequired,
+                arguments[1].value.span.to(arguments[2].value.span),
+                format!("`clamp`'s lower bound {low} is above its upper bound {high}"),
+            )
+            .with_help(builtin.signature()),
+        );
+        return None;
+    }
     match shape {
         Shape::HashBucket => ids.push(bucket_count(checker, builtin, &arguments[1].value)?),
         Shape::Bucketize => ids.extend(bucket_edges(checker, &arguments[1].value)?),
@@ -257,4 +271,13 @@ fn bucket_edges(checker: &mut Checker<'_>, expr: &ast::Expr) -> Option<Vec<ExprI
             })
             .collect(),
     )
+}
+
+/// The value of a number literal (possibly negated), for constant checks.
+fn number_literal(expr: &ast::Expr) -> Option<f64> {
+    match constant_literal(expr)? {
+        Literal::Int(value) => Some(value as f64),
+        Literal::Float(value) => Some(value),
+        _ => None,
+    }
 }

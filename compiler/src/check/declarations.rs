@@ -123,6 +123,8 @@ impl Checker<'_> {
             )
         });
         let timestamp_property = properties.value("timestamp", diagnostics);
+        let properties_had_timestamp = timestamp_property.is_some();
+        let partition_span = properties.key_span("partition");
         let timestamp_ident = timestamp_property
             .as_ref()
             .and_then(|property| name_value(property, "a column name", diagnostics))
@@ -196,6 +198,23 @@ impl Checker<'_> {
                 }
             }
         });
+        if timestamp.is_none()
+            && !properties_had_timestamp
+            && let (Some(partitioning), Some(span)) = (partitioning, partition_span)
+            && partitioning != Partitioning::None
+        {
+            self.error(
+                Diagnostic::new(
+                    Code::MissingProperty,
+                    span,
+                    format!(
+                        "source `{}` is partitioned by time but declares no `timestamp`",
+                        name.name
+                    ),
+                )
+                .with_help("declare the event-time column: `timestamp = COLUMN`"),
+            );
+        }
         let id = self.plan.sources.push(Source {
             name: name.name.clone(),
             doc: doc_of(&declaration.docs),

@@ -482,6 +482,26 @@ impl Checker<'_> {
                         .with_help("row-level features can only be combined on the same source"),
                     ));
                 }
+                if self
+                    .plan
+                    .sources
+                    .get(source)
+                    .is_some_and(|source| source.timestamp.is_none())
+                {
+                    let source_name = self.plan.sources[source].name.clone();
+                    return Err(Box::new(
+                        Diagnostic::new(
+                            Code::AggregateWithoutTimestamp,
+                            span,
+                            format!(
+                                "`{label}` is looked up at each row's time, but `{source_name}` has no `timestamp`"
+                            ),
+                        )
+                        .with_help(format!(
+                            "declare the event-time column of `{source_name}` with `timestamp = COLUMN`"
+                        )),
+                    ));
+                }
                 self.keys_available(group, source, span, &label)
             }
             RefPolicy::Entity { entity } => {
@@ -857,7 +877,7 @@ impl Checker<'_> {
             }
             literals.push(literal);
         }
-        let literals = literals
+        let literals: Vec<Literal> = literals
             .into_iter()
             .map(|literal| match (literal, target) {
                 (Literal::Int(value), BaseType::Float64) => Literal::Float(value as f64),
@@ -865,9 +885,10 @@ impl Checker<'_> {
             })
             .collect();
         let operand_id = self.coerce(typed, target);
+        // SQL semantics: `x in [1, null]` is null when x is not 1.
         let ty = Type {
             base: BaseType::Bool,
-            nullable: operand_type.nullable,
+            nullable: operand_type.nullable || literals.contains(&Literal::Null),
         };
         let id = self.push_expr(
             ExprKind::In {

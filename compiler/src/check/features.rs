@@ -524,6 +524,17 @@ impl<'a> Checker<'a> {
         let mut window: Option<DurationLiteral> = None;
         let mut resolution: Option<DurationLiteral> = None;
         let mut filter = None;
+        if let Some(repeated) = repeated_clause(&value.clauses) {
+            self.error(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    repeated.span,
+                    format!("`{}` is given twice", repeated.kind.keyword()),
+                )
+                .with_help("combine `where` conditions with `and`; give one window"),
+            );
+            return None;
+        }
         for clause in &value.clauses {
             match &clause.kind {
                 ClauseKind::Over(duration) => window = Some(*duration),
@@ -716,4 +727,14 @@ impl Promoted for crate::types::Type {
             nullable: self.nullable,
         }
     }
+}
+
+/// The second occurrence of a clause kind, if any clause is given twice.
+pub fn repeated_clause(clauses: &[ast::Clause]) -> Option<&ast::Clause> {
+    clauses.iter().enumerate().find_map(|(index, clause)| {
+        clauses[..index]
+            .iter()
+            .any(|earlier| std::mem::discriminant(&earlier.kind) == std::mem::discriminant(&clause.kind))
+            .then_some(clause)
+    })
 }

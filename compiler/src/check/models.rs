@@ -88,7 +88,20 @@ impl Checker<'_> {
 
         let examples = examples
             .and_then(|property| name_value(&property, "a source name", &mut self.diagnostics).cloned())
-            .and_then(|ident| self.source_named(&ident));
+            .and_then(|ident| {
+                let source = self.source_named(&ident)?;
+                if self.plan.sources[source].timestamp.is_none() {
+                    self.error(
+                        Diagnostic::new(
+                            Code::MissingProperty,
+                            ident.span,
+                            format!("the examples source `{}` declares no `timestamp`", ident.name),
+                        )
+                        .with_help("examples need an event time for point-in-time features and the snapshot and holdout ranges: declare `timestamp = COLUMN`"),
+                    );
+                }
+                Some(source)
+            });
         let label = match (examples, label) {
             (Some(examples), Some(label)) => self.label(examples, &label),
             _ => None,
@@ -102,13 +115,8 @@ impl Checker<'_> {
         let train = train.and_then(|(_, items)| self.train(items, task));
         let plan_id = match (examples, label, pins, algorithm, train) {
             (Some(examples), Some((label, task)), Some(pins), Some(algorithm), Some(train)) => {
-                let features = pins
-                    .iter()
-                    .flat_map(|pin| match pin.feature {
-                        Some(feature) => vec![feature],
-                        None => self.plan.groups[pin.group].features.clone(),
-                    })
-                    .collect();
+                let features = self.model_inputs(&pins);
+                self.check_label_leakage(&features, &label, examples, name);
                 Some(self.plan.models.push(Model {
                     name: name.name.clone(),
                     doc: doc_of(&declaration.docs),
@@ -181,6 +189,14 @@ impl Checker<'_> {
                 return None;
             }
         };
+        if let Some(repeated) = crate::check::features::repeated_clause(&value.clauses) {
+            self.error(Diagnostic::new(
+                Code::InvalidValue,
+                repeated.span,
+                format!("`{}` is given twice", repeated.kind.keyword()),
+            ));
+            return None;
+        }
         let mut join_key = None;
         let mut default = None;
         for clause in &value.clauses {
@@ -289,6 +305,65 @@ impl Checker<'_> {
         ))
     }
 
+    /// The model's input vector: explicitly pinned features, and the numeric and bool features of
+    /// wholly pinned groups (strings and dates need encoding first, e.g. `hash_bucket`).
+    fn model_inputs(&self, pins: &[Pin]) -> Vec<FeatureId> {
+        let mut inputs = Vec::new();
+        for pin in pins {
+            let candidates = match pin.feature {
+                Some(feature) => vec![feature],
+                None => self.plan.groups[pin.group]
+                    .features
+                    .iter()
+                    .copied()
+                    .filter(|feature| is_model_input(self.plan.features[*feature].ty.base))
+                    .collect(),
+            };
+            for feature in candidates {
+                if !inputs.contains(&feature) {
+                    inputs.push(feature);
+                }
+            }
+        }
+        inputs
+    }
+
+    /// A feature computed from the label column would hand the model the answer.
+    fn check_label_leakage(&mut self, features: &[FeatureId], label: &Label, examples: SourceId, model: &ast::Ident) {
+        if label.source != examples {
+            return;
+        }
+        for feature in features {
+            if matches!(self.plan.features[*feature].kind, FeatureKind::Aggregate(_)) {
+                // Aggregates only see complete earlier tiles: past labels are fair game.
+                continue;
+            }
+            let roots = crate::plan::walk::feature_roots(&self.plan.features[*feature]);
+            let reads_label =
+                crate::plan::walk::row_columns_read(&self.plan, &roots).contains(&(label.source, label.column));
+            if reads_label {
+                let path = crate::plan::print::feature_path(&self.plan, *feature);
+                let column = self.plan.sources[label.source].columns[label.column as usize]
+                    .name
+                    .clone();
+                let mut diagnostic = Diagnostic::new(
+                    Code::Leakage,
+                    model.span,
+                    format!(
+                        "model `{}` learns from `{path}`, which is computed from its label `{column}`",
+                        model.name
+                    ),
+                )
+                .with_help("a feature must not read the label; compute it from other columns");
+                let span = self.index.named(&path).map(|symbol| symbol.span);
+                if let Some(span) = span {
+                    diagnostic = diagnostic.with_secondary(span, "reads the label");
+                }
+                self.error(diagnostic);
+            }
+        }
+    }
+
     fn pins(&mut self, examples: SourceId, property: &PropertyValue<'_>) -> Option<Vec<Pin>> {
         reject_clauses(property.value, "features", &mut self.diagnostics);
         let items: Vec<&ast::Expr> = match &property.value.expr.kind {
@@ -296,11 +371,24 @@ impl Checker<'_> {
             ast::ExprKind::Error => return None,
             _ => vec![&property.value.expr],
         };
-        let mut pins = Vec::new();
+        let mut pins: Vec<Pin> = Vec::new();
+        let mut spans: Vec<crate::source::Span> = Vec::new();
         let mut failed = false;
         for item in items {
             match self.pin(examples, item) {
-                Some(pin) => pins.push(pin),
+                Some(pin) => {
+                    if let Some(first) = pins.iter().position(|existing| *existing == pin) {
+                        self.error(
+                            Diagnostic::new(Code::DuplicateMember, item.span, "this is pinned twice")
+                                .with_secondary(spans[first], "first pinned here")
+                                .with_help("remove one of them"),
+                        );
+                        failed = true;
+                        continue;
+                    }
+                    pins.push(pin);
+                    spans.push(item.span);
+                }
                 None => failed = true,
             }
         }
@@ -357,7 +445,21 @@ impl Checker<'_> {
         };
         let feature = match member {
             Some(member) => match self.resolve_feature_reference(target, version, member) {
-                Ok(slot) => Some(self.feature_slots[slot].lowered?.0),
+                Ok(slot) => {
+                    let (feature, ty) = self.feature_slots[slot].lowered?;
+                    if !is_model_input(ty.base) {
+                        self.error(
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                item.span,
+                                format!("models take numeric and bool inputs; `{}` is {ty}", member.name),
+                            )
+                            .with_help("encode it first, e.g. `bucket = hash_bucket(x, 1024)` in a feature group"),
+                        );
+                        return None;
+                    }
+                    Some(feature)
+                }
                 Err(diagnostic) => {
                     self.report(diagnostic);
                     return None;
@@ -704,7 +806,31 @@ impl Checker<'_> {
                     what: "`promote_if`",
                     unknown_code: Code::UnknownName,
                 };
-                Some(self.expr_of(&env, &property.value.expr, BaseType::Bool)?.0)
+                let (id, _) = self.expr_of(&env, &property.value.expr, BaseType::Bool)?;
+                let wrong_task = crate::plan::walk::nodes(&self.plan, id).into_iter().find_map(|node| {
+                    match self.plan.exprs[node].kind {
+                        ExprKind::Metric { metric, .. } if task.is_some_and(|task| metric.task() != task) => {
+                            Some(metric)
+                        }
+                        _ => None,
+                    }
+                });
+                if let (Some(metric), Some(task)) = (wrong_task, task) {
+                    self.error(
+                        Diagnostic::new(
+                            Code::MetricTask,
+                            property.value.expr.span,
+                            format!(
+                                "`promote_if` compares `{}`, which {task:?} models do not have",
+                                metric.name()
+                            )
+                            .to_lowercase(),
+                        )
+                        .with_help("compare the metrics of this model's task"),
+                    );
+                    return None;
+                }
+                Some(id)
             }
             None => None,
         };
@@ -844,7 +970,29 @@ impl Checker<'_> {
         properties.finish(&context, SERVE_PROPERTIES, diagnostics);
 
         let model = model_property.and_then(|property| self.model_reference(&property));
+        let shadow_span = shadow_property.as_ref().map(|property| property.value.expr.span);
         let shadow = shadow_property.and_then(|property| self.model_reference(&property));
+        if let (Some(model), Some(shadow), Some(span)) = (model, shadow, shadow_span) {
+            let examples = self.plan.models[model.model].examples;
+            let shadow_examples = self.plan.models[shadow.model].examples;
+            if examples != shadow_examples {
+                let names = (
+                    self.plan.sources[examples].name.clone(),
+                    self.plan.sources[shadow_examples].name.clone(),
+                );
+                self.error(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        span,
+                        format!(
+                            "the shadow model reads `{}` requests, the served model `{}` requests",
+                            names.1, names.0
+                        ),
+                    )
+                    .with_help("a shadow model receives the same requests: its `examples` must be the same source"),
+                );
+            }
+        }
         let batching = batching_block.and_then(|(_, items)| self.batching(items));
         if let Some(mode) = mode {
             let misplaced: &[&str] = match mode {
@@ -964,7 +1112,36 @@ impl Checker<'_> {
             unknown_code: Code::FallbackReadsUnavailable,
         };
         let typed = self.expr(&env, &property.value.expr)?;
-        let (_, ty) = self.known(typed, property.value.expr.span, "the fallback")?;
+        let (id, ty) = self.known(typed, property.value.expr.span, "the fallback")?;
+        let label = &self.plan.models[model.model].label;
+        let label_column = (label.source == examples).then_some((label.source, label.column));
+        if let Some(label_column) = label_column
+            && crate::plan::walk::row_columns_read(&self.plan, &[id]).contains(&label_column)
+        {
+            let column = self.plan.sources[label_column.0].columns[label_column.1 as usize]
+                .name
+                .clone();
+            self.error(
+                Diagnostic::new(
+                    Code::FallbackReadsUnavailable,
+                    property.value.expr.span,
+                    format!("the fallback reads the label `{column}`, which a request never carries"),
+                )
+                .with_help("a fallback runs from the request's fields alone"),
+            );
+            return None;
+        }
+        if ty.nullable {
+            self.error(
+                Diagnostic::new(
+                    Code::FallbackType,
+                    property.value.expr.span,
+                    format!("the fallback is {ty}: it may be null, but it must always give a score"),
+                )
+                .with_help("wrap the nullable part in `coalesce(x, default)`"),
+            );
+            return None;
+        }
         if !ty.base.is_numeric() {
             self.error(
                 Diagnostic::new(
@@ -1032,4 +1209,9 @@ fn cron_error(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Types a model takes as input directly.
+fn is_model_input(base: BaseType) -> bool {
+    matches!(base, BaseType::Bool | BaseType::Int64 | BaseType::Float64)
 }

@@ -5,6 +5,7 @@ pub mod hash;
 pub mod ir;
 pub mod print;
 pub mod verify;
+pub mod walk;
 
 pub use arena::*;
 pub use ir::*;

@@ -754,10 +754,10 @@ impl Builder {
             Rule::int => match literal::parse_int(text) {
                 Ok(value) => leaf(ExprKind::Int(value)),
                 Err(message) => {
-                    self.diagnostics.push(
-                        Diagnostic::new(Code::InvalidLiteral, span, message)
-                            .with_help("int64 literals range from -9223372036854775808 to 9223372036854775807"),
-                    );
+                    self.diagnostics
+                        .push(Diagnostic::new(Code::InvalidLiteral, span, message).with_help(
+                        "int64 literals go up to 9223372036854775807 (write the minimum as `-9223372036854775807 - 1`)",
+                    ));
                     leaf(ExprKind::Error)
                 }
             },
