@@ -2,6 +2,10 @@
 //! compiler, and renders what it found. Exit codes: 0 clean (warnings allowed), 1 errors found,
 //! 2 usage or IO problem.
 
+mod base;
+mod check;
+mod fmt;
+mod lsp;
 mod project;
 mod report;
 
@@ -10,8 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use mlsys_compiler::compile;
 use mlsys_compiler::plan::print::plan_text;
-use mlsys_compiler::{Compilation, compile};
 
 #[derive(Parser)]
 #[command(
@@ -24,7 +28,7 @@ that the batch and online engines execute identically.\n\n\
 A project is a directory of .mlsys files. Commands take the project directory as PATH (default: the \
 current directory) or a single .mlsys file.",
     after_help = "Exit status: 0 when the project is clean (warnings allowed), 1 when errors were found, \
-2 on a usage or IO problem.\n\nExamples:\n  mlsysc check examples/fraud\n  mlsysc check --format json > diagnostics.json\n  mlsysc plan examples/fraud --emit ir"
+2 on a usage or IO problem.\n\nExamples:\n  mlsysc check examples/fraud\n  mlsysc check --format json > diagnostics.json\n  mlsysc check --base origin/main --format github\n  mlsysc lock examples/fraud\n  mlsysc plan examples/fraud --emit ir"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,17 +39,25 @@ struct Cli {
 enum Command {
     /// Parse and type-check a project: names, types, windows, versions, contracts, leakage.
     #[command(long_about = "Parse and type-check a project.\n\n\
-Reports every problem at once, each with a stable code (E0xxx errors, W0xxx warnings; see \
-lang-spec/diagnostics.md), the line and column, and a hint. A broken declaration does not hide the \
-others: parsing recovers at the next declaration and checking continues past errors.")]
-    Check {
-        /// Project directory or .mlsys file.
-        #[arg(default_value = ".")]
-        path: PathBuf,
-        /// Output format: `human` for people (rendered snippets), `json` for tools and CI.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-    },
+Reports every problem at once, each with a stable code (E0xxx errors, W0xxx warnings, I0xxx notes; \
+see lang-spec/diagnostics.md), the line and column, and a hint. A broken declaration does not hide \
+the others: parsing recovers at the next declaration and checking continues past errors.\n\n\
+When the project has an mlsys.lock, every locked feature group version must still mean what it \
+meant (E0801). With --base REV (a git revision) or --base-dir DIR, the project is also compared \
+with that version: removing or retyping a guaranteed column, tightening an expectation, dropping a \
+contract, or editing a feature version a model pins are errors; additions and model or serving \
+changes are listed for review.")]
+    Check(check::CheckArgs),
+    /// Write mlsys.lock: the canonical hash of every feature group version and contract.
+    #[command(
+        long_about = "Write mlsys.lock next to the project's .mlsys files: the canonical hash \
+of every feature group version (and each of its features) and of every contract, sorted and \
+diff-friendly. Commit it: `mlsysc check` then refuses any change to the meaning of a locked feature \
+version.\n\n\
+New versions and contracts are added; a locked version whose definition changed is refused unless \
+--force is given (only for versions that never reached production)."
+    )]
+    Lock(check::LockArgs),
     /// Show the feature plan the engines will run.
     #[command(
         long_about = "Check the project and print its feature plan: every source, contract, \
@@ -62,12 +74,24 @@ as JSON for other tools. Nothing is printed to stdout if the project has errors.
         #[arg(long, value_enum, default_value_t = Emit::Ir)]
         emit: Emit,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Human,
-    Json,
+    /// Format .mlsys files in the one canonical layout (comments are kept).
+    #[command(
+        long_about = "Rewrite every .mlsys file of the project in the canonical layout: one item \
+per line, two-space indentation, canonical spacing and parentheses. Comments and doc comments are \
+kept. Formatting never changes meaning: every canonical hash stays the same. A file that does not \
+parse is reported and left untouched.\n\n\
+With --check nothing is written: the files that would change are listed and the exit status is 1 \
+if there are any (for CI)."
+    )]
+    Fmt(fmt::FmtArgs),
+    /// Run the language server over stdin/stdout (used by editors; see editors/vscode).
+    #[command(
+        long_about = "Run the mlsys language server, speaking the Language Server Protocol over \
+stdin and stdout. Editors start it; you rarely run it by hand.\n\n\
+It offers diagnostics as you type (every error at once), hover (types, doc comments, feature \
+versions and hashes, a column's contract), go to definition, completion and document formatting."
+    )]
+    Lsp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,28 +115,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { path, format } => {
-            let project = project::load(&path)?;
-            let compilation = compile(&project.files);
-            match format {
-                Format::Human => {
-                    eprint!("{}", report::human(&compilation.diagnostics, &project.files));
-                    let files = project.files.len();
-                    let noun = if files == 1 { "file" } else { "files" };
-                    if compilation.diagnostics.is_empty() {
-                        eprintln!("checked {files} {noun}: no problems");
-                    } else {
-                        eprintln!("checked {files} {noun}: {}", report::summary(&compilation.diagnostics));
-                    }
-                }
-                Format::Json => {
-                    let mut stdout = std::io::stdout().lock();
-                    serde_json::to_writer_pretty(&mut stdout, &report::json(&compilation.diagnostics, &project.files))?;
-                    writeln!(stdout)?;
-                }
-            }
-            Ok(exit_code(&compilation))
-        }
+        Command::Check(arguments) => check::check(arguments),
+        Command::Lock(arguments) => check::lock(arguments),
+        Command::Fmt(arguments) => fmt::fmt(arguments),
+        Command::Lsp => lsp::run(),
         Command::Plan { path, emit } => {
             let project = project::load(&path)?;
             let compilation = compile(&project.files);
@@ -133,13 +139,5 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-fn exit_code(compilation: &Compilation) -> ExitCode {
-    if compilation.has_errors() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
     }
 }

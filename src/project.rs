@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use mlsys_compiler::source::SourceFile;
 
-/// A project on disk: its files, named relative to the project directory.
+/// A project on disk: its files, named relative to the project directory, and their paths.
 pub struct Project {
     pub files: Vec<SourceFile>,
+    pub paths: Vec<PathBuf>,
 }
 
 /// Directories never searched for `.mlsys` files.
@@ -54,14 +55,14 @@ pub fn load(path: &Path) -> anyhow::Result<Project> {
     };
     paths.sort();
     let mut files = Vec::with_capacity(paths.len());
-    for file in paths {
-        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    for file in &paths {
+        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let name = file
             .strip_prefix(&root)
-            .unwrap_or(&file)
+            .unwrap_or(file)
             .to_string_lossy()
             .replace('\\', "/");
         files.push(SourceFile::from_bytes(name, bytes));
     }
-    Ok(Project { files })
+    Ok(Project { files, paths })
 }

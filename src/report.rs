@@ -1,9 +1,10 @@
 //! Rendering diagnostics at the edge: miette for people, JSON for machines.
 
-use std::io::IsTerminal;
-
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report};
-use mlsys_compiler::diagnostic::{Diagnostic, Severity};
+use std::io::IsTerminal;
+use std::path::Path;
+
+use mlsys_compiler::diagnostic::{Code, Diagnostic, Severity};
 use mlsys_compiler::source::{LineIndex, SourceFile, Span};
 use serde_json::{Value, json};
 
@@ -52,6 +53,7 @@ pub fn human(diagnostics: &[Diagnostic], files: &[SourceFile]) -> String {
             .with_severity(match diagnostic.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
+                Severity::Info => miette::Severity::Advice,
             })
             .with_labels(labels);
         if !help.is_empty() {
@@ -129,10 +131,199 @@ pub fn json(diagnostics: &[Diagnostic], files: &[SourceFile]) -> Value {
     })
 }
 
-/// "2 errors, 1 warning" style counts.
+/// "2 errors, 1 warning" style counts (and notes, when there are any).
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count();
-    let warnings = diagnostics.len() - errors;
+    let count = |severity: Severity| {
+        diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.severity == severity)
+            .count()
+    };
     let plural = |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
-    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+    let mut text = format!(
+        "{}, {}",
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning")
+    );
+    let notes = count(Severity::Info);
+    if notes > 0 {
+        text.push_str(&format!(", {}", plural(notes, "note")));
+    }
+    text
+}
+
+/// A location as CI sees it: the project file (base-side spans move to the current file of the
+/// same name, line 1) and 1-based line/column range.
+struct CiLocation {
+    path: String,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+}
+
+fn ci_location(files: &[SourceFile], project_files: usize, prefix: &Path, span: Span) -> Option<CiLocation> {
+    let index = span.file.0 as usize;
+    let file = files.get(index)?;
+    let join = |name: &str| {
+        let path = prefix.join(name);
+        path.to_string_lossy().trim_start_matches("./").replace('\\', "/")
+    };
+    if index >= project_files {
+        // A finding about something that only exists in the base: point at the file it lived in.
+        let name = file.name.split_once(':').map_or(file.name.as_str(), |(_, name)| name);
+        return Some(CiLocation {
+            path: join(name),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+        });
+    }
+    let line_index = LineIndex::new(&file.text);
+    let (line, column) = line_index.line_column(&file.text, span.start as usize);
+    let (end_line, end_column) = line_index.line_column(&file.text, span.end as usize);
+    Some(CiLocation {
+        path: join(&file.name),
+        line,
+        column,
+        end_line,
+        end_column,
+    })
+}
+
+fn github_escape(text: &str, property: bool) -> String {
+    let mut out = text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    if property {
+        out = out.replace(':', "%3A").replace(',', "%2C");
+    }
+    out
+}
+
+/// GitHub Actions workflow commands: one `::error` / `::warning` / `::notice` line per diagnostic.
+pub fn github(diagnostics: &[Diagnostic], files: &[SourceFile], project_files: usize, prefix: &Path) -> String {
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let command = match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "notice",
+        };
+        let mut message = diagnostic.message.clone();
+        if let Some(help) = &diagnostic.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        let title = github_escape(
+            &format!("{} {}", diagnostic.code.as_str(), diagnostic.code.title()),
+            true,
+        );
+        match ci_location(files, project_files, prefix, diagnostic.primary_span()) {
+            Some(location) => out.push_str(&format!(
+                "::{command} file={},line={},col={},endLine={},endColumn={},title={title}::{}\n",
+                github_escape(&location.path, true),
+                location.line,
+                location.column,
+                location.end_line,
+                location.end_column,
+                github_escape(&message, false)
+            )),
+            None => out.push_str(&format!(
+                "::{command} title={title}::{}\n",
+                github_escape(&message, false)
+            )),
+        }
+    }
+    out
+}
+
+fn sarif_location(location: &CiLocation, message: Option<&str>) -> Value {
+    let mut value = json!({
+        "physicalLocation": {
+            "artifactLocation": { "uri": location.path },
+            "region": {
+                "startLine": location.line,
+                "startColumn": location.column,
+                "endLine": location.end_line,
+                "endColumn": location.end_column,
+            }
+        }
+    });
+    if let Some(message) = message.filter(|message| !message.is_empty()) {
+        value["message"] = json!({ "text": message });
+    }
+    value
+}
+
+/// SARIF 2.1.0: one run, every code as a rule, one result per diagnostic.
+pub fn sarif(diagnostics: &[Diagnostic], files: &[SourceFile], project_files: usize, prefix: &Path) -> Value {
+    let level = |severity: Severity| match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    };
+    let rules: Vec<Value> = Code::ALL
+        .iter()
+        .map(|code| {
+            json!({
+                "id": code.as_str(),
+                "name": code.title(),
+                "shortDescription": { "text": code.title() },
+                "defaultConfiguration": { "level": level(code.severity()) },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = diagnostics
+        .iter()
+        .map(|diagnostic| {
+            let mut text = diagnostic.message.clone();
+            if let Some(help) = &diagnostic.help {
+                text.push_str("\nhelp: ");
+                text.push_str(help);
+            }
+            let rule_index = Code::ALL.iter().position(|code| *code == diagnostic.code).unwrap_or(0);
+            let mut result = json!({
+                "ruleId": diagnostic.code.as_str(),
+                "ruleIndex": rule_index,
+                "level": level(diagnostic.severity),
+                "message": { "text": text },
+            });
+            if let Some(location) = ci_location(files, project_files, prefix, diagnostic.primary_span()) {
+                result["locations"] = json!([sarif_location(&location, None)]);
+            }
+            let related: Vec<Value> = diagnostic
+                .labels
+                .iter()
+                .filter(|label| !label.primary)
+                .filter_map(|label| {
+                    ci_location(files, project_files, prefix, label.span)
+                        .map(|location| sarif_location(&location, Some(&label.message)))
+                })
+                .enumerate()
+                .map(|(id, mut location)| {
+                    location["id"] = json!(id);
+                    location
+                })
+                .collect();
+            if !related.is_empty() {
+                result["relatedLocations"] = json!(related);
+            }
+            result
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "mlsysc",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules,
+                }
+            },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    })
 }

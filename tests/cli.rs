@@ -64,12 +64,7 @@ fn check_reports_errors_with_location_and_exit_one() {
 
 #[test]
 fn check_json_is_machine_readable() {
-    let directory = broken_copy(
-        "json",
-        "model.mlsys",
-        "holdout    = 2026-05-01",
-        "holdout    = 2026-04-01",
-    );
+    let directory = broken_copy("json", "model.mlsys", "holdout = 2026-05-01", "holdout = 2026-04-01");
     let output = mlsysc(&["check", &directory.display().to_string(), "--format", "json"]);
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
@@ -79,7 +74,7 @@ fn check_json_is_machine_readable() {
     assert_eq!(diagnostic["severity"], "error");
     assert_eq!(diagnostic["span"]["file"], "model.mlsys");
     assert_eq!(diagnostic["span"]["line"], 11);
-    assert_eq!(diagnostic["span"]["column"], 18);
+    assert_eq!(diagnostic["span"]["column"], 15);
     assert!(
         diagnostic["help"]
             .as_str()
@@ -93,8 +88,8 @@ fn warnings_do_not_fail_the_check() {
     let directory = broken_copy(
         "warn",
         "features.mlsys",
-        "  web           =",
-        "  merchant_known = is_null(merchant)\n  web           =",
+        "  web =",
+        "  merchant_known = is_null(merchant)\n  web =",
     );
     let output = mlsysc(&["check", &directory.display().to_string()]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -141,7 +136,7 @@ fn plan_emits_ir_and_json() {
 
 #[test]
 fn plan_refuses_a_broken_project() {
-    let directory = broken_copy("plan", "sources.mlsys", "format    = csv", "format    = cvs");
+    let directory = broken_copy("plan", "sources.mlsys", "format = csv", "format = cvs");
     let output = mlsysc(&["plan", &directory.display().to_string()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());

@@ -1,3 +1,5 @@
 //! End-to-end tests of the `mlsysc` binary: exit codes, output formats, help.
 
+mod ci;
 mod cli;
+mod lsp;

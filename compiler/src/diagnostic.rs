@@ -11,6 +11,8 @@ use crate::source::Span;
 pub enum Severity {
     Error,
     Warning,
+    /// A change worth a reviewer's attention that breaks nothing (`mlsysc check --base`).
+    Info,
 }
 
 macro_rules! codes {
@@ -80,16 +82,31 @@ codes! {
     ServeMode = "E0504", "property does not fit the serving mode";
     ContractColumn = "E0601", "contract names a column the source lacks";
     ThresholdRange = "E0701", "monitor threshold out of range";
+    LockedVersionChanged = "E0801", "locked feature version changed";
+    ContractRemoved = "E0802", "contract removed";
+    RequiredColumnRemoved = "E0803", "guaranteed column removed before its notice period ended";
+    ColumnTypeChanged = "E0804", "guaranteed column changed type or nullability";
+    ExpectationTightened = "E0805", "contract expectation added or tightened";
+    PinnedVersionEdited = "E0806", "feature version edited while a model pins it";
     UnusedDeclaration = "W0001", "unused declaration";
     DeprecatedColumn = "W0002", "feature reads a deprecated column";
+    RequiredColumnRetired = "W0801", "guaranteed column removed after its notice period";
+    ColumnAdded = "I0801", "column added";
+    DeprecationAdded = "I0802", "deprecation announced";
+    ModelInputsChanged = "I0803", "model's pinned features changed";
+    ServeTargetChanged = "I0804", "serve target's model, stage or shadow changed";
+    ExpectationRelaxed = "I0805", "contract expectation removed";
+    ContractAdded = "I0806", "contract added";
+    FeatureVersionChanged = "I0807", "feature version added, removed or edited (not pinned)";
+    ModelTrainingChanged = "I0808", "model's algorithm or training changed";
 }
 
 impl Code {
     pub fn severity(self) -> Severity {
-        if self.as_str().starts_with('W') {
-            Severity::Warning
-        } else {
-            Severity::Error
+        match self.as_str().as_bytes().first() {
+            Some(b'W') => Severity::Warning,
+            Some(b'I') => Severity::Info,
+            _ => Severity::Error,
         }
     }
 }

@@ -36,7 +36,10 @@
 pub mod builtins;
 mod check;
 pub mod diagnostic;
+pub mod evolution;
+pub mod format;
 pub mod index;
+pub mod lock;
 pub mod plan;
 pub mod render;
 pub mod source;

@@ -23,6 +23,7 @@ pub fn plain(diagnostics: &[Diagnostic], files: &[SourceFile]) -> String {
         let severity = match diagnostic.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         };
         let _ = writeln!(out, "{severity}[{}]: {}", diagnostic.code.as_str(), diagnostic.message);
         let mut labels: Vec<_> = diagnostic.labels.iter().collect();

@@ -99,14 +99,15 @@ fn err_cases_report_their_code() {
 
 #[test]
 fn every_code_has_an_err_case_and_a_spec_entry() {
-    let cases: Vec<String> = case_files("err").iter().map(|path| stem(path)).collect();
+    let mut cases: Vec<String> = case_files("err").iter().map(|path| stem(path)).collect();
+    cases.extend(crate::evolution::case_directories().iter().map(|path| stem(path)));
     let spec = std::fs::read_to_string(manifest_dir().join("../lang-spec/diagnostics.md"))
         .expect("lang-spec/diagnostics.md exists");
     for code in Code::ALL {
         let text = code.as_str();
         assert!(
             cases.iter().any(|case| case.starts_with(&format!("{text}_"))),
-            "no err case for {text}"
+            "no err or evolution case for {text}"
         );
         assert!(
             spec.contains(&format!("## {text}")),

@@ -141,7 +141,7 @@ fn changing_a_window_changes_the_feature_and_its_dependents() {
 fn changing_a_column_type_changes_the_features_reading_it() {
     let files = fraud();
     let original = hashes(&files);
-    let edited = hashes(&edit(&files, "country: string,", "country: string?,"));
+    let edited = hashes(&edit(&files, "country: string\n", "country: string?\n"));
     let changed = differing(&original, &edited);
     assert!(changed.contains(&"txn_signals@v2.foreign".to_string()), "{changed:?}");
     assert!(
@@ -158,7 +158,7 @@ fn changing_a_column_type_changes_the_features_reading_it() {
 fn renaming_a_feature_changes_its_hash_but_not_unrelated_ones() {
     let files = fraud();
     let original = hashes(&files);
-    let edited = hashes(&edit(&files, "night         =", "late_night    ="));
+    let edited = hashes(&edit(&files, "night =", "late_night ="));
     let changed: Vec<String> = edited
         .keys()
         .filter(|key| !original.contains_key(*key))

@@ -1,7 +1,9 @@
 //! The compiler's integration tests: data-driven cases, hash stability, robustness, examples.
 
 mod cases;
+mod evolution;
 mod examples;
+mod format;
 mod hashes;
 mod index;
 mod robustness;
