@@ -3,6 +3,7 @@
 //! 2 usage or IO problem.
 
 mod base;
+mod build;
 mod check;
 mod fmt;
 mod lsp;
@@ -58,6 +59,15 @@ New versions and contracts are added; a locked version whose definition changed 
 --force is given (only for versions that never reached production)."
     )]
     Lock(check::LockArgs),
+    /// Run the batch side: ingest and validate sources into the offline store.
+    #[command(long_about = "Run the batch side of the project into the offline store (default \
+.mlsys/offline in the project): every source is read schema-on-read, cast to its declared types and \
+checked against its contracts; good rows go to the processed zone, bad rows to the quarantine with \
+the reason, the file and the row number. Both are Delta tables partitioned by input day.\n\n\
+Only input days whose files changed are reprocessed (fingerprints of names, sizes and times); \
+--from/--to limit a backfill to a date range; --full-refresh recomputes everything. Every table \
+write is one atomic commit: a build killed at any point and run again ends in the same tables.")]
+    Build(build::BuildArgs),
     /// Show the feature plan the engines will run.
     #[command(
         long_about = "Check the project and print its feature plan: every source, contract, \
@@ -115,6 +125,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Build(arguments) => build::build(arguments),
         Command::Check(arguments) => check::check(arguments),
         Command::Lock(arguments) => check::lock(arguments),
         Command::Fmt(arguments) => fmt::fmt(arguments),

@@ -138,7 +138,9 @@ fn fraud_copy(name: &str) -> PathBuf {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fraud");
     for entry in std::fs::read_dir(example).expect("example") {
         let path = entry.expect("entry").path();
-        std::fs::copy(&path, directory.join(path.file_name().expect("name"))).expect("copy");
+        if path.extension().is_some_and(|extension| extension == "mlsys") {
+            std::fs::copy(&path, directory.join(path.file_name().expect("name"))).expect("copy");
+        }
     }
     directory
 }

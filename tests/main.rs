@@ -1,5 +1,6 @@
 //! End-to-end tests of the `mlsysc` binary: exit codes, output formats, help.
 
+mod build;
 mod ci;
 mod cli;
 mod lsp;

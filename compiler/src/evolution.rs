@@ -440,7 +440,7 @@ fn expectation_texts(plan: &Plan, contract: &Contract) -> BTreeMap<String, Strin
         .map(|expectation| match expectation {
             Expectation::Holds { expr } => (
                 expr_text(plan, *expr, RefStyle::Hash),
-                expr_text(plan, *expr, RefStyle::Display),
+                crate::plan::print::expr_infix(plan, *expr),
             ),
             Expectation::Unique { column: index } => {
                 let text = format!("unique({})", column(*index));

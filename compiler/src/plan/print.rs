@@ -420,3 +420,107 @@ fn actions_text(actions: &[Action]) -> String {
         .collect();
     names.join(", ")
 }
+
+/// An expression as a person would write it (`amount >= 0`, `ln(1 + amount)`): infix operators with
+/// the language's precedence, implicit conversions hidden. For messages; not canonical.
+pub fn expr_infix(plan: &Plan, id: ExprId) -> String {
+    infix(plan, id, 0)
+}
+
+fn precedence(binary: BinaryOp) -> u8 {
+    match binary {
+        BinaryOp::Or => 1,
+        BinaryOp::And => 2,
+        BinaryOp::Equal
+        | BinaryOp::NotEqual
+        | BinaryOp::Less
+        | BinaryOp::LessEqual
+        | BinaryOp::Greater
+        | BinaryOp::GreaterEqual => 4,
+        BinaryOp::Add | BinaryOp::Subtract => 5,
+        BinaryOp::Multiply | BinaryOp::Divide => 6,
+    }
+}
+
+fn symbol(binary: BinaryOp) -> &'static str {
+    match binary {
+        BinaryOp::Or => "or",
+        BinaryOp::And => "and",
+        BinaryOp::Equal => "==",
+        BinaryOp::NotEqual => "!=",
+        BinaryOp::Less => "<",
+        BinaryOp::LessEqual => "<=",
+        BinaryOp::Greater => ">",
+        BinaryOp::GreaterEqual => ">=",
+        BinaryOp::Add => "+",
+        BinaryOp::Subtract => "-",
+        BinaryOp::Multiply => "*",
+        BinaryOp::Divide => "/",
+    }
+}
+
+fn infix(plan: &Plan, id: ExprId, outer: u8) -> String {
+    let Some(expr) = plan.exprs.get(id) else {
+        return format!("<missing {id}>");
+    };
+    let wrap = |text: String, inner: u8| if inner < outer { format!("({text})") } else { text };
+    match &expr.kind {
+        ExprKind::Literal { value } => match value {
+            // An int promoted to float64 prints as the int the user wrote.
+            Literal::Float(value) if value.fract() == 0.0 && value.abs() < 1e15 => format!("{value:?}"),
+            other => literal_text(other, RefStyle::Display),
+        },
+        ExprKind::Column { source, column } => plan
+            .sources
+            .get(*source)
+            .and_then(|source| source.columns.get(*column as usize))
+            .map_or_else(|| "?".to_string(), |column| column.name.clone()),
+        ExprKind::Feature { feature } => feature_path(plan, *feature),
+        ExprKind::ToFloat { operand } => infix(plan, *operand, outer),
+        ExprKind::Unary { unary, operand } => match unary {
+            UnaryOp::Negate => wrap(format!("-{}", infix(plan, *operand, 7)), 7),
+            UnaryOp::Not => wrap(format!("not {}", infix(plan, *operand, 3)), 3),
+        },
+        ExprKind::Binary { binary, lhs, rhs } => {
+            let level = precedence(*binary);
+            let text = format!(
+                "{} {} {}",
+                infix(plan, *lhs, level),
+                symbol(*binary),
+                infix(plan, *rhs, level + 1)
+            );
+            wrap(text, level)
+        }
+        ExprKind::Call { function, arguments } => {
+            let arguments: Vec<String> = arguments.iter().map(|argument| infix(plan, *argument, 0)).collect();
+            format!("{}({})", function.name(), arguments.join(", "))
+        }
+        ExprKind::In { operand, list, negated } => {
+            let items: Vec<String> = list.iter().map(|item| literal_text(item, RefStyle::Display)).collect();
+            let keyword = if *negated { "not in" } else { "in" };
+            wrap(
+                format!("{} {keyword} [{}]", infix(plan, *operand, 5), items.join(", ")),
+                4,
+            )
+        }
+        ExprKind::If { branches, otherwise } => {
+            let mut text = String::new();
+            for (index, (condition, then)) in branches.iter().enumerate() {
+                if index > 0 {
+                    text.push_str(" else ");
+                }
+                text.push_str(&format!(
+                    "if {} then {}",
+                    infix(plan, *condition, 0),
+                    infix(plan, *then, 0)
+                ));
+            }
+            text.push_str(&format!(" else {}", infix(plan, *otherwise, 0)));
+            wrap(text, 0)
+        }
+        ExprKind::Metric { side, metric } => match side {
+            MetricSide::Candidate => metric.name().to_string(),
+            MetricSide::Production => format!("production.{}", metric.name()),
+        },
+    }
+}

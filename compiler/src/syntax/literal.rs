@@ -53,9 +53,10 @@ pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// (year, month, day) of a day number since 1970-01-01.
-pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
-    let days = days + 719_468;
+/// (year, month, day) of a day number since 1970-01-01. Computed in 64 bits, so every `i32` day
+/// number is safe (years far outside 0..9999 are still exact).
+pub fn civil_from_days(days: i32) -> (i64, u32, u32) {
+    let days = i64::from(days) + 719_468;
     let era = days.div_euclid(146_097);
     let day_of_era = days.rem_euclid(146_097);
     let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
@@ -67,7 +68,7 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     } else {
         month_index - 9
     } as u32;
-    let year = year_of_era + era * 400 + i32::from(month <= 2);
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 

@@ -1,0 +1,75 @@
+//! `example-data`: writes the data sets of the example projects. See `examples/data/README.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use mlsys_compiler::syntax::literal::parse_date;
+use mlsys_example_data::fraud::{self, FraudConfig};
+
+#[derive(Parser)]
+#[command(about = "Writes realistic, deterministic data sets for the example projects")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Card payments and chargebacks for examples/fraud: data/raw/transactions (Parquet) and
+    /// data/raw/chargebacks (CSV), replacing what is there.
+    Fraud {
+        /// The project directory; the data goes where its sources.mlsys reads it
+        /// [default: examples/fraud of this repository]
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long, default_value_t = FraudConfig::default().seed)]
+        seed: u64,
+        #[arg(long, default_value_t = FraudConfig::default().users)]
+        users: u32,
+        /// First day, YYYY-MM-DD.
+        #[arg(long, default_value = "2026-01-01")]
+        start: String,
+        #[arg(long, default_value_t = FraudConfig::default().days)]
+        days: u32,
+    },
+}
+
+/// `examples/fraud` of this repository, wherever the command is run from.
+fn default_fraud_project() -> PathBuf {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).parent();
+    examples.map_or_else(|| PathBuf::from("examples/fraud"), |examples| examples.join("fraud"))
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Fraud {
+            project,
+            seed,
+            users,
+            start,
+            days,
+        } => {
+            if users == 0 || days == 0 || days > 3_660 {
+                bail!("--users must be at least 1 and --days between 1 and 3660");
+            }
+            let start = parse_date(&start).map_err(anyhow::Error::msg).context("--start")?;
+            let config = FraudConfig {
+                seed,
+                users,
+                start,
+                days,
+                ..FraudConfig::default()
+            };
+            let began = Instant::now();
+            let data = fraud::generate(&config);
+            let project = project.unwrap_or_else(default_fraud_project);
+            let summary =
+                fraud::write(&data, &project).with_context(|| format!("writing under {}", project.display()))?;
+            print!("{summary}");
+            println!("  done in {:.1}s", began.elapsed().as_secs_f64());
+        }
+    }
+    Ok(())
+}

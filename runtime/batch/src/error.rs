@@ -1,0 +1,48 @@
+//! Errors of the batch engine: each names what the user must look at (a file, a column, a table).
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("source `{source_name}`, file {file}: {message}")]
+    Input {
+        source_name: String,
+        file: String,
+        message: String,
+    },
+    #[error("source `{source_name}` has {count} bad rows and `bad_rows = fail`; first: {first}")]
+    BadRows {
+        source_name: String,
+        count: usize,
+        first: String,
+    },
+    #[error("Delta table error: {0}")]
+    Delta(String),
+    #[error("query engine error: {0}")]
+    Query(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl BatchError {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
+        BatchError::Io {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for BatchError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        BatchError::Query(error.to_string())
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for BatchError {
+    fn from(error: datafusion::arrow::error::ArrowError) -> Self {
+        BatchError::Query(error.to_string())
+    }
+}

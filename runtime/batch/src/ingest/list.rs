@@ -1,0 +1,187 @@
+//! Finding a source's input files: local paths and `file://` URLs, Hive-style date partitions
+//! (`dt=2026-01-01/`), and a fingerprint per partition so unchanged days are skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mlsys_compiler::plan::{Format, Source};
+use sha2::{Digest, Sha256};
+
+use crate::error::BatchError;
+
+/// The partition key of files outside any `dt=` directory.
+pub const UNDATED: &str = "undated";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// The path as shown to people: relative to the project directory when inside it.
+    pub display: String,
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub modified: i128,
+}
+
+/// A source's files grouped by input partition (`YYYY-MM-DD` or [`UNDATED`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceFiles {
+    pub partitions: BTreeMap<String, Vec<InputFile>>,
+}
+
+impl SourceFiles {
+    /// A fingerprint of one partition's files (names, sizes, modification times): a changed,
+    /// added or removed file changes it.
+    pub fn fingerprint(&self, partition: &str) -> String {
+        let mut hasher = Sha256::new();
+        for file in self.partitions.get(partition).into_iter().flatten() {
+            hasher.update(file.display.as_bytes());
+            hasher.update(file.size.to_le_bytes());
+            hasher.update(file.modified.to_le_bytes());
+        }
+        hasher
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.partitions.values().map(Vec::len).sum()
+    }
+}
+
+/// Resolves a source location against the project directory.
+pub fn resolve_location(project: &Path, location: &str) -> Result<PathBuf, BatchError> {
+    if let Some(rest) = location.strip_prefix("file://") {
+        return Ok(PathBuf::from(rest));
+    }
+    if let Some((scheme, _)) = location.split_once("://") {
+        return Err(BatchError::Invalid(format!(
+            "location `{location}`: `{scheme}://` object stores are not readable by this build yet; use a local path or a file:// URL"
+        )));
+    }
+    Ok(project.join(location))
+}
+
+fn extension_matches(format: Format, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    match format {
+        Format::Csv => name.ends_with(".csv"),
+        Format::Json => name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson"),
+        Format::Parquet | Format::Delta => name.ends_with(".parquet"),
+    }
+}
+
+/// The `dt=YYYY-MM-DD` value of the nearest enclosing Hive directory, if any.
+pub fn hive_date(relative: &Path) -> Option<String> {
+    relative
+        .parent()?
+        .components()
+        .rev()
+        .filter_map(|component| component.as_os_str().to_str())
+        .find_map(|component| {
+            let value = component
+                .strip_prefix("dt=")
+                .or_else(|| component.strip_prefix("date="))?;
+            mlsys_compiler::syntax::literal::parse_date(value)
+                .ok()
+                .map(|_| value.to_string())
+        })
+}
+
+/// Lists the data files of a source (hidden files, `_`-prefixed files such as `_SUCCESS`, and the
+/// Delta log are skipped), grouped by Hive date partition.
+pub fn list_source(project: &Path, source: &Source) -> Result<SourceFiles, BatchError> {
+    let root = resolve_location(project, &source.location)?;
+    if !root.exists() {
+        return Err(BatchError::Input {
+            source_name: source.name.clone(),
+            file: root.display().to_string(),
+            message: "the location does not exist".to_string(),
+        });
+    }
+    if source.format == Format::Delta {
+        return list_delta_log(project, &root);
+    }
+    let mut found = Vec::new();
+    if root.is_file() {
+        found.push(root.clone());
+    } else {
+        walk(&root, &mut found)?;
+    }
+    found.sort();
+    let mut files = SourceFiles::default();
+    for path in found {
+        let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+        if !extension_matches(source.format, name) {
+            continue;
+        }
+        let metadata = std::fs::metadata(&path).map_err(|error| BatchError::io(&path, error))?;
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |duration| duration.as_nanos() as i128);
+        let relative = path.strip_prefix(&root).unwrap_or(&path).to_path_buf();
+        let display = path
+            .strip_prefix(project)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let partition = hive_date(&relative).unwrap_or_else(|| UNDATED.to_string());
+        files.partitions.entry(partition).or_default().push(InputFile {
+            path,
+            display,
+            size: metadata.len(),
+            modified,
+        });
+    }
+    Ok(files)
+}
+
+fn walk(directory: &Path, found: &mut Vec<PathBuf>) -> Result<(), BatchError> {
+    let entries = std::fs::read_dir(directory).map_err(|error| BatchError::io(directory, error))?;
+    for entry in entries {
+        let entry = entry.map_err(|error| BatchError::io(directory, error))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A Delta source is read through its log; its "files" for fingerprinting are the log entries, so
+/// any new commit marks the whole table changed.
+fn list_delta_log(project: &Path, root: &Path) -> Result<SourceFiles, BatchError> {
+    let log = root.join("_delta_log");
+    let entries = std::fs::read_dir(&log).map_err(|error| BatchError::io(&log, error))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(&path).map_err(|error| BatchError::io(&path, error))?;
+        files.push(InputFile {
+            display: path
+                .strip_prefix(project)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/"),
+            path,
+            size: metadata.len(),
+            modified: 0,
+        });
+    }
+    let mut listed = SourceFiles::default();
+    listed.partitions.insert(UNDATED.to_string(), files);
+    Ok(listed)
+}

@@ -1,0 +1,99 @@
+//! Reading one input file as it is (schema-on-read): CSV as text columns, JSON lines and Parquet
+//! with their own types. Every batch carries the 1-based row number of each row in its file, so a
+//! rejected row can be found again.
+
+use std::fs::File;
+use std::io::{BufReader, Seek};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::{csv, json};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use mlsys_compiler::plan::Format;
+
+use crate::error::BatchError;
+use crate::ingest::list::InputFile;
+
+/// The column holding each row's 1-based row number within its file.
+pub const ROW_COLUMN: &str = "_row";
+const BATCH_ROWS: usize = 8192;
+
+/// Reads a whole file into batches (raw columns plus [`ROW_COLUMN`]).
+pub fn read_file(source: &str, format: Format, file: &InputFile) -> Result<Vec<RecordBatch>, BatchError> {
+    let input_error = |message: String| BatchError::Input {
+        source_name: source.to_string(),
+        file: file.display.clone(),
+        message,
+    };
+    let opened = File::open(&file.path).map_err(|error| input_error(format!("cannot open: {error}")))?;
+    let raw: Vec<RecordBatch> = match format {
+        Format::Csv => read_csv(opened).map_err(|error| input_error(format!("cannot read as CSV: {error}")))?,
+        Format::Json => {
+            read_json(opened).map_err(|error| input_error(format!("cannot read as JSON lines: {error}")))?
+        }
+        Format::Parquet | Format::Delta => {
+            read_parquet(opened).map_err(|error| input_error(format!("cannot read as Parquet: {error}")))?
+        }
+    };
+    let mut next_row = 1u64;
+    raw.into_iter()
+        .map(|batch| {
+            let rows = batch.num_rows() as u64;
+            let numbers: ArrayRef = Arc::new(UInt64Array::from_iter_values(next_row..next_row + rows));
+            next_row += rows;
+            let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+            fields.push(Arc::new(Field::new(ROW_COLUMN, DataType::UInt64, false)));
+            let mut columns = batch.columns().to_vec();
+            columns.push(numbers);
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                .map_err(|error| input_error(format!("cannot number rows: {error}")))
+        })
+        .collect()
+}
+
+/// CSV with a header line; every column is read as text and typed later, so that a value that
+/// does not parse is quarantined instead of failing the file.
+fn read_csv(mut file: File) -> Result<Vec<RecordBatch>, String> {
+    let format = csv::reader::Format::default().with_header(true);
+    let (inferred, _) = format
+        .infer_schema(&mut file, Some(1))
+        .map_err(|error| error.to_string())?;
+    if inferred.fields().is_empty() {
+        return Err("the file is empty (no header line)".to_string());
+    }
+    file.rewind().map_err(|error| error.to_string())?;
+    let text_schema = Arc::new(Schema::new(
+        inferred
+            .fields()
+            .iter()
+            .map(|field| Field::new(field.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = csv::ReaderBuilder::new(text_schema)
+        .with_header(true)
+        .with_batch_size(BATCH_ROWS)
+        .build(file)
+        .map_err(|error| error.to_string())?;
+    reader.map(|batch| batch.map_err(|error| error.to_string())).collect()
+}
+
+fn read_json(file: File) -> Result<Vec<RecordBatch>, String> {
+    let mut buffered = BufReader::new(file);
+    let (schema, _) =
+        json::reader::infer_json_schema_from_seekable(&mut buffered, None).map_err(|error| error.to_string())?;
+    let reader = json::ReaderBuilder::new(Arc::new(schema))
+        .with_batch_size(BATCH_ROWS)
+        .build(buffered)
+        .map_err(|error| error.to_string())?;
+    reader.map(|batch| batch.map_err(|error| error.to_string())).collect()
+}
+
+fn read_parquet(file: File) -> Result<Vec<RecordBatch>, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|error| error.to_string())?
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|error| error.to_string())?;
+    reader.map(|batch| batch.map_err(|error| error.to_string())).collect()
+}

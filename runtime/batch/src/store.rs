@@ -1,0 +1,170 @@
+//! The offline store: where each zone's Delta tables live, and the two operations every stage
+//! needs — replace a set of date partitions in one atomic commit, and read a table back.
+//!
+//! Layout under the store root (default `.mlsys/offline/`):
+//!
+//! ```text
+//! processed/<source>/            typed, validated rows, partitioned by input day `dt`
+//! quarantine/<source>/           rejected rows as text, with the reason, file and row, by `dt`
+//! features/<group>/v<N>/         feature values, partitioned by the day they become valid
+//! training/<model>/<snapshot>/   point-in-time training sets (train/, holdout/, manifest.json)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::logical_expr::{Expr, col, lit};
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+
+use crate::error::BatchError;
+
+/// The partition column of every offline table: a `YYYY-MM-DD` string.
+pub const DATE_PARTITION: &str = "dt";
+
+#[derive(Clone, Debug)]
+pub struct OfflineStore {
+    root: PathBuf,
+}
+
+/// One Delta table of the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableLocation {
+    /// Path relative to the store root, e.g. `features/user_activity/v1`; also the table's id in
+    /// commit metadata.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl OfflineStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        OfflineStore { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn table(&self, name: String) -> TableLocation {
+        TableLocation {
+            path: self.root.join(&name),
+            name,
+        }
+    }
+
+    pub fn processed(&self, source: &str) -> TableLocation {
+        self.table(format!("processed/{source}"))
+    }
+
+    pub fn quarantine(&self, source: &str) -> TableLocation {
+        self.table(format!("quarantine/{source}"))
+    }
+
+    pub fn features(&self, group: &str, version: u32) -> TableLocation {
+        self.table(format!("features/{group}/v{version}"))
+    }
+
+    pub fn training(&self, model: &str, snapshot: &str, split: &str) -> TableLocation {
+        self.table(format!("training/{model}/{snapshot}/{split}"))
+    }
+
+    /// Where build state (input fingerprints, run counter) is kept.
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join("_state").join("build.json")
+    }
+}
+
+impl TableLocation {
+    pub fn url(&self) -> Result<url::Url, BatchError> {
+        std::fs::create_dir_all(&self.path).map_err(|error| BatchError::io(&self.path, error))?;
+        let absolute = self
+            .path
+            .canonicalize()
+            .map_err(|error| BatchError::io(&self.path, error))?;
+        url::Url::from_directory_path(&absolute)
+            .map_err(|()| BatchError::Invalid(format!("{} is not a usable table path", absolute.display())))
+    }
+
+    /// Whether a Delta table exists here.
+    pub fn exists(&self) -> bool {
+        self.path.join("_delta_log").is_dir()
+    }
+
+    pub async fn open(&self) -> Result<DeltaTable, BatchError> {
+        let table = DeltaTable::try_from_url(self.url()?).await?;
+        Ok(table)
+    }
+
+    /// The table as a DataFusion provider, optionally with a column holding each row's file.
+    pub async fn provider(&self) -> Result<Arc<dyn TableProvider>, BatchError> {
+        let table = self.open().await?;
+        let provider = table.table_provider().await?;
+        Ok(provider)
+    }
+
+    /// Replaces the rows of the given date partitions with `batches`, in one commit. The commit
+    /// carries an application transaction `(table name, run)`: if this run already committed to
+    /// the table (a retried step), nothing is written again. Rows outside `dates` are an error.
+    pub async fn replace_partitions(
+        &self,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        dates: &[String],
+        run: i64,
+    ) -> Result<WriteOutcome, BatchError> {
+        let table = DeltaTable::try_from_url(self.url()?).await?;
+        let app_id = format!("mlsys:{}", self.name);
+        if self.exists() {
+            let committed = table
+                .snapshot()
+                .map_err(BatchError::from)?
+                .transaction_version(table.log_store().as_ref(), &app_id)
+                .await?;
+            if committed.is_some_and(|version| version >= run) {
+                return Ok(WriteOutcome::AlreadyCommitted);
+            }
+        }
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let batches = if batches.is_empty() {
+            vec![RecordBatch::new_empty(schema)]
+        } else {
+            batches
+        };
+        let predicate: Expr = match dates {
+            [] => lit(false),
+            _ => col(DATE_PARTITION).in_list(dates.iter().map(|date| lit(date.clone())).collect(), false),
+        };
+        let commit = CommitProperties::default().with_application_transaction(Transaction::new(&app_id, run));
+        let write = table
+            .write(batches)
+            .with_partition_columns([DATE_PARTITION])
+            .with_commit_properties(commit);
+        let write = if self.exists() {
+            write.with_save_mode(SaveMode::Overwrite).with_replace_where(predicate)
+        } else {
+            write.with_save_mode(SaveMode::Append)
+        };
+        write.await?;
+        Ok(WriteOutcome::Written { rows })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written {
+        rows: usize,
+    },
+    /// This run had already committed to the table (a retried step).
+    AlreadyCommitted,
+}
+
+impl From<DeltaTableError> for BatchError {
+    fn from(error: DeltaTableError) -> Self {
+        BatchError::Delta(error.to_string())
+    }
+}

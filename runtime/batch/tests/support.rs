@@ -1,0 +1,100 @@
+//! Test helpers: a temporary project with the fraud example's spec and generated data.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+use mlsys_batch::store::TableLocation;
+use mlsys_batch::{BuildOptions, BuildReport, Silent};
+use mlsys_compiler::compile;
+use mlsys_compiler::plan::Plan;
+use mlsys_compiler::source::SourceFile;
+
+pub struct Project {
+    pub root: PathBuf,
+}
+
+impl Project {
+    /// A fresh directory with examples/fraud's `.mlsys` files and the default generated data.
+    pub fn fraud(name: &str) -> Project {
+        let root = std::env::temp_dir().join(format!("mlsys-batch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("temp dir");
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud");
+        for entry in std::fs::read_dir(example).expect("example") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|extension| extension == "mlsys") {
+                std::fs::copy(&path, root.join(path.file_name().expect("name"))).expect("copy");
+            }
+        }
+        let data = mlsys_example_data::fraud::generate(&mlsys_example_data::fraud::FraudConfig::default());
+        mlsys_example_data::fraud::write(&data, &root).expect("data written");
+        Project { root }
+    }
+
+    pub fn plan(&self) -> Plan {
+        let mut files = Vec::new();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .expect("project")
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|extension| extension == "mlsys"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).expect("read");
+            files.push(SourceFile::new(path.file_name().expect("name").to_string_lossy(), text));
+        }
+        let compilation = compile(&files);
+        compilation
+            .plan
+            .unwrap_or_else(|| panic!("the project compiles: {:#?}", compilation.diagnostics))
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.root.join(".mlsys/offline")
+    }
+
+    pub async fn build(&self, options: &BuildOptions) -> Result<BuildReport, mlsys_batch::BatchError> {
+        mlsys_batch::build(&self.plan(), &self.root, &self.store(), options, &Silent).await
+    }
+
+    pub fn table(&self, name: &str) -> TableLocation {
+        TableLocation {
+            name: name.to_string(),
+            path: self.store().join(name),
+        }
+    }
+
+    /// Every row of a table, sorted, as text lines (for comparing tables).
+    pub async fn rows(&self, name: &str) -> Vec<String> {
+        let provider = self.table(name).provider().await.expect("table opens");
+        let context = SessionContext::new();
+        let batches: Vec<RecordBatch> = context
+            .read_table(provider)
+            .expect("scan")
+            .collect()
+            .await
+            .expect("collect");
+        let mut lines = Vec::new();
+        for batch in &batches {
+            let formatted = datafusion::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(batch))
+                .expect("format")
+                .to_string();
+            lines.extend(
+                formatted
+                    .lines()
+                    .filter(|line| line.starts_with("| "))
+                    .skip(1)
+                    .map(str::to_string),
+            );
+        }
+        lines.sort();
+        lines
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}

@@ -1,0 +1,134 @@
+//! `mlsysc build`: runs the batch engine on a project, with progress bars and a summary table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mlsys_batch::{BuildOptions, Progress};
+use mlsys_compiler::compile;
+
+use crate::{project, report};
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Project directory.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// The offline store (default: `.mlsys/offline` in the project).
+    #[arg(long, value_name = "DIR")]
+    offline: Option<PathBuf>,
+    /// Only input days from this date, YYYY-MM-DD (a backfill range with --to).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Only input days up to this date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Recompute every partition, whatever changed.
+    #[arg(long)]
+    full_refresh: bool,
+}
+
+/// Progress bars on stderr; hidden when stderr is not a terminal.
+struct Bars {
+    bar: std::cell::RefCell<Option<ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn start(&self, step: &str, total: u64) {
+        let bar = ProgressBar::new(total);
+        let style = ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} files {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(step.to_string());
+        *self.bar.borrow_mut() = Some(bar);
+    }
+
+    fn advance(&self, done: u64) {
+        if let Some(bar) = self.bar.borrow().as_ref() {
+            bar.inc(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
+    let project = project::load(&arguments.path)?;
+    let compilation = compile(&project.files);
+    if !compilation.diagnostics.is_empty() {
+        eprint!("{}", report::human(&compilation.diagnostics, &project.files));
+    }
+    let Some(plan) = &compilation.plan else {
+        eprintln!("not built: {}", report::summary(&compilation.diagnostics));
+        return Ok(ExitCode::from(1));
+    };
+    let directory = if arguments.path.is_dir() {
+        arguments.path.clone()
+    } else {
+        arguments.path.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let store = arguments
+        .offline
+        .clone()
+        .unwrap_or_else(|| directory.join(".mlsys").join("offline"));
+    let options = BuildOptions {
+        full_refresh: arguments.full_refresh,
+        from: arguments.from.clone(),
+        to: arguments.to.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let started = Instant::now();
+    let progress = Bars {
+        bar: std::cell::RefCell::new(None),
+    };
+    let outcome = runtime.block_on(mlsys_batch::build(plan, &directory, &store, &options, &progress));
+    let report = match outcome {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: build failed: {error}");
+            eprintln!("nothing half-written: every table commit is atomic; fix the cause and run `mlsysc build` again");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for source in &report.sources {
+        for warning in &source.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    println!(
+        "{:<20} {:>11} {:>8} {:>6} {:>10} {:>10} {:>12}",
+        "source", "partitions", "skipped", "files", "rows read", "accepted", "quarantined"
+    );
+    for source in &report.sources {
+        println!(
+            "{:<20} {:>11} {:>8} {:>6} {:>10} {:>10} {:>12}",
+            source.source,
+            source.partitions_ingested,
+            source.partitions_skipped,
+            source.files_read,
+            source.rows_read,
+            source.rows_accepted,
+            source.rows_quarantined
+        );
+    }
+    let quarantined: u64 = report.sources.iter().map(|source| source.rows_quarantined).sum();
+    println!(
+        "build {} finished in {:.1}s; offline store: {}",
+        report.run,
+        started.elapsed().as_secs_f64(),
+        store.display()
+    );
+    if quarantined > 0 {
+        println!(
+            "{quarantined} rows quarantined, with their reasons, in {}/quarantine/",
+            store.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,135 @@
+//! `mlsysc build` end to end: the summary, and crash safety — a build SIGKILLed at any point and
+//! run again ends in exactly the tables a clean build makes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use datafusion::prelude::SessionContext;
+use mlsys_batch::store::TableLocation;
+
+fn fraud_project(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("mlsysc-build-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("temp dir");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fraud");
+    for entry in std::fs::read_dir(example).expect("example") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|extension| extension == "mlsys") {
+            std::fs::copy(&path, root.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let data = mlsys_example_data::fraud::generate(&mlsys_example_data::fraud::FraudConfig::default());
+    mlsys_example_data::fraud::write(&data, &root).expect("data");
+    root
+}
+
+fn build(project: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(["build", &project.display().to_string()])
+        .output()
+        .expect("mlsysc runs")
+}
+
+/// Every row of every table of the store, sorted, per table.
+fn tables(project: &Path) -> Vec<(String, Vec<String>)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = project.join(".mlsys/offline");
+    let mut result = Vec::new();
+    for zone in ["processed", "quarantine"] {
+        for source in ["chargebacks", "transactions"] {
+            let name = format!("{zone}/{source}");
+            let location = TableLocation {
+                name: name.clone(),
+                path: store.join(&name),
+            };
+            let rows = runtime.block_on(async {
+                let provider = location.provider().await.expect("table opens");
+                let batches = SessionContext::new()
+                    .read_table(provider)
+                    .expect("scan")
+                    .collect()
+                    .await
+                    .expect("collect");
+                let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .expect("format")
+                    .to_string();
+                let mut lines: Vec<String> = text
+                    .lines()
+                    .filter(|line| line.starts_with("| ") && !line.contains("| _file") && !line.starts_with("| file "))
+                    .map(str::to_string)
+                    .collect();
+                lines.sort();
+                lines
+            });
+            result.push((name, rows));
+        }
+    }
+    result
+}
+
+#[test]
+fn the_build_summary_counts_every_row() {
+    let project = fraud_project("summary");
+    let output = build(&project);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("transactions                 182        0    182     111773     111770            3"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5 rows quarantined"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unexpected column `device_os`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(project);
+}
+
+#[test]
+fn a_killed_build_rerun_equals_a_clean_build() {
+    let clean = fraud_project("clean");
+    assert_eq!(build(&clean).status.code(), Some(0));
+    let expected = tables(&clean);
+    assert!(expected.iter().all(|(_, rows)| !rows.is_empty()));
+
+    for kill_after in [50u64, 250, 600, 1000, 1500] {
+        let project = fraud_project(&format!("killed-{kill_after}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+            .args(["build", &project.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(kill_after));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let output = build(&project);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "rerun after a kill at {kill_after} ms: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let actual = tables(&project);
+        for ((name, expected_rows), (_, actual_rows)) in expected.iter().zip(&actual) {
+            assert_eq!(
+                actual_rows.len(),
+                expected_rows.len(),
+                "{name} after a kill at {kill_after} ms: row count differs"
+            );
+            assert!(
+                actual_rows == expected_rows,
+                "{name} after a kill at {kill_after} ms: rows differ"
+            );
+        }
+        let _ = std::fs::remove_dir_all(project);
+    }
+    let _ = std::fs::remove_dir_all(clean);
+}
