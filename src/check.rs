@@ -44,6 +44,13 @@ pub struct CheckArgs {
     /// The date deprecation notices are measured against, YYYY-MM-DD (default: today, UTC).
     #[arg(long, value_name = "DATE")]
     today: Option<String>,
+    /// Also read a sample of every source's live files and report drift from the declared schema
+    /// and contracts.
+    #[arg(long)]
+    data: bool,
+    /// Rows read per source with --data (newest input days first).
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000, requires = "data")]
+    sample: usize,
 }
 
 #[derive(clap::Args)]
@@ -113,9 +120,20 @@ pub fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
     let compilation = compile(&project.files);
     let mut files = project.files.clone();
     let mut diagnostics = compilation.diagnostics.clone();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     if let (Some(lock), Some(plan)) = (&lock, &compilation.plan) {
         diagnostics.extend(lock::check(plan, &compilation.index, lock));
+    }
+    if arguments.data {
+        match &compilation.plan {
+            Some(plan) => diagnostics.extend(crate::data::check(
+                plan,
+                &compilation.index,
+                &directory,
+                arguments.sample,
+            )),
+            None => notes.push("data check skipped: fix the errors above first".to_string()),
+        }
     }
     if let Some((label, base_files)) = base {
         let base_compilation = compile(&base_files);

@@ -5,6 +5,7 @@
 mod base;
 mod build;
 mod check;
+mod data;
 mod fmt;
 mod lsp;
 mod project;
@@ -47,7 +48,11 @@ When the project has an mlsys.lock, every locked feature group version must stil
 meant (E0801). With --base REV (a git revision) or --base-dir DIR, the project is also compared \
 with that version: removing or retyping a guaranteed column, tightening an expectation, dropping a \
 contract, or editing a feature version a model pins are errors; additions and model or serving \
-changes are listed for review.")]
+changes are listed for review.\n\n\
+With --data, a bounded sample of every source's live files (--sample rows, newest days first) is \
+read with the same schema-on-read rules as `mlsysc build` and checked against the declared schema \
+and the contracts: missing or retyped columns, unexpected ones, and how often rows would be \
+quarantined. Nothing is written.")]
     Check(check::CheckArgs),
     /// Write mlsys.lock: the canonical hash of every feature group version and contract.
     #[command(

@@ -9,19 +9,7 @@ use datafusion::prelude::SessionContext;
 use mlsys_batch::store::TableLocation;
 
 fn fraud_project(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("mlsysc-build-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("temp dir");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fraud");
-    for entry in std::fs::read_dir(example).expect("example") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|extension| extension == "mlsys") {
-            std::fs::copy(&path, root.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    let data = mlsys_example_data::fraud::generate(&mlsys_example_data::fraud::FraudConfig::default());
-    mlsys_example_data::fraud::write(&data, &root).expect("data");
-    root
+    crate::support::fraud_project(&format!("build-{name}"))
 }
 
 fn build(project: &Path) -> std::process::Output {

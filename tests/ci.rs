@@ -25,15 +25,7 @@ impl Workspace {
     fn new(name: &str) -> Workspace {
         let root = std::env::temp_dir().join(format!("mlsysc-ci-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let project = root.join("project");
-        std::fs::create_dir_all(&project).expect("temp dir");
-        let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/fraud");
-        for entry in std::fs::read_dir(example).expect("example") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|extension| extension == "mlsys") {
-                std::fs::copy(&path, project.join(path.file_name().expect("name"))).expect("copy");
-            }
-        }
+        crate::support::copy_fraud_spec(&root.join("project"));
         Workspace { root }
     }
 

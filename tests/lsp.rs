@@ -134,14 +134,7 @@ fn file_uri(path: &Path) -> String {
 fn fraud_copy(name: &str) -> PathBuf {
     let directory = std::env::temp_dir().join(format!("mlsysc-lsp-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&directory);
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fraud");
-    for entry in std::fs::read_dir(example).expect("example") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|extension| extension == "mlsys") {
-            std::fs::copy(&path, directory.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
+    crate::support::copy_fraud_spec(&directory);
     directory
 }
 

@@ -3,4 +3,6 @@
 mod build;
 mod ci;
 mod cli;
+mod data;
 mod lsp;
+mod support;

@@ -88,9 +88,16 @@ codes! {
     ColumnTypeChanged = "E0804", "guaranteed column changed type or nullability";
     ExpectationTightened = "E0805", "contract expectation added or tightened";
     PinnedVersionEdited = "E0806", "feature version edited while a model pins it";
+    DataColumnMissing = "E0901", "declared column missing from the data";
+    DataColumnRetyped = "E0902", "column holds another type in the data";
     UnusedDeclaration = "W0001", "unused declaration";
     DeprecatedColumn = "W0002", "feature reads a deprecated column";
     RequiredColumnRetired = "W0801", "guaranteed column removed after its notice period";
+    DataNullableColumnMissing = "W0901", "nullable column missing from the data";
+    DataValuesUnreadable = "W0902", "some values do not read as the declared type";
+    DataUnexpectedColumn = "W0903", "unexpected column in the data";
+    DataRowsViolate = "W0904", "sampled rows violate a contract or a non-null type";
+    DataMissing = "W0905", "no data found for a source";
     ColumnAdded = "I0801", "column added";
     DeprecationAdded = "I0802", "deprecation announced";
     ModelInputsChanged = "I0803", "model's pinned features changed";

@@ -105,8 +105,10 @@ fn every_code_has_an_err_case_and_a_spec_entry() {
         .expect("lang-spec/diagnostics.md exists");
     for code in Code::ALL {
         let text = code.as_str();
+        // `09xx` codes report drift in live data (`check --data`): tests/data.rs in the CLI covers them.
+        let needs_data = text[1..].starts_with("09");
         assert!(
-            cases.iter().any(|case| case.starts_with(&format!("{text}_"))),
+            needs_data || cases.iter().any(|case| case.starts_with(&format!("{text}_"))),
             "no err or evolution case for {text}"
         );
         assert!(

@@ -293,7 +293,7 @@ fn extend_event_range(range: &mut Option<(i64, i64)>, batch: &RecordBatch, times
 }
 
 /// `unique(col)`: the first occurrence (in file and row order) is kept, later ones are rejected.
-fn reject_duplicates(
+pub fn reject_duplicates(
     plan: &Plan,
     source_id: SourceId,
     batches: &mut [RecordBatch],
@@ -340,6 +340,10 @@ fn reject_duplicates(
                                 Rejection {
                                     file: files.value(row).to_string(),
                                     row: rows.value(row),
+                                    kind: validate::RejectionKind::Unique {
+                                        column: *column,
+                                        contract: contract.name.clone(),
+                                    },
                                     reason: format!(
                                         "violates `unique({name})` of contract `{}`: `{key}` first seen in {first_file} row {first_row}",
                                         contract.name
@@ -373,18 +377,5 @@ async fn read_delta(source: &str, location: &std::path::Path) -> Result<Vec<Reco
     let provider = table.provider().await?;
     let context = datafusion::prelude::SessionContext::new();
     let batches = context.read_table(provider)?.collect().await?;
-    let mut next_row = 1u64;
-    batches
-        .into_iter()
-        .map(|batch| {
-            let rows = batch.num_rows() as u64;
-            let numbers: ArrayRef = Arc::new(UInt64Array::from_iter_values(next_row..next_row + rows));
-            next_row += rows;
-            let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
-            fields.push(Arc::new(Field::new(ROW_COLUMN, DataType::UInt64, false)));
-            let mut columns = batch.columns().to_vec();
-            columns.push(numbers);
-            Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
-        })
-        .collect()
+    Ok(read::number_rows(batches)?)
 }

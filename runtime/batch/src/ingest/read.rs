@@ -36,8 +36,14 @@ pub fn read_file(source: &str, format: Format, file: &InputFile) -> Result<Vec<R
             read_parquet(opened).map_err(|error| input_error(format!("cannot read as Parquet: {error}")))?
         }
     };
+    number_rows(raw).map_err(|error| input_error(format!("cannot number rows: {error}")))
+}
+
+/// Appends [`ROW_COLUMN`] (1-based, continuing across batches) to each batch.
+pub fn number_rows(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, datafusion::arrow::error::ArrowError> {
     let mut next_row = 1u64;
-    raw.into_iter()
+    batches
+        .into_iter()
         .map(|batch| {
             let rows = batch.num_rows() as u64;
             let numbers: ArrayRef = Arc::new(UInt64Array::from_iter_values(next_row..next_row + rows));
@@ -47,7 +53,6 @@ pub fn read_file(source: &str, format: Format, file: &InputFile) -> Result<Vec<R
             let mut columns = batch.columns().to_vec();
             columns.push(numbers);
             RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-                .map_err(|error| input_error(format!("cannot number rows: {error}")))
         })
         .collect()
 }

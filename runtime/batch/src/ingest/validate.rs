@@ -21,11 +21,32 @@ use crate::ingest::read::ROW_COLUMN;
 /// The lineage columns every processed row carries.
 pub const FILE_COLUMN: &str = "_file";
 
+/// Why a row was set aside, as data (the reason text says it for people).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectionKind {
+    /// A value that does not read as the column's declared type.
+    Cast { column: ColumnIndex },
+    /// Null in a non-nullable column (or a declared column missing from the file).
+    Null { column: ColumnIndex },
+    /// The event-time column is null.
+    NoEventTime,
+    /// A contract `not_null(col)`.
+    NotNull { column: ColumnIndex, contract: String },
+    /// A contract `expect` that is false or null.
+    Expect {
+        expr: mlsys_compiler::plan::ExprId,
+        contract: String,
+    },
+    /// A contract `unique(col)` seen again.
+    Unique { column: ColumnIndex, contract: String },
+}
+
 /// A row set aside, with why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     pub file: String,
     pub row: u64,
+    pub kind: RejectionKind,
     pub reason: String,
     /// The row as read, `column=value` pairs.
     pub record: String,
@@ -93,15 +114,19 @@ pub fn validate_batch(
         safe: true,
         format_options: FormatOptions::default(),
     };
-    let mut reasons: Vec<Option<String>> = vec![None; rows];
+    let mut reasons: Vec<Option<(RejectionKind, String)>> = vec![None; rows];
     let mut typed: Vec<ArrayRef> = Vec::with_capacity(source.columns.len() + 3);
-    for column in &source.columns {
+    for (index, column) in source.columns.iter().enumerate() {
+        let index = index as ColumnIndex;
         let target = arrow_type(column.ty.base);
         let Some(raw_column) = raw.column_by_name(&column.name) else {
             typed.push(new_null_array(&target, rows));
             if !column.ty.nullable {
                 for reason in reasons.iter_mut().filter(|reason| reason.is_none()) {
-                    *reason = Some(format!("column `{}` is missing and may not be null", column.name));
+                    *reason = Some((
+                        RejectionKind::Null { column: index },
+                        format!("column `{}` is missing and may not be null", column.name),
+                    ));
                 }
             }
             continue;
@@ -115,13 +140,19 @@ pub fn validate_batch(
                 let text = ArrayFormatter::try_new(raw_column.as_ref(), &FormatOptions::default())
                     .map(|formatter| formatter.value(row).to_string())
                     .unwrap_or_default();
-                *reason = Some(format!(
-                    "column `{}`: cannot read `{text}` as {}",
-                    column.name,
-                    column.ty.base.name()
+                *reason = Some((
+                    RejectionKind::Cast { column: index },
+                    format!(
+                        "column `{}`: cannot read `{text}` as {}",
+                        column.name,
+                        column.ty.base.name()
+                    ),
                 ));
             } else if !column.ty.nullable {
-                *reason = Some(format!("column `{}`: null in a non-nullable column", column.name));
+                *reason = Some((
+                    RejectionKind::Null { column: index },
+                    format!("column `{}`: null in a non-nullable column", column.name),
+                ));
             }
         }
         typed.push(cast);
@@ -130,7 +161,10 @@ pub fn validate_batch(
         let events = &typed[timestamp as usize];
         for (row, reason) in reasons.iter_mut().enumerate() {
             if reason.is_none() && events.is_null(row) {
-                *reason = Some("no event time: the timestamp column is null".to_string());
+                *reason = Some((
+                    RejectionKind::NoEventTime,
+                    "no event time: the timestamp column is null".to_string(),
+                ));
             }
         }
     }
@@ -139,7 +173,13 @@ pub fn validate_batch(
         for (row, reason) in reasons.iter_mut().enumerate() {
             if reason.is_none() && values.is_null(row) {
                 let name = &source.columns[*column as usize].name;
-                *reason = Some(format!("violates `not_null({name})` of contract `{contract}`"));
+                *reason = Some((
+                    RejectionKind::NotNull {
+                        column: *column,
+                        contract: contract.clone(),
+                    },
+                    format!("violates `not_null({name})` of contract `{contract}`"),
+                ));
             }
         }
     }
@@ -161,7 +201,13 @@ pub fn validate_batch(
             if value != Value::Bool(true) {
                 let text = expr_infix(rules.plan, *expr);
                 let outcome = if value.is_null() { "is null" } else { "is false" };
-                *reason = Some(format!("`expect {text}` of contract `{contract}` {outcome}"));
+                *reason = Some((
+                    RejectionKind::Expect {
+                        expr: *expr,
+                        contract: contract.clone(),
+                    },
+                    format!("`expect {text}` of contract `{contract}` {outcome}"),
+                ));
             }
         }
     }
@@ -189,9 +235,10 @@ pub fn validate_batch(
         .into_iter()
         .enumerate()
         .filter_map(|(row, reason)| {
-            reason.map(|reason| Rejection {
+            reason.map(|(kind, reason)| Rejection {
                 file: file.to_string(),
                 row: numbers.map_or(row as u64 + 1, |numbers| numbers.value(row)),
+                kind,
                 reason,
                 record: record_text(raw, row),
             })
