@@ -117,6 +117,23 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
             source.rows_quarantined
         );
     }
+    if !report.features.is_empty() {
+        println!(
+            "{:<28} {:>11} {:>8} {:>12} {:>8}",
+            "feature table", "partitions", "skipped", "rows", "seconds"
+        );
+    }
+    for table in &report.features {
+        let computed = format!(
+            "{}{}",
+            table.partitions_computed,
+            if table.full { " (all)" } else { "" }
+        );
+        println!(
+            "{:<28} {:>11} {:>8} {:>12} {:>8.2}",
+            table.group, computed, table.partitions_skipped, table.rows_written, table.seconds
+        );
+    }
     let quarantined: u64 = report.sources.iter().map(|source| source.rows_quarantined).sum();
     println!(
         "build {} finished in {:.1}s; offline store: {}",

@@ -27,34 +27,36 @@ fn tables(project: &Path) -> Vec<(String, Vec<String>)> {
         .expect("runtime");
     let store = project.join(".mlsys/offline");
     let mut result = Vec::new();
-    for zone in ["processed", "quarantine"] {
-        for source in ["chargebacks", "transactions"] {
-            let name = format!("{zone}/{source}");
-            let location = TableLocation {
-                name: name.clone(),
-                path: store.join(&name),
-            };
-            let rows = runtime.block_on(async {
-                let provider = location.provider().await.expect("table opens");
-                let batches = SessionContext::new()
-                    .read_table(provider)
-                    .expect("scan")
-                    .collect()
-                    .await
-                    .expect("collect");
-                let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-                    .expect("format")
-                    .to_string();
-                let mut lines: Vec<String> = text
-                    .lines()
-                    .filter(|line| line.starts_with("| ") && !line.contains("| _file") && !line.starts_with("| file "))
-                    .map(str::to_string)
-                    .collect();
-                lines.sort();
-                lines
-            });
-            result.push((name, rows));
-        }
+    let mut names: Vec<String> = ["processed", "quarantine"]
+        .iter()
+        .flat_map(|zone| ["chargebacks", "transactions"].map(|source| format!("{zone}/{source}")))
+        .collect();
+    names.extend(["features/user_activity/v1", "features/txn_signals/v2"].map(String::from));
+    for name in names {
+        let location = TableLocation {
+            name: name.clone(),
+            path: store.join(&name),
+        };
+        let rows = runtime.block_on(async {
+            let provider = location.provider().await.expect("table opens");
+            let batches = SessionContext::new()
+                .read_table(provider)
+                .expect("scan")
+                .collect()
+                .await
+                .expect("collect");
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .expect("format")
+                .to_string();
+            let mut lines: Vec<String> = text
+                .lines()
+                .filter(|line| line.starts_with("| ") && !line.contains("| _file") && !line.starts_with("| file "))
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        });
+        result.push((name, rows));
     }
     result
 }

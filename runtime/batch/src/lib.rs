@@ -6,7 +6,9 @@
 
 pub mod convert;
 pub mod error;
+pub mod features;
 pub mod ingest;
+pub mod lower;
 pub mod state;
 pub mod store;
 
@@ -72,6 +74,7 @@ impl Progress for Silent {
 pub struct BuildReport {
     pub run: i64,
     pub sources: Vec<SourceReport>,
+    pub features: Vec<features::FeatureReport>,
 }
 
 /// Runs a build of `plan` (the project at `project`) into the offline store at `store_root`.
@@ -109,5 +112,6 @@ pub async fn build(
         state.save(&state_file)?;
         report.sources.push(source_report);
     }
+    report.features = features::build_features(&context, &store, &mut state, &state_file, progress).await?;
     Ok(report)
 }

@@ -4,11 +4,14 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
+use mlsys_batch::convert::{arrow_type, value_at};
 use mlsys_batch::store::TableLocation;
 use mlsys_batch::{BuildOptions, BuildReport, Silent};
 use mlsys_compiler::compile;
 use mlsys_compiler::plan::Plan;
 use mlsys_compiler::source::SourceFile;
+use mlsys_compiler::types::BaseType;
+use mlsys_kernels::value::Value;
 
 pub struct Project {
     pub root: PathBuf,
@@ -30,6 +33,51 @@ impl Project {
         let data = mlsys_example_data::fraud::generate(&mlsys_example_data::fraud::FraudConfig::default());
         mlsys_example_data::fraud::write(&data, &root).expect("data written");
         Project { root }
+    }
+
+    /// A fresh directory holding `files` (paths relative to the project, contents).
+    pub fn with_files(name: &str, files: &[(&str, &str)]) -> Project {
+        let root = std::env::temp_dir().join(format!("mlsys-batch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+            std::fs::write(path, text).expect("write");
+        }
+        Project { root }
+    }
+
+    /// Every row of a table, the named columns cast to the Arrow types of `types`.
+    pub async fn typed_rows(&self, name: &str, columns: &[(&str, BaseType)]) -> Vec<Vec<Value>> {
+        let provider = self.table(name).provider().await.expect("table opens");
+        let batches = SessionContext::new()
+            .read_table(provider)
+            .expect("scan")
+            .collect()
+            .await
+            .expect("collect");
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let arrays: Vec<_> = columns
+                .iter()
+                .map(|(column, base)| {
+                    let array = batch
+                        .column_by_name(column)
+                        .unwrap_or_else(|| panic!("{name} has `{column}`"));
+                    datafusion::arrow::compute::cast(array, &arrow_type(*base)).expect("cast")
+                })
+                .collect();
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    arrays
+                        .iter()
+                        .zip(columns)
+                        .map(|(array, (_, base))| value_at(array, row, *base))
+                        .collect(),
+                );
+            }
+        }
+        rows
     }
 
     pub fn plan(&self) -> Plan {

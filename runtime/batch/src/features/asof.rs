@@ -1,0 +1,131 @@
+//! Point-in-time ("as-of") lookups in an entity group's change-point table: the value of the
+//! group's features for keys `k` at time `t` is the row of `k` with the greatest `valid_from <= t`;
+//! before an entity's first row, or for keys with a null, it is the empty-window value (`count` 0,
+//! other aggregates null, derived features computed from those). Row-level groups use it for
+//! `group@vN.feature` references; the training-set stage uses it for the point-in-time join.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, ArrayRef, TimestampMicrosecondArray};
+use datafusion::prelude::SessionContext;
+use mlsys_compiler::plan::{FeatureId, GroupId, Plan};
+use mlsys_compiler::types::BaseType;
+use mlsys_kernels::aggregate::DistinctKey;
+use mlsys_kernels::value::Value;
+
+use crate::convert::value_at;
+use crate::error::BatchError;
+use crate::features::entity::{VALID_FROM, column, timestamp_literal};
+use crate::features::eval::typed;
+use crate::features::spec::EntityGroupSpec;
+use crate::store::OfflineStore;
+
+/// An entity group's table held in memory, indexed by keys, for as-of lookups.
+pub struct AsOfTable {
+    pub group: GroupId,
+    /// The group's features, in table order.
+    pub features: Vec<FeatureId>,
+    types: Vec<BaseType>,
+    columns: Vec<ArrayRef>,
+    /// Per entity: (valid_from, row) in time order.
+    index: HashMap<Vec<DistinctKey>, Vec<(i64, usize)>>,
+    empty: Vec<Value>,
+}
+
+/// A row found by [`AsOfTable::find`]; `None` reads the empty-window values.
+pub type Found = Option<usize>;
+
+impl AsOfTable {
+    /// Loads the table of entity group `group`, rows with `valid_from < until` only when given.
+    pub async fn load(
+        plan: &Plan,
+        store: &OfflineStore,
+        group: GroupId,
+        until: Option<i64>,
+    ) -> Result<AsOfTable, BatchError> {
+        let spec = EntityGroupSpec::new(plan, group)?;
+        let definition = &plan.groups[group];
+        let location = store.features(&definition.name, definition.version);
+        let mut table = AsOfTable {
+            group,
+            features: spec.outputs.clone(),
+            types: spec.outputs.iter().map(|id| plan.features[*id].ty.base).collect(),
+            columns: Vec::new(),
+            index: HashMap::new(),
+            empty: spec.empty_outputs()?,
+        };
+        if !location.exists() {
+            return Ok(table);
+        }
+        let mut frame = SessionContext::new().read_table(location.provider().await?)?;
+        if let Some(until) = until {
+            frame = frame.filter(column(VALID_FROM).lt(timestamp_literal(until)))?;
+        }
+        let mut selected: Vec<_> = spec.keys.iter().map(|(_, name, _)| column(name)).collect();
+        selected.push(column(VALID_FROM));
+        selected.extend(spec.outputs.iter().map(|id| column(&plan.features[*id].name)));
+        let batches = frame.select(selected)?.collect().await?;
+        let schema = match batches.first() {
+            Some(batch) => batch.schema(),
+            None => return Ok(table),
+        };
+        let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+        let mut types: Vec<BaseType> = spec.keys.iter().map(|(_, _, ty)| ty.base).collect();
+        types.push(BaseType::Timestamp);
+        types.extend(table.types.iter().copied());
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(types)
+            .map(|(array, base)| typed(array, base))
+            .collect::<Result<Vec<_>, _>>()?;
+        table.fill(&spec, columns, batch.num_rows())?;
+        Ok(table)
+    }
+
+    /// Indexes the table's columns: keys, `valid_from`, features, in the types of the plan.
+    fn fill(&mut self, spec: &EntityGroupSpec<'_>, columns: Vec<ArrayRef>, rows: usize) -> Result<(), BatchError> {
+        let key_count = spec.keys.len();
+        let valid_from = columns
+            .get(key_count)
+            .ok_or_else(|| BatchError::Invalid(format!("no `{VALID_FROM}` column")))?
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or_else(|| BatchError::Invalid(format!("`{VALID_FROM}` is not a timestamp column")))?;
+        for row in 0..rows {
+            let keys: Option<Vec<DistinctKey>> = spec
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(index, (_, _, ty))| DistinctKey::of(&value_at(&columns[index], row, ty.base)))
+                .collect();
+            if let (Some(keys), true) = (keys, valid_from.is_valid(row)) {
+                self.index.entry(keys).or_default().push((valid_from.value(row), row));
+            }
+        }
+        for rows in self.index.values_mut() {
+            rows.sort_unstable();
+        }
+        self.columns = columns[key_count + 1..].to_vec();
+        Ok(())
+    }
+
+    /// The row holding the values of `keys` at `t`.
+    pub fn find(&self, keys: &[Value], t: i64) -> Found {
+        let keys: Vec<DistinctKey> = keys.iter().map(DistinctKey::of).collect::<Option<_>>()?;
+        let rows = self.index.get(&keys)?;
+        let after = rows.partition_point(|(valid_from, _)| *valid_from <= t);
+        after.checked_sub(1).map(|position| rows[position].1)
+    }
+
+    /// The value of the group's feature `feature` in a found row (null for a feature not in it).
+    pub fn value(&self, found: Found, feature: FeatureId) -> Value {
+        let Some(index) = self.features.iter().position(|candidate| *candidate == feature) else {
+            return Value::Null;
+        };
+        match (found, self.columns.get(index), self.types.get(index)) {
+            (Some(row), Some(column), Some(base)) => value_at(column, row, *base),
+            _ => self.empty.get(index).cloned().unwrap_or(Value::Null),
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Row-level feature groups: one row per processed row of the group's source, with its lineage
+//! (`_file`, `_row`), its timestamp, the entity keys its `group@vN.feature` references look up, and
+//! one column per feature. Windowed features are read from the entity groups' tables with an as-of
+//! lookup at the row's time ([`crate::features::asof`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::logical_expr::{Expr, lit};
+use datafusion::prelude::SessionContext;
+use mlsys_compiler::plan::{ColumnIndex, FeatureId, GroupId, Plan, SourceId};
+use mlsys_kernels::value::Value;
+
+use crate::convert::arrow_type;
+use crate::error::BatchError;
+use crate::features::asof::{AsOfTable, Found};
+use crate::features::entity::{Computed, column, next_batch};
+use crate::features::eval::{BatchColumns, evaluate_row_features};
+use crate::features::output::ColumnBuilder;
+use crate::features::spec::{feature_fields, features_read};
+use crate::ingest::read::ROW_COLUMN;
+use crate::ingest::validate::FILE_COLUMN;
+use crate::store::{DATE_PARTITION, OfflineStore};
+
+/// A row-level group, ready to compute.
+pub struct RowGroupSpec<'a> {
+    pub plan: &'a Plan,
+    pub group: GroupId,
+    pub source: SourceId,
+    pub outputs: Vec<FeatureId>,
+    /// The entity groups looked up, each with the columns of this source holding its keys.
+    pub lookups: Vec<(GroupId, Vec<ColumnIndex>)>,
+    /// Every other group whose definition this one's values depend on.
+    pub depends_on: BTreeSet<GroupId>,
+}
+
+impl<'a> RowGroupSpec<'a> {
+    pub fn new(plan: &'a Plan, group_id: GroupId) -> Result<RowGroupSpec<'a>, BatchError> {
+        let group = &plan.groups[group_id];
+        let source = &plan.sources[group.source];
+        let mut depends_on = BTreeSet::new();
+        for id in features_read(plan, &group.features) {
+            let owner = plan.features[id].group;
+            if owner != group_id {
+                depends_on.insert(owner);
+            }
+        }
+        let mut lookups = Vec::new();
+        for other in &depends_on {
+            let Some(entity) = plan.groups[*other].entity.and_then(|entity| plan.entities.get(entity)) else {
+                continue;
+            };
+            let keys = entity
+                .keys
+                .iter()
+                .map(|key| {
+                    source.column_index(&key.name).ok_or_else(|| {
+                        BatchError::Invalid(format!(
+                            "feature group `{}` v{}: source `{}` has no column for the key `{}` of entity `{}`",
+                            group.name, group.version, source.name, key.name, entity.name
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            lookups.push((*other, keys));
+        }
+        Ok(RowGroupSpec {
+            plan,
+            group: group_id,
+            source: group.source,
+            outputs: group.features.clone(),
+            lookups,
+            depends_on,
+        })
+    }
+
+    /// The source columns copied into the table: the timestamp, then the lookup keys.
+    fn carried_columns(&self) -> Vec<ColumnIndex> {
+        let source = &self.plan.sources[self.source];
+        let mut carried: Vec<ColumnIndex> = source.timestamp.into_iter().collect();
+        for (_, keys) in &self.lookups {
+            for key in keys {
+                if !carried.contains(key) {
+                    carried.push(*key);
+                }
+            }
+        }
+        carried
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        let source = &self.plan.sources[self.source];
+        let mut fields = vec![
+            Field::new(FILE_COLUMN, DataType::Utf8, false),
+            Field::new(ROW_COLUMN, DataType::UInt64, false),
+        ];
+        for index in self.carried_columns() {
+            let column = &source.columns[index as usize];
+            fields.push(Field::new(&column.name, arrow_type(column.ty.base), column.ty.nullable));
+        }
+        fields.extend(feature_fields(self.plan, &self.outputs));
+        fields.push(Field::new(DATE_PARTITION, DataType::Utf8, false));
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// The distinct `dt` partitions of a table's rows that pass `filter`.
+pub async fn partitions_of(
+    location: &crate::store::TableLocation,
+    filter: Option<Expr>,
+) -> Result<BTreeSet<String>, BatchError> {
+    if !location.exists() {
+        return Ok(BTreeSet::new());
+    }
+    let mut frame = SessionContext::new().read_table(location.provider().await?)?;
+    if let Some(filter) = filter {
+        frame = frame.filter(filter)?;
+    }
+    let batches = frame
+        .select(vec![column(DATE_PARTITION)])?
+        .distinct()?
+        .collect()
+        .await?;
+    let mut partitions = BTreeSet::new();
+    for batch in batches {
+        let values = cast(batch.column(0), &DataType::Utf8)?;
+        for row in 0..values.len() {
+            if let Value::String(text) = crate::convert::value_at(&values, row, mlsys_compiler::types::BaseType::String)
+            {
+                partitions.insert(text.to_string());
+            }
+        }
+    }
+    Ok(partitions)
+}
+
+/// Computes the rows of the processed partitions `partitions` (every partition when `None`).
+pub async fn compute(
+    spec: &RowGroupSpec<'_>,
+    store: &OfflineStore,
+    partitions: Option<&BTreeSet<String>>,
+) -> Result<Computed, BatchError> {
+    let plan = spec.plan;
+    let source = &plan.sources[spec.source];
+    let schema = spec.schema();
+    let mut computed = Computed {
+        schema: schema.clone(),
+        batches: Vec::new(),
+        partitions: BTreeSet::new(),
+        rows: 0,
+    };
+    let location = store.processed(&source.name);
+    if !location.exists() || partitions.is_some_and(BTreeSet::is_empty) {
+        return Ok(computed);
+    }
+    let mut tables = Vec::new();
+    for (group, keys) in &spec.lookups {
+        tables.push((AsOfTable::load(plan, store, *group, None).await?, keys));
+    }
+    let mut frame = SessionContext::new().read_table(location.provider().await?)?;
+    if let Some(partitions) = partitions {
+        let list = partitions.iter().map(|partition| lit(partition.clone())).collect();
+        frame = frame.filter(column(DATE_PARTITION).in_list(list, false))?;
+    }
+    let carried = spec.carried_columns();
+    let mut stream = frame.execute_stream().await?;
+    while let Some(batch) = next_batch(&mut stream).await? {
+        let columns = BatchColumns::new(plan, spec.source, &batch)?;
+        let mut builders: Vec<ColumnBuilder> = spec
+            .outputs
+            .iter()
+            .map(|id| ColumnBuilder::new(plan.features[*id].ty.base))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let time = source.timestamp.map(|timestamp| columns.value(timestamp, row));
+            let found: Vec<Found> = tables
+                .iter()
+                .map(|(table, keys)| match &time {
+                    Some(Value::Timestamp(time)) => {
+                        let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
+                        table.find(&keys, *time)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let lookup = |feature: FeatureId| {
+                tables
+                    .iter()
+                    .zip(&found)
+                    .find(|((table, _), _)| table.features.contains(&feature))
+                    .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
+            };
+            let values = evaluate_row_features(plan, &spec.outputs, &columns.row(row, &lookup))?;
+            for (builder, value) in builders.iter_mut().zip(&values) {
+                builder.push(value)?;
+            }
+        }
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
+            let array = batch
+                .column_by_name(name)
+                .ok_or_else(|| BatchError::Invalid(format!("processed `{}` has no column `{name}`", source.name)))?;
+            arrays.push(cast(array, field.data_type())?);
+            Ok(())
+        };
+        let fields = schema.fields();
+        copy(FILE_COLUMN, &fields[0])?;
+        copy(ROW_COLUMN, &fields[1])?;
+        for (offset, index) in carried.iter().enumerate() {
+            copy(&source.columns[*index as usize].name, &fields[2 + offset])?;
+        }
+        copy(DATE_PARTITION, &fields[fields.len() - 1])?;
+        let dt = arrays
+            .pop()
+            .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;
+        arrays.extend(builders.iter_mut().map(ColumnBuilder::finish));
+        arrays.push(dt.clone());
+        let dates = cast(&dt, &DataType::Utf8)?;
+        for row in 0..dates.len() {
+            if let Value::String(text) = crate::convert::value_at(&dates, row, mlsys_compiler::types::BaseType::String)
+            {
+                computed.partitions.insert(text.to_string());
+            }
+        }
+        computed.rows += batch.num_rows();
+        computed.batches.push(RecordBatch::try_new(schema.clone(), arrays)?);
+    }
+    Ok(computed)
+}
