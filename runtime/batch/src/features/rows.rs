@@ -19,7 +19,6 @@ use crate::error::BatchError;
 use crate::features::asof::{AsOfTable, Found};
 use crate::features::entity::{Computed, column, next_batch};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
-use crate::features::output::ColumnBuilder;
 use crate::features::spec::{feature_fields, features_read};
 use crate::ingest::read::ROW_COLUMN;
 use crate::ingest::validate::FILE_COLUMN;
@@ -169,35 +168,31 @@ pub async fn compute(
     let mut stream = frame.execute_stream().await?;
     while let Some(batch) = next_batch(&mut stream).await? {
         let columns = BatchColumns::new(plan, spec.source, &batch)?;
-        let mut builders: Vec<ColumnBuilder> = spec
-            .outputs
-            .iter()
-            .map(|id| ColumnBuilder::new(plan.features[*id].ty.base))
-            .collect();
-        for row in 0..batch.num_rows() {
-            let time = source.timestamp.map(|timestamp| columns.value(timestamp, row));
-            let found: Vec<Found> = tables
-                .iter()
-                .map(|(table, keys)| match &time {
-                    Some(Value::Timestamp(time)) => {
-                        let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
-                        table.find(&keys, *time)
-                    }
-                    _ => None,
-                })
-                .collect();
-            let lookup = |feature: FeatureId| {
+        let rows = batch.num_rows();
+        // The as-of row of every looked-up entity group, per row.
+        let found: Vec<Vec<Found>> = (0..rows)
+            .map(|row| {
+                let time = source.timestamp.map(|timestamp| columns.value(timestamp, row));
                 tables
                     .iter()
-                    .zip(&found)
-                    .find(|((table, _), _)| table.features.contains(&feature))
-                    .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
-            };
-            let values = evaluate_row_features(plan, &spec.outputs, &columns.row(row, &lookup))?;
-            for (builder, value) in builders.iter_mut().zip(&values) {
-                builder.push(value)?;
-            }
-        }
+                    .map(|(table, keys)| match &time {
+                        Some(Value::Timestamp(time)) => {
+                            let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
+                            table.find(&keys, *time)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let looked_up = |feature: FeatureId, row: usize| {
+            tables
+                .iter()
+                .zip(&found[row])
+                .find(|((table, _), _)| table.features.contains(&feature))
+                .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
+        };
+        let outputs = evaluate_row_features(plan, &spec.outputs, &columns, rows, &looked_up)?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
             let array = batch
@@ -216,7 +211,7 @@ pub async fn compute(
         let dt = arrays
             .pop()
             .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;
-        arrays.extend(builders.iter_mut().map(ColumnBuilder::finish));
+        arrays.extend(outputs);
         arrays.push(dt.clone());
         let dates = cast(&dt, &DataType::Utf8)?;
         for row in 0..dates.len() {
