@@ -3,7 +3,7 @@
 //! contracts — missing or retyped columns, unexpected ones, violation rates — at the declaration
 //! each finding is about. Nothing is written.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use mlsys_batch::ingest::list::list_source;
@@ -169,12 +169,7 @@ fn findings_for(
     let column_span = |column: ColumnIndex| {
         span(&format!("{}.{}", source.name, source.columns[column as usize].name)).unwrap_or(source_span)
     };
-    let required: BTreeSet<ColumnIndex> = plan
-        .contracts
-        .values()
-        .filter(|contract| contract.source == source_id)
-        .flat_map(|contract| contract.required.iter().copied())
-        .collect();
+    let required = plan.required_columns(source_id);
     let mut findings = Vec::new();
     let about = format!("{} sampled files of `{}`", sample.files, source.name);
     for (column, (files, first)) in &sample.missing {

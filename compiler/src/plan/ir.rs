@@ -23,6 +23,17 @@ pub struct Plan {
     pub monitors: Arena<MonitorId, Monitor>,
 }
 
+impl Plan {
+    /// The columns of `source` that some contract `require`s.
+    pub fn required_columns(&self, source: SourceId) -> std::collections::BTreeSet<ColumnIndex> {
+        self.contracts
+            .values()
+            .filter(|contract| contract.source == source)
+            .flat_map(|contract| contract.required.iter().copied())
+            .collect()
+    }
+}
+
 /// A canonical hash: hex SHA-256 (first 128 bits) of a canonical definition text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

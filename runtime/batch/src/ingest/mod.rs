@@ -224,12 +224,7 @@ fn check_columns(
     let source = &plan.sources[source_id];
     let Some(first) = batches.first() else { return Ok(()) };
     let schema = first.schema();
-    let required: BTreeSet<ColumnIndex> = plan
-        .contracts
-        .values()
-        .filter(|contract| contract.source == source_id)
-        .flat_map(|contract| contract.required.iter().copied())
-        .collect();
+    let required = plan.required_columns(source_id);
     for (index, column) in source.columns.iter().enumerate() {
         if schema.field_with_name(&column.name).is_ok() {
             continue;
