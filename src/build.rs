@@ -27,6 +27,10 @@ pub struct BuildArgs {
     /// Recompute every partition, whatever changed.
     #[arg(long)]
     full_refresh: bool,
+    /// Memory budget of the batch queries in MiB; beyond it sorts and aggregations spill to disk
+    /// (default: 4096).
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<usize>,
 }
 
 /// Progress bars on stderr; hidden when stderr is not a terminal.
@@ -81,6 +85,7 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         full_refresh: arguments.full_refresh,
         from: arguments.from.clone(),
         to: arguments.to.clone(),
+        memory_limit: arguments.memory_limit.map(|mebibytes| mebibytes << 20),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let started = Instant::now();

@@ -31,6 +31,9 @@ pub struct BuildOptions {
     pub from: Option<String>,
     /// Only input days up to this date (inclusive), `YYYY-MM-DD`.
     pub to: Option<String>,
+    /// The memory budget of queries in bytes (`None`: [`store::DEFAULT_MEMORY_LIMIT`]); beyond it
+    /// sorts and aggregations spill to disk.
+    pub memory_limit: Option<usize>,
 }
 
 impl BuildOptions {
@@ -88,7 +91,10 @@ pub async fn build(
     for date in [&options.from, &options.to].into_iter().flatten() {
         parse_date(date).map_err(|message| BatchError::Invalid(format!("--from/--to: {message}")))?;
     }
-    let store = OfflineStore::new(store_root);
+    let mut store = OfflineStore::new(store_root);
+    if let Some(bytes) = options.memory_limit {
+        store = store.with_memory_limit(bytes);
+    }
     let state_file = store.state_file();
     let mut state = BuildState::load(&state_file)?;
     state.run += 1;

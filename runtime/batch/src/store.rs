@@ -27,9 +27,14 @@ use crate::error::BatchError;
 /// The partition column of every offline table: a `YYYY-MM-DD` string.
 pub const DATE_PARTITION: &str = "dt";
 
+/// The default memory budget of the batch engine's queries; sorts and aggregations spill to disk
+/// (under `<store>/_spill`) beyond it.
+pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
+
 #[derive(Clone, Debug)]
 pub struct OfflineStore {
     root: PathBuf,
+    memory_limit: usize,
 }
 
 /// One Delta table of the store.
@@ -43,7 +48,34 @@ pub struct TableLocation {
 
 impl OfflineStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        OfflineStore { root: root.into() }
+        OfflineStore {
+            root: root.into(),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+
+    /// The memory budget of queries over this store, in bytes.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// A DataFusion session for querying the store: one target partition per core, a fair spilling
+    /// memory pool of the store's budget, spill files under `<store>/_spill`.
+    pub fn session(&self) -> Result<datafusion::prelude::SessionContext, BatchError> {
+        use datafusion::execution::memory_pool::FairSpillPool;
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let spill = self.root.join("_spill");
+        std::fs::create_dir_all(&spill).map_err(|error| BatchError::io(&spill, error))?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(self.memory_limit)))
+            .with_temp_file_path(spill)
+            .build_arc()?;
+        let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(cores);
+        // Keep the memory a sort holds back for merging spilled runs small next to the budget.
+        config.options_mut().execution.sort_spill_reservation_bytes = (self.memory_limit / 16).max(64 << 10);
+        Ok(datafusion::prelude::SessionContext::new_with_config_rt(config, runtime))
     }
 
     pub fn root(&self) -> &Path {

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use datafusion::arrow::array::{Array, ArrayRef, TimestampMicrosecondArray};
-use datafusion::prelude::SessionContext;
 use mlsys_compiler::plan::{FeatureId, GroupId, Plan};
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::aggregate::DistinctKey;
@@ -57,7 +56,7 @@ impl AsOfTable {
         if !location.exists() {
             return Ok(table);
         }
-        let mut frame = SessionContext::new().read_table(location.provider().await?)?;
+        let mut frame = store.session()?.read_table(location.provider().await?)?;
         if let Some(until) = until {
             frame = frame.filter(column(VALID_FROM).lt(timestamp_literal(until)))?;
         }

@@ -13,7 +13,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::common::{Column, ScalarValue};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{Expr, col, lit};
-use datafusion::prelude::SessionContext;
 use mlsys_compiler::plan::walk::row_columns_read;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::value::Value;
@@ -122,7 +121,8 @@ pub async fn compute(
         .map(|(key, _, _)| column(&source.columns[*key as usize].name).sort(true, false))
         .collect();
     order.push(column(timestamp_name).sort(true, false));
-    let frame = SessionContext::new()
+    let frame = store
+        .session()?
         .read_table(location.provider().await?)?
         .filter(predicate)?
         .select(

@@ -159,7 +159,7 @@ pub async fn compute(
     for (group, keys) in &spec.lookups {
         tables.push((AsOfTable::load(plan, store, *group, None).await?, keys));
     }
-    let mut frame = SessionContext::new().read_table(location.provider().await?)?;
+    let mut frame = store.session()?.read_table(location.provider().await?)?;
     if let Some(partitions) = partitions {
         let list = partitions.iter().map(|partition| lit(partition.clone())).collect();
         frame = frame.filter(column(DATE_PARTITION).in_list(list, false))?;
