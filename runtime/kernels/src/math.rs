@@ -3,7 +3,24 @@
 
 use std::cmp::Ordering;
 
+use mlsys_compiler::builtins::Builtin;
+
 use crate::order::total_cmp_f64;
+
+/// The kernel of a builtin that maps one float64 to one float64 (`ln`, `round`, ...): the one
+/// table both engines dispatch through, so they cannot pick different functions.
+pub fn float_unary(builtin: Builtin) -> Option<fn(f64) -> f64> {
+    Some(match builtin {
+        Builtin::Ln => ln,
+        Builtin::Log10 => log10,
+        Builtin::Exp => exp,
+        Builtin::Sqrt => sqrt,
+        Builtin::Round => round,
+        Builtin::Floor => floor,
+        Builtin::Ceil => ceil,
+        _ => return None,
+    })
+}
 
 /// `ln(x)`: `ln(0) = -inf`, `ln(-1) = NaN`.
 pub fn ln(x: f64) -> f64 {

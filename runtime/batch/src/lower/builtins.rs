@@ -21,13 +21,13 @@ pub fn evaluate(builtin: Builtin, arguments: &[ArrayRef], return_type: &DataType
         Ok(Arc::new(floats(x)?.unary::<_, Float64Type>(kernel)))
     };
     match builtin {
-        Builtin::Ln => float_math(math::ln),
-        Builtin::Log10 => float_math(math::log10),
-        Builtin::Exp => float_math(math::exp),
-        Builtin::Sqrt => float_math(math::sqrt),
-        Builtin::Round => float_math(math::round),
-        Builtin::Floor => float_math(math::floor),
-        Builtin::Ceil => float_math(math::ceil),
+        Builtin::Ln
+        | Builtin::Log10
+        | Builtin::Exp
+        | Builtin::Sqrt
+        | Builtin::Round
+        | Builtin::Floor
+        | Builtin::Ceil => math::float_unary(builtin).map_or_else(|| Err(unsupported(&builtin, arguments)), float_math),
         Builtin::Abs => match arguments {
             [x] if *x.data_type() == DataType::Float64 => float_math(math::abs_f64),
             [x] if *x.data_type() == DataType::Int64 => Ok(Arc::new(integers(x)?.unary::<_, Int64Type>(math::abs_i64))),

@@ -51,13 +51,13 @@ pub fn call(function: Builtin, arguments: &[Value]) -> Result<Value, String> {
         _ => Err(wrong()),
     };
     match function {
-        Builtin::Ln => float_math(math::ln),
-        Builtin::Log10 => float_math(math::log10),
-        Builtin::Exp => float_math(math::exp),
-        Builtin::Sqrt => float_math(math::sqrt),
-        Builtin::Round => float_math(math::round),
-        Builtin::Floor => float_math(math::floor),
-        Builtin::Ceil => float_math(math::ceil),
+        Builtin::Ln
+        | Builtin::Log10
+        | Builtin::Exp
+        | Builtin::Sqrt
+        | Builtin::Round
+        | Builtin::Floor
+        | Builtin::Ceil => math::float_unary(function).map_or_else(|| Err(wrong()), float_math),
         Builtin::Abs => match arguments {
             [Value::Int(x)] => Ok(Value::Int(math::abs_i64(*x))),
             [Value::Float(x)] => Ok(Value::Float(math::abs_f64(*x))),
