@@ -139,6 +139,23 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
             table.group, computed, table.partitions_skipped, table.rows_written, table.seconds
         );
     }
+    if !report.training.is_empty() {
+        println!(
+            "{:<28} {:>18} {:>10} {:>9} {:>10} {:>8}",
+            "training set", "id", "snapshot", "holdout", "unlabeled", "seconds"
+        );
+    }
+    for set in &report.training {
+        let id = if set.built {
+            set.id.clone()
+        } else {
+            format!("{} (same)", set.id)
+        };
+        println!(
+            "{:<28} {:>18} {:>10} {:>9} {:>10} {:>8.2}",
+            set.model, id, set.snapshot_rows, set.holdout_rows, set.unlabeled, set.seconds
+        );
+    }
     let quarantined: u64 = report.sources.iter().map(|source| source.rows_quarantined).sum();
     println!(
         "build {} finished in {:.1}s; offline store: {}",

@@ -1,8 +1,8 @@
 //! The batch engine: executes a feature plan over the offline store with DataFusion and Delta.
 //!
-//! `build` runs the stages in order — ingestion (validated, quarantined, date-partitioned) today;
-//! feature tables and training sets next — each recomputing only the date partitions whose inputs
-//! changed, each committing every table atomically.
+//! `build` runs the stages in order — ingestion (validated, quarantined, date-partitioned), feature
+//! tables, point-in-time training sets — each recomputing only what its inputs' changes reach, each
+//! committing every table atomically.
 
 pub mod convert;
 pub mod error;
@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod lower;
 pub mod state;
 pub mod store;
+pub mod training;
 
 use std::path::Path;
 
@@ -78,6 +79,7 @@ pub struct BuildReport {
     pub run: i64,
     pub sources: Vec<SourceReport>,
     pub features: Vec<features::FeatureReport>,
+    pub training: Vec<training::TrainingReport>,
 }
 
 /// Runs a build of `plan` (the project at `project`) into the offline store at `store_root`.
@@ -119,5 +121,6 @@ pub async fn build(
         report.sources.push(source_report);
     }
     report.features = features::build_features(&context, &store, &mut state, &state_file, progress).await?;
+    report.training = training::build_training_sets(&context, &store, &mut state, &state_file, progress).await?;
     Ok(report)
 }

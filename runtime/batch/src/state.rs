@@ -18,6 +18,9 @@ pub struct BuildState {
     /// Feature table name → the fingerprint of everything it was computed from.
     #[serde(default)]
     pub features: BTreeMap<String, String>,
+    /// Model name → the id of its current training set.
+    #[serde(default)]
+    pub training: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

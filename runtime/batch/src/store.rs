@@ -7,7 +7,7 @@
 //! processed/<source>/            typed, validated rows, partitioned by input day `dt`
 //! quarantine/<source>/           rejected rows as text, with the reason, file and row, by `dt`
 //! features/<group>/v<N>/         feature values, partitioned by the day they become valid
-//! training/<model>/<snapshot>/   point-in-time training sets (train/, holdout/, manifest.json)
+//! training/<model>/<id>/         point-in-time training sets (snapshot/, holdout/, manifest.json)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -101,8 +101,8 @@ impl OfflineStore {
         self.table(format!("features/{group}/v{version}"))
     }
 
-    pub fn training(&self, model: &str, snapshot: &str, split: &str) -> TableLocation {
-        self.table(format!("training/{model}/{snapshot}/{split}"))
+    pub fn training(&self, model: &str, id: &str, split: &str) -> TableLocation {
+        self.table(format!("training/{model}/{id}/{split}"))
     }
 
     /// Where build state (input fingerprints, run counter) is kept.

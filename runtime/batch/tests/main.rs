@@ -3,4 +3,6 @@
 mod features;
 mod ingest;
 mod lower;
+mod reference;
 mod support;
+mod training;

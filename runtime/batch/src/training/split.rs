@@ -1,0 +1,219 @@
+//! One split of a training set (`snapshot` or `holdout`): the examples whose timestamp falls on the
+//! split's UTC days, in time order, each with its lineage (`_file`, `_row`), its timestamp, the entity
+//! keys it is looked up by, its label and every model input — windowed features looked up point in
+//! time at (keys, t) in the entity groups' change-point tables (the value of the window ending at
+//! `floor(t, resolution)`), row-level features computed on the example row itself. Examples whose
+//! label is null are left out of the table and counted.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use mlsys_compiler::plan::{ColumnIndex, DateRange, FeatureId};
+use mlsys_kernels::value::Value;
+
+use crate::convert::arrow_type;
+use crate::error::BatchError;
+use crate::features::asof::{AsOfTable, Found};
+use crate::features::entity::{column, next_batch, timestamp_literal};
+use crate::features::eval::{BatchColumns, evaluate_row_features};
+use crate::features::output::{ColumnBuilder, date_text, day_of, day_start};
+use crate::ingest::read::ROW_COLUMN;
+use crate::ingest::validate::FILE_COLUMN;
+use crate::store::{DATE_PARTITION, OfflineStore};
+use crate::training::labels::Labels;
+use crate::training::spec::TrainingSpec;
+
+/// A computed split.
+pub struct Split {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// The `dt` partitions (example days) it holds.
+    pub partitions: BTreeSet<String>,
+    pub rows: u64,
+    /// Examples in the range left out because their label is null.
+    pub unlabeled: u64,
+}
+
+/// The entity groups' tables, loaded once for both splits.
+pub struct Lookups {
+    tables: Vec<(AsOfTable, Vec<ColumnIndex>)>,
+}
+
+impl Lookups {
+    pub async fn load(spec: &TrainingSpec<'_>, store: &OfflineStore) -> Result<Lookups, BatchError> {
+        let mut tables = Vec::new();
+        for (group, keys) in &spec.lookups {
+            tables.push((AsOfTable::load(spec.plan, store, *group, None).await?, keys.clone()));
+        }
+        Ok(Lookups { tables })
+    }
+}
+
+impl TrainingSpec<'_> {
+    /// The source columns copied into the tables: the timestamp, then the lookup keys.
+    fn carried_columns(&self) -> Vec<ColumnIndex> {
+        let mut carried = vec![self.timestamp];
+        for (_, keys) in &self.lookups {
+            for key in keys {
+                if !carried.contains(key) {
+                    carried.push(*key);
+                }
+            }
+        }
+        carried
+    }
+
+    /// The schema of both splits: lineage, carried columns, the label, the inputs, `dt`.
+    pub fn schema(&self) -> SchemaRef {
+        let source = &self.plan.sources[self.examples];
+        let mut fields = vec![
+            Field::new(FILE_COLUMN, DataType::Utf8, false),
+            Field::new(ROW_COLUMN, DataType::UInt64, false),
+        ];
+        for index in self.carried_columns() {
+            let column = &source.columns[index as usize];
+            fields.push(Field::new(&column.name, arrow_type(column.ty.base), column.ty.nullable));
+        }
+        fields.push(Field::new(&self.label_name, arrow_type(self.label_type.base), false));
+        for (id, name) in &self.features {
+            let feature = &self.plan.features[*id];
+            fields.push(Field::new(name, arrow_type(feature.ty.base), feature.ty.nullable));
+        }
+        fields.push(Field::new(DATE_PARTITION, DataType::Utf8, false));
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// Computes the split of the examples on the days of `range`.
+pub async fn compute(
+    spec: &TrainingSpec<'_>,
+    store: &OfflineStore,
+    labels: &Labels,
+    lookups: &Lookups,
+    range: DateRange,
+) -> Result<Split, BatchError> {
+    let plan = spec.plan;
+    let source = &plan.sources[spec.examples];
+    let schema = spec.schema();
+    let mut split = Split {
+        schema: schema.clone(),
+        batches: Vec::new(),
+        partitions: BTreeSet::new(),
+        rows: 0,
+        unlabeled: 0,
+    };
+    let location = store.processed(&source.name);
+    if !location.exists() {
+        return Ok(split);
+    }
+    let timestamp_name = &source.columns[spec.timestamp as usize].name;
+    let (start, end) = (day_start(range.start), day_start(range.end.saturating_add(1)));
+    let in_range = column(timestamp_name)
+        .gt_eq(timestamp_literal(start))
+        .and(column(timestamp_name).lt(timestamp_literal(end)));
+    // Time order (lineage breaking ties) makes the tables reproducible and gives trainers their
+    // validation slice; the sort spills under the memory limit.
+    let order = [timestamp_name.as_str(), FILE_COLUMN, ROW_COLUMN].map(|name| column(name).sort(true, false));
+    let frame = store
+        .session()?
+        .read_table(location.provider().await?)?
+        .filter(in_range)?
+        .sort(order.to_vec())?;
+    let features: Vec<FeatureId> = spec.features.iter().map(|(id, _)| *id).collect();
+    let carried = spec.carried_columns();
+    let mut stream = frame.execute_stream().await?;
+    while let Some(batch) = next_batch(&mut stream).await? {
+        let rows = batch.num_rows();
+        let columns = BatchColumns::new(plan, spec.examples, &batch)?;
+        let times: Vec<Option<i64>> = (0..rows)
+            .map(|row| match columns.value(spec.timestamp, row) {
+                Value::Timestamp(time) => Some(time),
+                _ => None,
+            })
+            .collect();
+        let found: Vec<Vec<Found>> = (0..rows)
+            .map(|row| {
+                lookups
+                    .tables
+                    .iter()
+                    .map(|(table, keys)| {
+                        let time = times[row]?;
+                        let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
+                        table.find(&keys, time)
+                    })
+                    .collect()
+            })
+            .collect();
+        let looked_up = |feature: FeatureId, row: usize| {
+            lookups
+                .tables
+                .iter()
+                .zip(&found[row])
+                .find(|((table, _), _)| table.features.contains(&feature))
+                .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
+        };
+        let outputs = evaluate_row_features(plan, &features, &columns, rows, &looked_up)?;
+        let mut label = ColumnBuilder::new(spec.label_type.base);
+        let mut dates = ColumnBuilder::new(mlsys_compiler::types::BaseType::String);
+        let mut keep = Vec::with_capacity(rows);
+        for (row, time) in times.iter().enumerate() {
+            let value = labels.label(&columns, row);
+            keep.push(!value.is_null() && time.is_some());
+            label.push(&value)?;
+            let date = time.map_or(Value::Null, |time| Value::string(date_text(day_of(time))));
+            dates.push(&date)?;
+        }
+        let fields = schema.fields();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(fields.len());
+        let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
+            let array = batch
+                .column_by_name(name)
+                .ok_or_else(|| BatchError::Invalid(format!("processed `{}` has no column `{name}`", source.name)))?;
+            arrays.push(cast(array, field.data_type())?);
+            Ok(())
+        };
+        copy(FILE_COLUMN, &fields[0])?;
+        copy(ROW_COLUMN, &fields[1])?;
+        for (offset, index) in carried.iter().enumerate() {
+            copy(&source.columns[*index as usize].name, &fields[2 + offset])?;
+        }
+        arrays.push(label.finish());
+        for (output, field) in outputs.iter().zip(&fields[2 + carried.len() + 1..]) {
+            arrays.push(cast(output, field.data_type())?);
+        }
+        arrays.push(dates.finish());
+        let keep = BooleanArray::from(keep);
+        let kept = keep.true_count();
+        split.unlabeled += (rows - kept) as u64;
+        // The label and dt columns are non-null in the schema: build unchecked, then keep the
+        // labelled rows.
+        let unfiltered = RecordBatch::try_new(nullable(&schema), arrays)?;
+        let filtered = filter_record_batch(&unfiltered, &keep)?;
+        let filtered = RecordBatch::try_new(schema.clone(), filtered.columns().to_vec())?;
+        for row in 0..filtered.num_rows() {
+            if let Value::String(text) = crate::convert::value_at(
+                filtered.column(schema.fields().len() - 1),
+                row,
+                mlsys_compiler::types::BaseType::String,
+            ) {
+                split.partitions.insert(text.to_string());
+            }
+        }
+        split.rows += kept as u64;
+        split.batches.push(filtered);
+    }
+    Ok(split)
+}
+
+/// `schema` with every field nullable.
+fn nullable(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| field.as_ref().clone().with_nullable(true))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
