@@ -1,0 +1,116 @@
+//! The error types of the crate: data set validation, training, metrics, model decoding, checkpoints.
+
+use std::path::PathBuf;
+
+use crate::dataset::Task;
+
+/// A training set that cannot be trained on or evaluated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DatasetError {
+    #[error("the data set has no rows")]
+    NoRows,
+    #[error("the data set has no feature columns")]
+    NoFeatures,
+    #[error("{names} feature names for {columns} feature columns")]
+    NameCountMismatch { names: usize, columns: usize },
+    #[error("feature name `{0}` appears more than once")]
+    DuplicateFeatureName(String),
+    #[error("feature `{feature}` has {found} values but there are {expected} labels")]
+    ColumnLength {
+        feature: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error(
+        "feature `{feature}` is {value} at row {row}: infinities are not accepted as inputs; map them to null (NaN) or clip them"
+    )]
+    InfiniteFeature { feature: String, row: usize, value: f64 },
+    #[error("the label at row {row} is {value}: labels must be finite numbers")]
+    LabelNotFinite { row: usize, value: f64 },
+    #[error("the label at row {row} is {value}: classification labels must be 0 (false) or 1 (true)")]
+    LabelNotBinary { row: usize, value: f64 },
+    #[error("the data set has {0} rows; at most 4294967295 are supported")]
+    TooManyRows(usize),
+}
+
+/// Why a trainer refused to train or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("hyperparameter `{name}` {message}")]
+    InvalidParameter { name: &'static str, message: String },
+    #[error("`{algorithm}` does not train {task} models")]
+    WrongTask { algorithm: &'static str, task: Task },
+    #[error("every training label is {label}: classification needs examples of both classes")]
+    SingleClass { label: f64 },
+    #[error(
+        "early stopping holds out the last 10% of the rows for validation, which needs at least 10 rows; the data set has {rows}"
+    )]
+    TooFewRowsForEarlyStopping { rows: usize },
+    #[error("`{algorithm}` produced a non-finite weight: the optimisation diverged (try a larger `l2`)")]
+    Diverged { algorithm: &'static str },
+    #[error("checkpoint file {path}: {source}")]
+    CheckpointIo { path: PathBuf, source: std::io::Error },
+    #[error("checkpoint file {path} is corrupt ({message}); delete it to start over")]
+    CorruptCheckpoint { path: PathBuf, message: String },
+    #[error("`every_n_trees` must be at least 1")]
+    CheckpointInterval,
+}
+
+/// A metric that cannot be computed on the given labels and predictions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricError {
+    #[error("no examples to evaluate")]
+    Empty,
+    #[error("{labels} labels but {predictions} predictions")]
+    LengthMismatch { labels: usize, predictions: usize },
+    #[error("the label at position {index} is {value}: {requirement}")]
+    BadLabel {
+        index: usize,
+        value: f64,
+        requirement: &'static str,
+    },
+    #[error("the prediction at position {index} is {value}: predictions must be finite")]
+    BadPrediction { index: usize, value: f64 },
+    #[error("`{metric}` is undefined here: {reason}")]
+    Undefined { metric: &'static str, reason: &'static str },
+}
+
+/// Model bytes that do not decode to a valid model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("model bytes are not valid model JSON: {0}")]
+    Syntax(String),
+    #[error(
+        "model format `{format}` version {version} is not supported (expected `{expected}` version {expected_version})"
+    )]
+    UnsupportedFormat {
+        format: String,
+        version: u32,
+        expected: &'static str,
+        expected_version: u32,
+    },
+    #[error("invalid model: {0}")]
+    Invalid(String),
+}
+
+/// Batch prediction over a data set whose columns do not match the model's inputs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PredictError {
+    #[error("the model reads {expected} features but the data set has {found}")]
+    FeatureCount { expected: usize, found: usize },
+    #[error("input {index} is `{found}` in the data set but `{expected}` in the model")]
+    FeatureName {
+        index: usize,
+        expected: String,
+        found: String,
+    },
+}
+
+/// A model that cannot be written as ONNX.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OnnxError {
+    #[error("{names} feature names for a model with {features} inputs")]
+    FeatureNameCount { names: usize, features: usize },
+    #[error("invalid model: {0}")]
+    InvalidModel(String),
+}
