@@ -31,6 +31,13 @@ pub struct BuildArgs {
     /// (default: 4096).
     #[arg(long, value_name = "MIB")]
     memory_limit: Option<usize>,
+    /// The online store the latest windowed values are materialized to: a file path (embedded) or
+    /// a `redis://host:port` URL (default: `.mlsys/online.redb` in the project).
+    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE")]
+    online: Option<String>,
+    /// Key namespace in a shared online store (several projects on one Redis).
+    #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
+    namespace: String,
 }
 
 /// Progress bars on stderr; hidden when stderr is not a terminal.
@@ -92,8 +99,20 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
     let progress = Bars {
         bar: std::cell::RefCell::new(None),
     };
-    let outcome = runtime.block_on(mlsys_batch::build(plan, &directory, &store, &options, &progress));
-    let report = match outcome {
+    let outcome = runtime.block_on(async {
+        let report = mlsys_batch::build(plan, &directory, &store, &options, &progress).await?;
+        let location = crate::materialize::online_location(&directory, arguments.online.as_deref());
+        let online = mlsys_online::open_store(&location, &arguments.namespace)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let mut offline = mlsys_batch::store::OfflineStore::new(&store);
+        if let Some(bytes) = options.memory_limit {
+            offline = offline.with_memory_limit(bytes);
+        }
+        let materialized = crate::materialize::materialize(plan, &offline, online.as_ref()).await?;
+        anyhow::Ok((report, materialized, location))
+    });
+    let (report, materialized, online) = match outcome {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: build failed: {error}");
@@ -156,9 +175,26 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
             set.model, id, set.snapshot_rows, set.holdout_rows, set.unlabeled, set.seconds
         );
     }
+    if !materialized.is_empty() {
+        println!(
+            "{:<28} {:>10} {:>8} {:>8}",
+            "online table", "entities", "stale", "seconds"
+        );
+    }
+    for table in &materialized {
+        let entities = if table.written {
+            table.entities.to_string()
+        } else {
+            "(same)".to_string()
+        };
+        println!(
+            "{:<28} {:>10} {:>8} {:>8.2}",
+            table.group, entities, table.stale, table.seconds
+        );
+    }
     let quarantined: u64 = report.sources.iter().map(|source| source.rows_quarantined).sum();
     println!(
-        "build {} finished in {:.1}s; offline store: {}",
+        "build {} finished in {:.1}s; offline store: {}; online store: {online}",
         report.run,
         started.elapsed().as_secs_f64(),
         store.display()

@@ -8,8 +8,10 @@ mod check;
 mod data;
 mod fmt;
 mod lsp;
+mod materialize;
 mod project;
 mod report;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -73,6 +75,15 @@ Only input days whose files changed are reprocessed (fingerprints of names, size
 --from/--to limit a backfill to a date range; --full-refresh recomputes everything. Every table \
 write is one atomic commit: a build killed at any point and run again ends in the same tables.")]
     Build(build::BuildArgs),
+    /// Recompute sampled offline values through the online path and report every difference.
+    #[command(long_about = "Prove there is no training-serving skew on real data. For sampled \
+entities, the online store's timelines must equal the offline feature tables' change points; for \
+sampled rows of every row-level feature table and training set, the windowed inputs are looked up \
+the online way (a timeline materialized as of the row's time, through the embedded store) and every \
+row-level and derived feature is computed by the JIT from the processed row. Every value must be \
+bit-identical to the offline one; each mismatch is listed with the table, the row, the feature and \
+both values. Exit status 1 on any mismatch.")]
+    Verify(verify::VerifyArgs),
     /// Show the feature plan the engines will run.
     #[command(
         long_about = "Check the project and print its feature plan: every source, contract, \
@@ -131,6 +142,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(arguments) => build::build(arguments),
+        Command::Verify(arguments) => verify::verify(arguments),
         Command::Check(arguments) => check::check(arguments),
         Command::Lock(arguments) => check::lock(arguments),
         Command::Fmt(arguments) => fmt::fmt(arguments),

@@ -6,3 +6,4 @@ mod cli;
 mod data;
 mod lsp;
 mod support;
+mod verify;

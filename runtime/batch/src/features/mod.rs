@@ -15,6 +15,7 @@ pub mod asof;
 pub mod changes;
 pub mod entity;
 pub mod eval;
+pub mod history;
 pub mod incremental;
 pub mod output;
 pub mod rows;

@@ -1,0 +1,112 @@
+//! Materialization, the last step of `mlsysc build`: every entity group's windowed aggregates are
+//! pushed to the online store as per-entity timelines (`mlsys_online::timeline`) — the change point
+//! in force at the build's watermark and every later one — so the online engine answers any request
+//! time from then on with exactly the batch tables' value. A group whose table and watermark did not
+//! change since the last materialization is skipped (its state is kept in the store's metadata);
+//! writes are newest-wins, so re-running converges.
+
+use std::path::Path;
+use std::time::Instant;
+
+use mlsys_batch::features::history::{aggregates_of, for_each_history, watermark};
+use mlsys_batch::state::BuildState;
+use mlsys_batch::store::OfflineStore;
+use mlsys_compiler::plan::{GroupId, Plan};
+use mlsys_online::{EntityKey, OnlineStore, Record, TableId, TableMeta, Timeline, meta_name};
+
+/// Rows per store write.
+const WRITE_BATCH: usize = 10_000;
+
+/// What materializing one group did.
+pub struct Materialized {
+    pub group: String,
+    /// False when nothing changed since the last materialization.
+    pub written: bool,
+    pub entities: u64,
+    /// Entities whose stored record was newer (another build materialized later data).
+    pub stale: u64,
+    pub seconds: f64,
+}
+
+pub async fn materialize(
+    plan: &Plan,
+    store: &OfflineStore,
+    online: &dyn OnlineStore,
+) -> anyhow::Result<Vec<Materialized>> {
+    let state = BuildState::load(&store.state_file())?;
+    let mut reports = Vec::new();
+    for (group_id, group) in plan.groups.iter() {
+        let aggregates = aggregates_of(plan, group_id);
+        if group.entity.is_none() || aggregates.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let table = TableId::new(&group.name, group.version)?;
+        let mut report = Materialized {
+            group: table.to_string(),
+            written: false,
+            entities: 0,
+            stale: 0,
+            seconds: 0.0,
+        };
+        let Some(watermark) = watermark(plan, &state, group_id) else {
+            reports.push(report);
+            continue;
+        };
+        let location = store.features(&group.name, group.version);
+        let meta = TableMeta {
+            group_hash: group.hash.0.clone(),
+            features: aggregates.iter().map(|id| plan.features[*id].name.clone()).collect(),
+            watermark,
+            stamp: state.features.get(&location.name).cloned().unwrap_or_default(),
+        };
+        let name = meta_name(&table);
+        let stored = online.get_meta(&name).await?;
+        let unchanged = stored
+            .and_then(|bytes| serde_json::from_slice::<TableMeta>(&bytes).ok())
+            .is_some_and(|stored| stored == meta);
+        if !unchanged {
+            let (entities, stale) = write_group(plan, store, online, group_id, &table, watermark).await?;
+            online.put_meta(&name, &serde_json::to_vec(&meta)?).await?;
+            report.written = true;
+            report.entities = entities;
+            report.stale = stale;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+async fn write_group(
+    plan: &Plan,
+    store: &OfflineStore,
+    online: &dyn OnlineStore,
+    group: GroupId,
+    table: &TableId,
+    watermark: i64,
+) -> anyhow::Result<(u64, u64)> {
+    let width = aggregates_of(plan, group).len();
+    let mut rows: Vec<(EntityKey, Record)> = Vec::new();
+    for_each_history(plan, store, group, &mut |history| {
+        let timeline = Timeline::from_history(history.points, width, watermark);
+        rows.push((EntityKey::new(history.keys), timeline.to_record(watermark)));
+        Ok(())
+    })
+    .await?;
+    let (mut written, mut stale) = (0, 0);
+    for chunk in rows.chunks(WRITE_BATCH) {
+        let summary = online.write(table, chunk).await?;
+        written += summary.written;
+        stale += summary.stale_skipped;
+    }
+    Ok((written, stale))
+}
+
+/// The online store of a project: `--online` if given, else `.mlsys/online.redb` in the project.
+pub fn online_location(project: &Path, given: Option<&str>) -> String {
+    match given {
+        Some(location) => location.to_string(),
+        None => project.join(".mlsys").join("online.redb").display().to_string(),
+    }
+}

@@ -1,0 +1,518 @@
+//! `mlsysc verify`: recomputes sampled offline values through the online path and reports every
+//! value that is not bit-identical.
+//!
+//! 1. The online store: for sampled entities of every materialized group, the stored timeline
+//!    (decoded from the store) equals the change points of the offline table from the watermark's
+//!    base on.
+//! 2. Row-level feature tables and training sets: for sampled rows, the windowed inputs are looked
+//!    up the online way — the entity's timeline as a build with the row's time as watermark would
+//!    materialize it, written to and read back from a scratch embedded store, then `at(t)` — and
+//!    every row-level and derived value is computed by the JIT from the processed row's fields;
+//!    each result must equal the offline table's value bit for bit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use datafusion::logical_expr::{col, lit};
+use datafusion::prelude::SessionContext;
+use mlsys_batch::convert::{arrow_type, value_at};
+use mlsys_batch::features::history::{aggregates_of, for_each_history, watermark};
+use mlsys_batch::state::BuildState;
+use mlsys_batch::store::{OfflineStore, TableLocation};
+use mlsys_batch::training::manifest::Manifest;
+use mlsys_batch::training::spec::input_column;
+use mlsys_compiler::compile;
+use mlsys_compiler::plan::{FeatureId, FeatureKind, GroupId, Plan, SourceId};
+use mlsys_compiler::types::BaseType;
+use mlsys_kernels::Value;
+use mlsys_kernels::aggregate::Accumulator;
+use mlsys_online::{EntityKey, Lookup, OnlineStore, RedbStore, TableId, TableMeta, Timeline, meta_name};
+
+use crate::{project, report};
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Project directory.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// The offline store (default: `.mlsys/offline` in the project).
+    #[arg(long, value_name = "DIR")]
+    offline: Option<PathBuf>,
+    /// The online store (default: `.mlsys/online.redb` in the project).
+    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE")]
+    online: Option<String>,
+    /// Key namespace in a shared online store.
+    #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// Rows (or entities) sampled per table, evenly spread.
+    #[arg(long, default_value_t = 1000)]
+    sample: usize,
+}
+
+/// One value that differs.
+struct Mismatch {
+    table: String,
+    row: String,
+    feature: String,
+    offline: Value,
+    online: Value,
+}
+
+#[derive(Default)]
+struct Outcome {
+    /// Table → values compared.
+    compared: BTreeMap<String, u64>,
+    mismatches: Vec<Mismatch>,
+}
+
+pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let project = project::load(&arguments.path)?;
+    let compilation = compile(&project.files);
+    let Some(plan) = &compilation.plan else {
+        eprint!("{}", report::human(&compilation.diagnostics, &project.files));
+        eprintln!("not verified: {}", report::summary(&compilation.diagnostics));
+        return Ok(ExitCode::from(1));
+    };
+    let directory = if arguments.path.is_dir() {
+        arguments.path.clone()
+    } else {
+        arguments.path.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let store_root = arguments
+        .offline
+        .clone()
+        .unwrap_or_else(|| directory.join(".mlsys").join("offline"));
+    let location = crate::materialize::online_location(&directory, arguments.online.as_deref());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcome = runtime.block_on(async {
+        let store = OfflineStore::new(&store_root);
+        let state = BuildState::load(&store.state_file())?;
+        let online = mlsys_online::open_store(&location, &arguments.namespace).await?;
+        let mut outcome = Outcome::default();
+        verify_online_store(plan, &store, &state, online.as_ref(), arguments.sample, &mut outcome).await?;
+        let scratch_path = store_root.join("_verify").join("online.redb");
+        if let Some(parent) = scratch_path.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+        let scratch = RedbStore::open(&scratch_path)?;
+        let checker = RowChecker {
+            plan,
+            store: &store,
+            scratch: &scratch,
+            sample: arguments.sample,
+            batches: std::cell::Cell::new(0),
+        };
+        for (_, group) in plan.groups.iter() {
+            if group.entity.is_none() {
+                let table = store.features(&group.name, group.version);
+                let columns: Vec<(FeatureId, String)> = group
+                    .features
+                    .iter()
+                    .map(|id| (*id, plan.features[*id].name.clone()))
+                    .collect();
+                checker
+                    .check_table(&table, group.source, &columns, &mut outcome)
+                    .await?;
+            }
+        }
+        for (_, model) in plan.models.iter() {
+            let Some(id) = state.training.get(&model.name) else {
+                continue;
+            };
+            let set = store.root().join(format!("training/{}/{id}", model.name));
+            let Some(manifest) = Manifest::read(&set)? else {
+                continue;
+            };
+            let columns: Vec<(FeatureId, String)> =
+                model.features.iter().map(|id| (*id, input_column(plan, *id))).collect();
+            for split in [&manifest.snapshot, &manifest.holdout] {
+                let table = TableLocation {
+                    name: split.table.clone(),
+                    path: store.root().join(&split.table),
+                };
+                checker
+                    .check_table(&table, model.examples, &columns, &mut outcome)
+                    .await?;
+            }
+        }
+        drop(scratch);
+        let _ = std::fs::remove_dir_all(store_root.join("_verify"));
+        anyhow::Ok(outcome)
+    })?;
+    for (table, compared) in &outcome.compared {
+        println!("{table:<48} {compared:>10} values compared");
+    }
+    for mismatch in outcome.mismatches.iter().take(100) {
+        println!(
+            "MISMATCH {} {} {}: offline {} ({:?}) vs online {} ({:?})",
+            mismatch.table,
+            mismatch.row,
+            mismatch.feature,
+            mismatch.offline,
+            bits(&mismatch.offline),
+            mismatch.online,
+            bits(&mismatch.online)
+        );
+    }
+    let total: u64 = outcome.compared.values().sum();
+    println!("{} mismatches in {total} values", outcome.mismatches.len());
+    Ok(if outcome.mismatches.is_empty() && total > 0 {
+        ExitCode::SUCCESS
+    } else {
+        if total == 0 {
+            eprintln!("nothing to verify: run `mlsysc build` first");
+        }
+        ExitCode::from(1)
+    })
+}
+
+/// A value's bits, for reports (floats by their bit pattern).
+fn bits(value: &Value) -> String {
+    match value {
+        Value::Float(float) => format!("{:#018x}", float.to_bits()),
+        other => other.to_string(),
+    }
+}
+
+async fn verify_online_store(
+    plan: &Plan,
+    store: &OfflineStore,
+    state: &BuildState,
+    online: &dyn OnlineStore,
+    sample: usize,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    for (group_id, group) in plan.groups.iter() {
+        let aggregates = aggregates_of(plan, group_id);
+        if group.entity.is_none() || aggregates.is_empty() {
+            continue;
+        }
+        let table = TableId::new(&group.name, group.version)?;
+        let Some(meta) = online.get_meta(&meta_name(&table)).await? else {
+            anyhow::bail!(
+                "{table} was never materialized to {}: run `mlsysc build`",
+                online.location()
+            );
+        };
+        let meta: TableMeta = serde_json::from_slice(&meta)?;
+        if meta.group_hash != group.hash.0 || Some(meta.watermark) != watermark(plan, state, group_id) {
+            anyhow::bail!(
+                "{table} in {} was materialized from another build: run `mlsysc build`",
+                online.location()
+            );
+        }
+        let mut expected = Vec::new();
+        let mut seen = 0usize;
+        for_each_history(plan, store, group_id, &mut |history| {
+            expected.push((history.keys, history.points));
+            seen += 1;
+            Ok(())
+        })
+        .await?;
+        let step = expected.len().div_ceil(sample.max(1)).max(1);
+        let sampled: Vec<_> = expected.into_iter().step_by(step).collect();
+        let keys: Vec<EntityKey> = sampled.iter().map(|(keys, _)| EntityKey::new(keys.clone())).collect();
+        let records = online.read(&table, &keys).await?;
+        let name = format!("online {table}");
+        for ((keys, points), record) in sampled.into_iter().zip(records) {
+            let want = Timeline::from_history(points, aggregates.len(), meta.watermark);
+            let row = keys.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
+            let Some(record) = record else {
+                outcome.mismatches.push(Mismatch {
+                    table: name.clone(),
+                    row,
+                    feature: "(entity)".to_string(),
+                    offline: Value::string("present"),
+                    online: Value::Null,
+                });
+                continue;
+            };
+            let got = Timeline::from_record(&record)?;
+            let mut compared = 0;
+            let pairs = want.points.iter().zip(&got.points);
+            for ((want_from, want_values), (got_from, got_values)) in pairs {
+                let want_row = std::iter::once(Value::Timestamp(*want_from)).chain(want_values.iter().cloned());
+                let got_row = std::iter::once(Value::Timestamp(*got_from)).chain(got_values.iter().cloned());
+                let names = std::iter::once("valid_from".to_string()).chain(meta.features.iter().cloned());
+                for ((feature, offline), online) in names.zip(want_row).zip(got_row) {
+                    compared += 1;
+                    if offline != online {
+                        outcome.mismatches.push(Mismatch {
+                            table: name.clone(),
+                            row: row.clone(),
+                            feature,
+                            offline,
+                            online,
+                        });
+                    }
+                }
+            }
+            if want.points.len() != got.points.len() || want.exact_from != got.exact_from {
+                outcome.mismatches.push(Mismatch {
+                    table: name.clone(),
+                    row,
+                    feature: "(change points)".to_string(),
+                    offline: Value::Int(want.points.len() as i64),
+                    online: Value::Int(got.points.len() as i64),
+                });
+            }
+            *outcome.compared.entry(name.clone()).or_default() += compared;
+        }
+    }
+    Ok(())
+}
+
+struct RowChecker<'a> {
+    plan: &'a Plan,
+    store: &'a OfflineStore,
+    scratch: &'a RedbStore,
+    sample: usize,
+    /// Numbers each lookup batch, so scratch keys never collide (the store is newest-wins).
+    batches: std::cell::Cell<i64>,
+}
+
+impl RowChecker<'_> {
+    /// Checks sampled rows of a table holding `columns` (feature, column name) computed on rows of
+    /// `source`, identified by their lineage (`_file`, `_row`).
+    async fn check_table(
+        &self,
+        table: &TableLocation,
+        source: SourceId,
+        columns: &[(FeatureId, String)],
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let plan = self.plan;
+        if !table.exists() || columns.is_empty() {
+            return Ok(());
+        }
+        let mut wanted: Vec<(&str, BaseType)> = vec![("_file", BaseType::String), ("_row", BaseType::Int64)];
+        wanted.extend(
+            columns
+                .iter()
+                .map(|(id, name)| (name.as_str(), plan.features[*id].ty.base)),
+        );
+        let rows = read_rows(table, &wanted, None).await?;
+        let step = rows.len().div_ceil(self.sample.max(1)).max(1);
+        let sampled: Vec<&Vec<Value>> = rows.iter().step_by(step).collect();
+        // The processed rows behind the sample, by lineage.
+        let files: BTreeSet<String> = sampled.iter().map(|row| row[0].to_plain()).collect();
+        let definition = &plan.sources[source];
+        let mut source_columns: Vec<(&str, BaseType)> = definition
+            .columns
+            .iter()
+            .map(|column| (column.name.as_str(), column.ty.base))
+            .collect();
+        source_columns.push(("_file", BaseType::String));
+        source_columns.push(("_row", BaseType::Int64));
+        let filter = col("_file").in_list(files.iter().map(|file| lit(file.clone())).collect(), false);
+        let processed = read_rows(&self.store.processed(&definition.name), &source_columns, Some(filter)).await?;
+        let count = definition.columns.len();
+        let by_lineage: HashMap<(String, String), &Vec<Value>> = processed
+            .iter()
+            .map(|row| ((row[count].to_plain(), row[count + 1].to_plain()), row))
+            .collect();
+        let features: Vec<FeatureId> = columns.iter().map(|(id, _)| *id).collect();
+        let compiled = mlsys_jit::compile(plan, &features)?;
+        let lookups = self.lookups(source, &compiled, &sampled, &by_lineage).await?;
+        let mut row_buffer = compiled.new_row();
+        for (index, row) in sampled.iter().enumerate() {
+            let lineage = format!("{} row {}", row[0].to_plain(), row[1]);
+            let Some(processed_row) = by_lineage.get(&(row[0].to_plain(), row[1].to_plain())) else {
+                anyhow::bail!("{}: {lineage} is not in processed/{}", table.name, definition.name);
+            };
+            for (slot_index, slot) in compiled.inputs().iter().enumerate() {
+                let value = match slot {
+                    mlsys_jit::Slot::Column {
+                        source: column_source,
+                        column,
+                        ..
+                    } if *column_source == source => processed_row[*column as usize].clone(),
+                    mlsys_jit::Slot::Column { .. } => Value::Null,
+                    mlsys_jit::Slot::Feature { feature, .. } => {
+                        lookups.get(&(index, *feature)).cloned().unwrap_or(Value::Null)
+                    }
+                };
+                row_buffer.set(slot_index, &value)?;
+            }
+            compiled.run(&mut row_buffer)?;
+            for (position, (feature, name)) in columns.iter().enumerate() {
+                let online = row_buffer.output(position)?.to_value();
+                let offline = row[2 + position].clone();
+                if offline != online {
+                    outcome.mismatches.push(Mismatch {
+                        table: table.name.clone(),
+                        row: lineage.clone(),
+                        feature: format!("{name} ({})", plan.features[*feature].name),
+                        offline,
+                        online,
+                    });
+                }
+            }
+            *outcome.compared.entry(table.name.clone()).or_default() += columns.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// The windowed inputs of every sampled row, looked up the online way: (row index, feature) →
+    /// value.
+    async fn lookups(
+        &self,
+        source: SourceId,
+        compiled: &mlsys_jit::CompiledFeatures,
+        sampled: &[&Vec<Value>],
+        by_lineage: &HashMap<(String, String), &Vec<Value>>,
+    ) -> anyhow::Result<HashMap<(usize, FeatureId), Value>> {
+        let plan = self.plan;
+        let definition = &plan.sources[source];
+        let timestamp = definition
+            .timestamp
+            .ok_or_else(|| anyhow::anyhow!("source `{}` has no timestamp", definition.name))?;
+        let mut groups: BTreeMap<GroupId, Vec<FeatureId>> = BTreeMap::new();
+        for slot in compiled.inputs() {
+            if let mlsys_jit::Slot::Feature { feature, .. } = slot {
+                groups.entry(plan.features[*feature].group).or_default().push(*feature);
+            }
+        }
+        let mut values = HashMap::new();
+        for (group_id, features) in groups {
+            let group = &plan.groups[group_id];
+            let entity = &plan.entities[group
+                .entity
+                .ok_or_else(|| anyhow::anyhow!("`{}` has no entity", group.name))?];
+            let key_columns: Vec<usize> = entity
+                .keys
+                .iter()
+                .map(|key| {
+                    definition
+                        .column_index(&key.name)
+                        .map(|index| index as usize)
+                        .ok_or_else(|| anyhow::anyhow!("`{}` has no column `{}`", definition.name, key.name))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let aggregates = aggregates_of(plan, group_id);
+            // Each sampled row's keys and time.
+            let mut requests = Vec::new();
+            for (index, row) in sampled.iter().enumerate() {
+                let Some(processed) = by_lineage.get(&(row[0].to_plain(), row[1].to_plain())) else {
+                    continue;
+                };
+                let keys: Vec<Value> = key_columns.iter().map(|column| processed[*column].clone()).collect();
+                if let Value::Timestamp(time) = processed[timestamp as usize] {
+                    requests.push((index, keys, time));
+                }
+            }
+            let wanted: BTreeSet<String> = requests.iter().map(|(_, keys, _)| key_text(keys)).collect();
+            let mut histories: HashMap<String, Vec<(i64, Vec<Value>)>> = HashMap::new();
+            for_each_history(plan, self.store, group_id, &mut |history| {
+                let text = key_text(&history.keys);
+                if wanted.contains(&text) {
+                    histories.insert(text, history.points);
+                }
+                Ok(())
+            })
+            .await?;
+            // What a build with watermark `t` would materialize, through the store and back.
+            let table = TableId::new(&group.name, group.version)?;
+            let batch = self.batches.get();
+            self.batches.set(batch + 1);
+            let records: Vec<(EntityKey, mlsys_online::Record)> = requests
+                .iter()
+                .map(|(index, keys, time)| {
+                    let history = histories.get(&key_text(keys)).cloned().unwrap_or_default();
+                    let timeline = Timeline::from_history(history, aggregates.len(), *time);
+                    (
+                        EntityKey::new(vec![Value::Int(batch), Value::Int(*index as i64)]),
+                        timeline.to_record(*time),
+                    )
+                })
+                .collect();
+            self.scratch.write(&table, &records).await?;
+            let keys: Vec<EntityKey> = records.iter().map(|(key, _)| key.clone()).collect();
+            let stored = self.scratch.read(&table, &keys).await?;
+            let empty: Vec<Value> = aggregates
+                .iter()
+                .map(|id| empty_value(plan, *id))
+                .collect::<anyhow::Result<_>>()?;
+            for ((index, keys, time), record) in requests.iter().zip(stored) {
+                let record = record.ok_or_else(|| anyhow::anyhow!("the scratch store lost a record"))?;
+                let timeline = Timeline::from_record(&record)?;
+                let in_force = match timeline.at(*time) {
+                    Lookup::Values(values) => values.to_vec(),
+                    Lookup::Empty => empty.clone(),
+                    Lookup::TooOld => anyhow::bail!("{} at {time}: the timeline starts later", key_text(keys)),
+                };
+                for feature in &features {
+                    let position = aggregates
+                        .iter()
+                        .position(|id| id == feature)
+                        .ok_or_else(|| anyhow::anyhow!("feature {feature} is not an aggregate of `{}`", group.name))?;
+                    values.insert((*index, *feature), in_force[position].clone());
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// The value of an aggregate over an empty window (`count` 0, the others null).
+fn empty_value(plan: &Plan, feature: FeatureId) -> anyhow::Result<Value> {
+    let FeatureKind::Aggregate(aggregate) = &plan.features[feature].kind else {
+        return Ok(Value::Null);
+    };
+    let argument = aggregate.argument.map(|expr| plan.exprs[expr].ty.base);
+    Ok(Accumulator::new(aggregate.function, argument)?.finish())
+}
+
+fn key_text(keys: &[Value]) -> String {
+    keys.iter().map(Value::to_string).collect::<Vec<_>>().join("\u{1f}")
+}
+
+/// Every row of a table (optionally filtered), the named columns cast to the types given.
+async fn read_rows(
+    table: &TableLocation,
+    columns: &[(&str, BaseType)],
+    filter: Option<datafusion::logical_expr::Expr>,
+) -> anyhow::Result<Vec<Vec<Value>>> {
+    let mut frame = SessionContext::new().read_table(table.provider().await?)?;
+    if let Some(filter) = filter {
+        frame = frame.filter(filter)?;
+    }
+    let batches = frame.collect().await?;
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let arrays = columns
+            .iter()
+            .map(|(name, base)| {
+                let array = batch
+                    .column_by_name(name)
+                    .ok_or_else(|| anyhow::anyhow!("{} has no column `{name}`", table.name))?;
+                Ok(datafusion::arrow::compute::cast(array, &arrow_type(*base))?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                arrays
+                    .iter()
+                    .zip(columns)
+                    .map(|(array, (_, base))| value_at(array, row, *base))
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+trait Plain {
+    fn to_plain(&self) -> String;
+}
+
+impl Plain for Value {
+    /// A string value's text without quotes; other values as text.
+    fn to_plain(&self) -> String {
+        match self {
+            Value::String(text) => text.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
