@@ -1,0 +1,173 @@
+//! Evaluating a feature set on a request's rows and writing Feast's column-oriented response:
+//! `{"metadata": {"feature_names": [..]}, "results": [{"values", "statuses", "event_timestamps"}]}`,
+//! entity key columns first.
+//!
+//! Statuses, per value:
+//! - `PRESENT` / `NULL_VALUE`: computed, non-null / null;
+//! - `NOT_FOUND`: the value reads windowed values of an entity the store does not hold; it is
+//!   still the language's value for an entity without events (empty windows: `count` 0, other
+//!   aggregates null, and whatever row-level or derived features make of those);
+//! - `OUTSIDE_MAX_AGE`: the value reads windowed values at a time before what the store holds
+//!   for the entity; the value is unknown and sent as null.
+//!
+//! Event timestamps: a value reading windowed values carries the start of the latest change point
+//! in force among them (the epoch when all windows are empty); entity keys and values computed
+//! from the request alone carry the epoch, as Feast does for request data and on-demand features.
+
+use mlsys_kernels::Value;
+use mlsys_online::Timeline;
+
+use crate::error::ServeError;
+use crate::feature_set::{FeatureSet, InputSource};
+use crate::lookup::{InForce, in_force};
+use crate::wire::{write_string, write_timestamp, write_value, write_value_ref};
+
+/// Null: an input the store cannot answer for (a time before what it holds).
+static NULL: Value = Value::Null;
+
+/// One response column being written.
+#[derive(Default)]
+struct ColumnText {
+    values: String,
+    statuses: String,
+    timestamps: String,
+}
+
+impl ColumnText {
+    fn push(&mut self, row: usize, status: &str, event_time: i64, write: impl FnOnce(&mut String)) {
+        if row > 0 {
+            self.values.push(',');
+            self.statuses.push(',');
+            self.timestamps.push(',');
+        }
+        write(&mut self.values);
+        self.statuses.push('"');
+        self.statuses.push_str(status);
+        self.statuses.push('"');
+        write_timestamp(&mut self.timestamps, event_time);
+    }
+
+    fn finish(&self, out: &mut String) {
+        out.push_str("{\"values\":[");
+        out.push_str(&self.values);
+        out.push_str("],\"statuses\":[");
+        out.push_str(&self.statuses);
+        out.push_str("],\"event_timestamps\":[");
+        out.push_str(&self.timestamps);
+        out.push_str("]}");
+    }
+}
+
+/// Evaluates `set` on every row and writes the response. `columns` holds each field's values;
+/// `timelines` each lookup's stored timeline per row.
+// Rows index several column-major inputs at once; an iterator over one of them would not help.
+#[allow(clippy::needless_range_loop)]
+pub fn answer(
+    set: &FeatureSet,
+    columns: &[Vec<Value>],
+    timelines: &[Vec<Option<Timeline>>],
+    rows: usize,
+    full_feature_names: bool,
+) -> Result<String, ServeError> {
+    let mut entity_columns: Vec<ColumnText> = set.entity_fields.iter().map(|_| ColumnText::default()).collect();
+    let mut output_columns: Vec<ColumnText> = set.outputs.iter().map(|_| ColumnText::default()).collect();
+    let mut row_state = set.compiled.new_row();
+    let mut found: Vec<InForce<'_>> = Vec::with_capacity(set.lookups.len());
+    for row in 0..rows {
+        for (column, field) in entity_columns.iter_mut().zip(&set.entity_fields) {
+            column.push(row, "PRESENT", 0, |out| write_value(out, &columns[*field][row]));
+        }
+        found.clear();
+        for (lookup, stored) in set.lookups.iter().zip(timelines) {
+            let Value::Timestamp(time) = columns[lookup.time_field][row] else {
+                return Err(ServeError::Internal(format!(
+                    "the request time of {} is not a timestamp",
+                    lookup.table
+                )));
+            };
+            found.push(in_force(stored.get(row).and_then(Option::as_ref), time));
+        }
+        for (slot, source) in set.inputs.iter().enumerate() {
+            let value = match *source {
+                InputSource::Field(field) => &columns[field][row],
+                InputSource::Aggregate { lookup, position } => match found[lookup] {
+                    InForce::Values { values, .. } => values.get(position).unwrap_or(&NULL),
+                    InForce::Empty | InForce::NotFound => &set.lookups[lookup].empty_values[position],
+                    InForce::TooOld => &NULL,
+                },
+            };
+            row_state.set(slot, value).map_err(|error| {
+                ServeError::Internal(format!(
+                    "input {slot} of the feature set: {error} (the stored value has another type)"
+                ))
+            })?;
+        }
+        set.compiled
+            .run(&mut row_state)
+            .map_err(|error| ServeError::Internal(error.to_string()))?;
+        for (index, (column, output)) in output_columns.iter_mut().zip(&set.outputs).enumerate() {
+            let mut too_old = false;
+            let mut not_found = false;
+            let mut event_time = 0;
+            for lookup in &output.lookups {
+                match found[*lookup] {
+                    InForce::Values { valid_from, .. } => event_time = event_time.max(valid_from),
+                    InForce::Empty => {}
+                    InForce::NotFound => not_found = true,
+                    InForce::TooOld => too_old = true,
+                }
+            }
+            let value = row_state
+                .output(index)
+                .map_err(|error| ServeError::Internal(error.to_string()))?;
+            let is_null = matches!(value, mlsys_jit::ValueRef::Null);
+            let status = if too_old {
+                "OUTSIDE_MAX_AGE"
+            } else if not_found {
+                "NOT_FOUND"
+            } else if is_null {
+                "NULL_VALUE"
+            } else {
+                "PRESENT"
+            };
+            column.push(row, status, event_time, |out| {
+                if too_old {
+                    out.push_str("null");
+                } else {
+                    write_value_ref(out, value);
+                }
+            });
+        }
+    }
+    let mut out = String::with_capacity(
+        128 + entity_columns
+            .iter()
+            .chain(&output_columns)
+            .map(|column| column.values.len() + column.statuses.len() + column.timestamps.len() + 64)
+            .sum::<usize>(),
+    );
+    out.push_str("{\"metadata\":{\"feature_names\":[");
+    let entity_names = set.entity_fields.iter().map(|field| set.fields[*field].name.as_str());
+    let output_names = set.outputs.iter().map(|output| {
+        if full_feature_names {
+            output.full_name.as_str()
+        } else {
+            output.short_name.as_str()
+        }
+    });
+    for (index, name) in entity_names.chain(output_names).enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_string(&mut out, name);
+    }
+    out.push_str("]},\"results\":[");
+    for (index, column) in entity_columns.iter().chain(&output_columns).enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        column.finish(&mut out);
+    }
+    out.push_str("]}");
+    Ok(out)
+}

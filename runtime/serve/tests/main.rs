@@ -1,0 +1,9 @@
+//! The feature server's integration tests: real HTTP on loopback, real redb and Redis stores.
+
+mod errors;
+mod fraud;
+mod fuzz;
+mod metrics;
+mod stores;
+mod support;
+mod wire;

@@ -1,0 +1,56 @@
+//! `mlsysc serve-features`: the feature server (Feast's `POST /get-online-features`, `/health`,
+//! `/ready`, `/metrics`) over the project's online store, until ctrl-c or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use mlsys_compiler::compile;
+
+use crate::{project, report};
+
+#[derive(clap::Args)]
+pub struct ServeFeaturesArgs {
+    /// Project directory.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Port to listen on (Feast's default).
+    #[arg(long, default_value_t = 6566)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The online store: a file path (embedded) or a `redis://host:port` URL (default:
+    /// `.mlsys/online.redb` in the project).
+    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE")]
+    online: Option<String>,
+    /// Key namespace in a shared online store.
+    #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
+    namespace: String,
+}
+
+pub fn serve_features(arguments: ServeFeaturesArgs) -> anyhow::Result<ExitCode> {
+    let project = project::load(&arguments.path)?;
+    let compilation = compile(&project.files);
+    let Some(plan) = compilation.plan else {
+        eprint!("{}", report::human(&compilation.diagnostics, &project.files));
+        eprintln!("not serving: {}", report::summary(&compilation.diagnostics));
+        return Ok(ExitCode::from(1));
+    };
+    let directory = if arguments.path.is_dir() {
+        arguments.path.clone()
+    } else {
+        arguments.path.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let location = crate::materialize::online_location(&directory, arguments.online.as_deref());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = mlsys_online::open_store(&location, &arguments.namespace).await?;
+        let server = Arc::new(mlsys_serve::FeatureServer::new(Arc::new(plan), store)?);
+        let listener = tokio::net::TcpListener::bind((arguments.host.as_str(), arguments.port)).await?;
+        let address = listener.local_addr()?;
+        println!("serving features on http://{address} (online store: {location}); ctrl-c stops");
+        mlsys_serve::serve(listener, server).await?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
