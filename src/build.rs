@@ -38,6 +38,9 @@ pub struct BuildArgs {
     /// Key namespace in a shared online store (several projects on one Redis).
     #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
     namespace: String,
+    /// The model registry (default: `.mlsys/registry.db` in the project).
+    #[arg(long, value_name = "PATH")]
+    registry: Option<PathBuf>,
 }
 
 /// Progress bars on stderr; hidden when stderr is not a terminal.
@@ -110,12 +113,15 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
             offline = offline.with_memory_limit(bytes);
         }
         let materialized = crate::materialize::materialize(plan, &offline, online.as_ref()).await?;
-        anyhow::Ok((report, materialized, location))
+        drop(online);
+        let places = crate::train::Places::of(&directory, arguments.registry.as_deref());
+        let trained = crate::train::train_models(plan, &offline, &places).await?;
+        anyhow::Ok((report, materialized, location, trained))
     });
-    let (report, materialized, online) = match outcome {
+    let (report, materialized, online, trained) = match outcome {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("error: build failed: {error}");
+            eprintln!("error: build failed: {error:#}");
             eprintln!("nothing half-written: every table commit is atomic; fix the cause and run `mlsysc build` again");
             return Ok(ExitCode::from(1));
         }
@@ -192,6 +198,7 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
             table.group, entities, table.stale, table.seconds
         );
     }
+    print_trained(&trained);
     let quarantined: u64 = report.sources.iter().map(|source| source.rows_quarantined).sum();
     println!(
         "build {} finished in {:.1}s; offline store: {}; online store: {online}",
@@ -206,4 +213,60 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The models table of the summary: what was trained, how it compares with production, and what
+/// happens next.
+fn print_trained(trained: &[crate::train::Trained]) {
+    use crate::train::Outcome;
+    if trained.is_empty() {
+        return;
+    }
+    println!(
+        "{:<28} {:>8} {:>18} {:>18} {:>8}  next",
+        "model", "version", "holdout", "production", "seconds"
+    );
+    for model in trained {
+        match &model.outcome {
+            Outcome::Unchanged { version } => println!(
+                "{:<28} {:>8} {:>18} {:>18} {:>8}  unchanged: trained from the same inputs",
+                model.model,
+                format!("v{version}"),
+                "",
+                "",
+                ""
+            ),
+            Outcome::NoTrainingSet => println!("{:<28} {:>8}  no training set", model.model, "-"),
+            Outcome::Registered(registered) => {
+                let holdout = format!("{} {:.4}", registered.metric, registered.value);
+                let production = registered.production.map_or_else(
+                    || "none".to_string(),
+                    |(version, value)| format!("v{version} {value:.4}"),
+                );
+                let next = if registered.promoted {
+                    "promoted to production".to_string()
+                } else if !registered.promotable {
+                    "candidate: promote_if does not hold".to_string()
+                } else if registered.approval_required {
+                    format!(
+                        "candidate: needs approval (mlsysc approve {} {} --by NAME)",
+                        model.model, registered.version
+                    )
+                } else {
+                    format!(
+                        "candidate (mlsysc promote {} {} --to production)",
+                        model.model, registered.version
+                    )
+                };
+                println!(
+                    "{:<28} {:>8} {:>18} {:>18} {:>8.2}  {next}",
+                    model.model,
+                    format!("v{}", registered.version),
+                    holdout,
+                    production,
+                    registered.seconds
+                );
+            }
+        }
+    }
 }

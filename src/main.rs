@@ -9,8 +9,12 @@ mod data;
 mod fmt;
 mod lsp;
 mod materialize;
+mod models;
 mod project;
 mod report;
+mod serve;
+mod tables;
+mod train;
 mod verify;
 
 use std::io::Write;
@@ -84,6 +88,36 @@ row-level and derived feature is computed by the JIT from the processed row. Eve
 bit-identical to the offline one; each mismatch is listed with the table, the row, the feature and \
 both values. Exit status 1 on any mismatch.")]
     Verify(verify::VerifyArgs),
+    /// Serve online features over HTTP (Feast's feature-server API) from the online store.
+    #[command(
+        long_about = "Serve the project's features over HTTP: POST /get-online-features takes \
+Feast's request (feature references `group@vN:feature` or a `feature_service` naming a model, entity \
+keys and request fields in `entities`) and answers Feast's column-oriented response with statuses. \
+Row-level and derived features run as JIT-compiled native code; windowed values come from the \
+online store as `mlsysc build` materialized them. GET /health, /ready and /metrics (Prometheus) \
+are there for orchestrators."
+    )]
+    ServeFeatures(serve::ServeFeaturesArgs),
+    /// List a project's registered model versions: stages, metrics, lineage.
+    #[command(
+        long_about = "List the model versions in the registry (default .mlsys/registry.db): \
+version, stage, the headline holdout metric next to the production version's on the same holdout, \
+the training set, when it was trained and who approved it. --format json prints the full lineage: \
+spec and plan hashes, pinned feature hashes, the training-set manifest, hyperparameters, every \
+metric, artifact paths and checksums, the git commit."
+    )]
+    Models(models::ModelsArgs),
+    /// Record an approval of a model version (required before promotion when `approval = required`).
+    Approve(models::ApproveArgs),
+    /// Move a model version to a stage: production, shadow, approved or archived.
+    #[command(
+        long_about = "Move a model version to a stage. Promoting to production archives the \
+version in production; a model with `approval = required` needs an approval first. Every change is \
+one transaction: concurrent promotions never lose a write."
+    )]
+    Promote(models::PromoteArgs),
+    /// Put the previous production version of a model back in production.
+    Rollback(models::RollbackArgs),
     /// Show the feature plan the engines will run.
     #[command(
         long_about = "Check the project and print its feature plan: every source, contract, \
@@ -143,6 +177,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(arguments) => build::build(arguments),
         Command::Verify(arguments) => verify::verify(arguments),
+        Command::ServeFeatures(arguments) => serve::serve_features(arguments),
+        Command::Models(arguments) => models::models(arguments),
+        Command::Approve(arguments) => models::approve(arguments),
+        Command::Promote(arguments) => models::promote(arguments),
+        Command::Rollback(arguments) => models::rollback(arguments),
         Command::Check(arguments) => check::check(arguments),
         Command::Lock(arguments) => check::lock(arguments),
         Command::Fmt(arguments) => fmt::fmt(arguments),

@@ -15,8 +15,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use datafusion::logical_expr::{col, lit};
-use datafusion::prelude::SessionContext;
-use mlsys_batch::convert::{arrow_type, value_at};
 use mlsys_batch::features::history::{aggregates_of, for_each_history, watermark};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::{OfflineStore, TableLocation};
@@ -29,6 +27,7 @@ use mlsys_kernels::Value;
 use mlsys_kernels::aggregate::Accumulator;
 use mlsys_online::{EntityKey, Lookup, OnlineStore, RedbStore, TableId, TableMeta, Timeline, meta_name};
 
+use crate::tables::read_rows;
 use crate::{project, report};
 
 #[derive(clap::Args)]
@@ -466,41 +465,6 @@ fn empty_value(plan: &Plan, feature: FeatureId) -> anyhow::Result<Value> {
 
 fn key_text(keys: &[Value]) -> String {
     keys.iter().map(Value::to_string).collect::<Vec<_>>().join("\u{1f}")
-}
-
-/// Every row of a table (optionally filtered), the named columns cast to the types given.
-async fn read_rows(
-    table: &TableLocation,
-    columns: &[(&str, BaseType)],
-    filter: Option<datafusion::logical_expr::Expr>,
-) -> anyhow::Result<Vec<Vec<Value>>> {
-    let mut frame = SessionContext::new().read_table(table.provider().await?)?;
-    if let Some(filter) = filter {
-        frame = frame.filter(filter)?;
-    }
-    let batches = frame.collect().await?;
-    let mut rows = Vec::new();
-    for batch in &batches {
-        let arrays = columns
-            .iter()
-            .map(|(name, base)| {
-                let array = batch
-                    .column_by_name(name)
-                    .ok_or_else(|| anyhow::anyhow!("{} has no column `{name}`", table.name))?;
-                Ok(datafusion::arrow::compute::cast(array, &arrow_type(*base))?)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        for row in 0..batch.num_rows() {
-            rows.push(
-                arrays
-                    .iter()
-                    .zip(columns)
-                    .map(|(array, (_, base))| value_at(array, row, *base))
-                    .collect(),
-            );
-        }
-    }
-    Ok(rows)
 }
 
 trait Plain {

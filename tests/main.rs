@@ -5,5 +5,7 @@ mod ci;
 mod cli;
 mod data;
 mod lsp;
+mod models;
 mod support;
+mod train;
 mod verify;

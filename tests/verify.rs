@@ -41,7 +41,12 @@ fn verify_finds_no_skew_on_the_fraud_example_and_reports_a_tampered_value() {
     let output = text(&verify);
     assert_eq!(verify.status.code(), Some(0), "{output}");
     assert!(output.contains("0 mismatches"), "{output}");
-    for table in ["online user_activity@v1", "features/txn_signals/v2", "/snapshot", "/holdout"] {
+    for table in [
+        "online user_activity@v1",
+        "features/txn_signals/v2",
+        "/snapshot",
+        "/holdout",
+    ] {
         assert!(output.contains(table), "{table} is verified: {output}");
     }
 
@@ -159,7 +164,9 @@ fn random_event_streams_are_served_online_exactly_as_the_interpreter_computes_th
         let mut by_day: std::collections::BTreeMap<String, String> = Default::default();
         for (user, value, weight, time) in &rows {
             let day = timestamp_text(*time)[..10].to_string();
-            let file = by_day.entry(day).or_insert_with(|| "user,value,weight,at\n".to_string());
+            let file = by_day
+                .entry(day)
+                .or_insert_with(|| "user,value,weight,at\n".to_string());
             let value = value.map(|value| format!("{value:?}")).unwrap_or_default();
             let weight = weight.map(|weight| weight.to_string()).unwrap_or_default();
             writeln!(file, "{user},{value},{weight},{}", timestamp_text(*time)).expect("write");
@@ -243,6 +250,59 @@ fn random_event_streams_are_served_online_exactly_as_the_interpreter_computes_th
         drop(store);
         let verify = run(&["verify", &project.display().to_string()]);
         assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+        if seed == 1 {
+            serve_features_answers_over_http(&project);
+        }
         let _ = std::fs::remove_dir_all(&project);
     }
+}
+
+/// `mlsysc serve-features` on the built project: health, a Feast-shaped answer, a 404.
+fn serve_features_answers_over_http(project: &Path) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(["serve-features", &project.display().to_string(), "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve-features starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a first line");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("an address in {line:?}"))
+        .to_string();
+    let request = |method: &str, path: &str, body: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connects");
+        let message = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        std::io::Write::write_all(&mut stream, message.as_bytes()).expect("sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("answer");
+        answer
+    };
+    assert!(request("GET", "/health", "").starts_with("HTTP/1.1 200"));
+    let answer = request(
+        "POST",
+        "/get-online-features",
+        r#"{"features": ["recent@v1:n_2h"], "entities": {"user": ["u1", "nobody"]}}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""feature_names":["user","n_2h"]"#), "{answer}");
+    assert!(answer.contains("NOT_FOUND"), "{answer}");
+    let missing = request(
+        "POST",
+        "/get-online-features",
+        r#"{"features": ["recent@v9:n_2h"], "entities": {"user": ["u1"]}}"#,
+    );
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains("recent@v9"), "{missing}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -56,7 +56,12 @@ fn records_that_are_not_timelines_are_refused() {
         Record::new(0, vec![Value::Timestamp(0), Value::Int(0), Value::Int(5)]),
         Record::new(
             0,
-            vec![Value::Timestamp(0), Value::Int(0), Value::Timestamp(5), Value::Timestamp(5)],
+            vec![
+                Value::Timestamp(0),
+                Value::Int(0),
+                Value::Timestamp(5),
+                Value::Timestamp(5),
+            ],
         ),
     ];
     for record in cases {

@@ -1,0 +1,442 @@
+//! Training, the last step of `mlsysc build`: every model whose inputs changed (its definition, the
+//! plan hashes of its pinned features, its training set) is trained on the snapshot, evaluated on the
+//! holdout together with the production version, registered with its lineage and content-addressed
+//! artifacts (native bytes and ONNX), and promoted when its `promote_if` holds and no approval is
+//! required. A model whose inputs a registered version was already trained from is skipped.
+//!
+//! Nothing is half-registered: artifacts are written first (content-addressed, so a repeat is a
+//! no-op), then the version is registered in one transaction.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, anyhow, bail};
+use mlsys_batch::state::BuildState;
+use mlsys_batch::store::{OfflineStore, TableLocation};
+use mlsys_batch::training::manifest::Manifest;
+use mlsys_compiler::plan::{AlgorithmKind, Approval, Literal, MetricSide, Model, ModelId, Plan, Task};
+use mlsys_compiler::types::BaseType;
+use mlsys_kernels::Value;
+use mlsys_kernels::interpret::{Bindings, evaluate};
+use mlsys_registry::{FeatureInput, NewVersion, Registry, Stage, StageRef, sha256_hex, store_artifact};
+use mlsys_train::{Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, TrainOptions};
+
+use crate::tables::read_rows;
+
+/// Bumped when training changes in a way that changes model bytes: every model is retrained.
+const FORMAT: &str = "train-1";
+
+/// Trees between two checkpoints of a gbdt training.
+const CHECKPOINT_EVERY: u32 = 10;
+
+/// What the training step did for one model.
+pub struct Trained {
+    pub model: String,
+    pub outcome: Outcome,
+}
+
+pub enum Outcome {
+    /// A registered version was trained from the same inputs.
+    Unchanged {
+        version: u32,
+    },
+    /// No training set (the build has not made one).
+    NoTrainingSet,
+    Registered(Registered),
+}
+
+pub struct Registered {
+    pub version: u32,
+    pub metric: String,
+    pub value: f64,
+    /// The production version and its metric on the same holdout.
+    pub production: Option<(u32, f64)>,
+    pub promotable: bool,
+    pub promoted: bool,
+    pub approval_required: bool,
+    pub seconds: f64,
+}
+
+/// Where the training step keeps its files.
+pub struct Places {
+    pub registry: PathBuf,
+    pub artifacts: PathBuf,
+    pub checkpoints: PathBuf,
+    pub project: PathBuf,
+}
+
+impl Places {
+    pub fn of(project: &Path, registry: Option<&Path>) -> Places {
+        let state = project.join(".mlsys");
+        Places {
+            registry: registry.map_or_else(|| state.join("registry.db"), Path::to_path_buf),
+            artifacts: state.join("artifacts"),
+            checkpoints: state.join("checkpoints"),
+            project: project.to_path_buf(),
+        }
+    }
+}
+
+pub async fn train_models(plan: &Plan, store: &OfflineStore, places: &Places) -> anyhow::Result<Vec<Trained>> {
+    let state = BuildState::load(&store.state_file())?;
+    let mut registry = Registry::open(&places.registry)?;
+    let mut trained = Vec::new();
+    for (model_id, model) in plan.models.iter() {
+        let outcome = train_one(plan, store, &state, &mut registry, places, model_id)
+            .await
+            .with_context(|| format!("model `{}`", model.name))?;
+        trained.push(Trained {
+            model: model.name.clone(),
+            outcome,
+        });
+    }
+    Ok(trained)
+}
+
+async fn train_one(
+    plan: &Plan,
+    store: &OfflineStore,
+    state: &BuildState,
+    registry: &mut Registry,
+    places: &Places,
+    model_id: ModelId,
+) -> anyhow::Result<Outcome> {
+    let model = &plan.models[model_id];
+    let Some(set_id) = state.training.get(&model.name) else {
+        return Ok(Outcome::NoTrainingSet);
+    };
+    let set_directory = store.root().join(format!("training/{}/{set_id}", model.name));
+    let Some(manifest) = Manifest::read(&set_directory)? else {
+        return Ok(Outcome::NoTrainingSet);
+    };
+    let task = match model.task {
+        Task::Classification => mlsys_train::Task::Classification,
+        Task::Regression => mlsys_train::Task::Regression,
+    };
+    let algorithm = algorithm_of(model)?;
+    let hyperparameters = serde_json::to_string(&algorithm)?;
+    let spec_hash = sha256_hex(
+        format!(
+            "{FORMAT}:{}:{hyperparameters}:{:?}:{}",
+            manifest.definition, model.train.metric, model.train.seed
+        )
+        .as_bytes(),
+    );
+    let plan_hash = sha256_hex(
+        manifest
+            .features
+            .iter()
+            .map(|feature| format!("{}={}", feature.column, feature.hash))
+            .collect::<Vec<_>>()
+            .join(",")
+            .as_bytes(),
+    );
+    let training_fingerprint = sha256_hex(serde_json::to_string(&manifest.inputs)?.as_bytes());
+    let inputs_fingerprint = sha256_hex(format!("{spec_hash}:{plan_hash}:{}", manifest.id).as_bytes());
+    if let Some(existing) = registry.find_by_inputs(&model.name, &inputs_fingerprint)? {
+        return Ok(Outcome::Unchanged {
+            version: existing.version,
+        });
+    }
+
+    let started = Instant::now();
+    let names: Vec<String> = manifest.features.iter().map(|feature| feature.column.clone()).collect();
+    let snapshot = load_split(plan, model, store, &manifest, &manifest.snapshot.table, task).await?;
+    let holdout = load_split(plan, model, store, &manifest, &manifest.holdout.table, task).await?;
+    if snapshot.labels.is_empty() {
+        bail!(
+            "the training set is empty: no labelled example in the snapshot {} .. {} ({} without a label)",
+            manifest.snapshot.from,
+            manifest.snapshot.to,
+            manifest.snapshot.unlabeled
+        );
+    }
+    if holdout.labels.is_empty() {
+        bail!(
+            "the holdout is empty: no labelled example in {} .. {}",
+            manifest.holdout.from,
+            manifest.holdout.to
+        );
+    }
+    let training = Dataset::new(task, names.clone(), snapshot.columns, snapshot.labels)
+        .map_err(|error| anyhow!("the training set: {error}"))?;
+    let evaluation = Dataset::new(task, names.clone(), holdout.columns, holdout.labels)
+        .map_err(|error| anyhow!("the holdout: {error}"))?;
+    let options = TrainOptions::default();
+    let trained = match algorithm {
+        Algorithm::Gbdt(params) => {
+            let directory = places.checkpoints.join(&model.name).join(&inputs_fingerprint[..16]);
+            mlsys_train::train_with_checkpoints(&training, &params, &options, &directory, CHECKPOINT_EVERY)?.model
+        }
+        other => mlsys_train::train(&training, &other, &options)?,
+    };
+    let predictions = trained.predict_dataset(&evaluation)?;
+    let metrics = all_metrics(task, evaluation.labels(), &predictions)?;
+    let headline = model.train.metric.name().to_string();
+
+    let production = registry.resolve(&model.name, &StageRef::Production)?;
+    let production_metrics = match &production {
+        Some(version) => {
+            let bytes = std::fs::read(&version.lineage.artifact.path)
+                .with_context(|| format!("the artifact of production v{}", version.version))?;
+            let production_model = mlsys_train::Model::from_bytes(&bytes)?;
+            let production_predictions = production_model.predict_dataset(&evaluation).map_err(|error| {
+                anyhow!(
+                    "production v{} cannot score this holdout ({error}); its inputs differ",
+                    version.version
+                )
+            })?;
+            Some(all_metrics(task, evaluation.labels(), &production_predictions)?)
+        }
+        None => None,
+    };
+    let promotable = match (model.train.promote_if, &production_metrics) {
+        (Some(rule), Some(production_metrics)) => promote_if_holds(plan, rule, &metrics, production_metrics)?,
+        _ => true,
+    };
+
+    let bytes = trained.to_bytes()?;
+    let artifact = store_artifact(&places.artifacts, &bytes)?;
+    let onnx = store_artifact(&places.artifacts, &mlsys_train::to_onnx(&trained, &names)?)?;
+    let manifest_text = serde_json::to_string_pretty(&manifest)?;
+    let new = NewVersion {
+        model: model.name.clone(),
+        task: manifest.task.clone(),
+        spec_hash,
+        plan_hash,
+        features: manifest
+            .features
+            .iter()
+            .map(|feature| FeatureInput {
+                column: feature.column.clone(),
+                ty: feature.ty.clone(),
+                hash: feature.hash.clone(),
+            })
+            .collect(),
+        training_set: manifest.id.clone(),
+        training_manifest: manifest_text,
+        training_fingerprint,
+        inputs_fingerprint,
+        algorithm: algorithm.name().to_string(),
+        hyperparameters,
+        metric: headline.clone(),
+        metrics: metrics.clone(),
+        production_version: production.as_ref().map(|version| version.version),
+        production_metrics: production_metrics.clone(),
+        promote_if: model
+            .train
+            .promote_if
+            .map(|rule| mlsys_compiler::plan::print::expr_infix(plan, rule)),
+        promotable,
+        artifact,
+        onnx: Some(onnx),
+        git_commit: git_commit(&places.project),
+        trained_at: now_micros(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let registered = registry.register(&new)?;
+    let approval_required = model.train.approval == Approval::Required;
+    let promoted = model.train.promote_if.is_some() && promotable && !approval_required;
+    if promoted {
+        registry.promote(&model.name, registered.version, Stage::Production, false)?;
+    }
+    // The checkpoints served their purpose once the version is registered.
+    let _ = std::fs::remove_dir_all(places.checkpoints.join(&model.name));
+    Ok(Outcome::Registered(Registered {
+        version: registered.version,
+        value: metrics.get(&headline).copied().unwrap_or(f64::NAN),
+        production: production.as_ref().and_then(|version| {
+            production_metrics
+                .as_ref()
+                .and_then(|metrics| metrics.get(&headline))
+                .map(|value| (version.version, *value))
+        }),
+        metric: headline,
+        promotable,
+        promoted,
+        approval_required,
+        seconds: new.seconds,
+    }))
+}
+
+/// The built-in algorithm and its hyperparameters (defaults filled in, the `train` seed for gbdt).
+fn algorithm_of(model: &Model) -> anyhow::Result<Algorithm> {
+    let parameters = &model.algorithm.hyperparameters;
+    let float = |name: &str, default: f64| match parameters.get(name) {
+        Some(Literal::Float(value)) => *value,
+        Some(Literal::Int(value)) => *value as f64,
+        _ => default,
+    };
+    let int = |name: &str, default: i64| match parameters.get(name) {
+        Some(Literal::Int(value)) => *value,
+        _ => default,
+    };
+    let count = |name: &str, default: u32| u32::try_from(int(name, i64::from(default))).unwrap_or(u32::MAX);
+    Ok(match &model.algorithm.kind {
+        AlgorithmKind::LogisticRegression => {
+            let defaults = LogisticRegressionParams::default();
+            Algorithm::LogisticRegression(LogisticRegressionParams {
+                l2: float("l2", defaults.l2),
+                max_iter: count("max_iter", defaults.max_iter),
+                learning_rate: float("learning_rate", defaults.learning_rate),
+            })
+        }
+        AlgorithmKind::LinearRegression => Algorithm::LinearRegression(LinearRegressionParams {
+            l2: float("l2", LinearRegressionParams::default().l2),
+        }),
+        AlgorithmKind::Gbdt => {
+            let defaults = GbdtParams::default();
+            Algorithm::Gbdt(GbdtParams {
+                trees: count("trees", defaults.trees),
+                depth: count("depth", defaults.depth),
+                learning_rate: float("learning_rate", defaults.learning_rate),
+                min_rows_per_leaf: count("min_rows_per_leaf", defaults.min_rows_per_leaf),
+                l2: float("l2", defaults.l2),
+                subsample: float("subsample", defaults.subsample),
+                early_stopping_rounds: count("early_stopping_rounds", defaults.early_stopping_rounds),
+                seed: int("seed", model.train.seed),
+            })
+        }
+        AlgorithmKind::Onnx { path } => {
+            bail!("`onnx(\"{path}\")` models are not trained by build yet; use a built-in algorithm")
+        }
+        AlgorithmKind::Command { command } => {
+            bail!("`command(\"{command}\")` trainers are not run by build yet; use a built-in algorithm")
+        }
+    })
+}
+
+/// Every metric of the task on a holdout, by name.
+fn all_metrics(task: mlsys_train::Task, labels: &[f64], predictions: &[f64]) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut metrics = BTreeMap::new();
+    for metric in mlsys_train::Metric::all_for(task) {
+        let value = metric
+            .compute(labels, predictions)
+            .map_err(|error| anyhow!("{} on the holdout: {error}", metric.name()))?;
+        metrics.insert(metric.name().to_string(), value);
+    }
+    Ok(metrics)
+}
+
+/// Evaluates `promote_if` with the new version's metrics and production's on the same holdout.
+fn promote_if_holds(
+    plan: &Plan,
+    rule: mlsys_compiler::plan::ExprId,
+    new: &BTreeMap<String, f64>,
+    production: &BTreeMap<String, f64>,
+) -> anyhow::Result<bool> {
+    let mut bindings = Bindings::new();
+    for metric in mlsys_compiler::plan::Metric::ALL {
+        for (side, values) in [(MetricSide::Candidate, new), (MetricSide::Production, production)] {
+            if let Some(value) = values.get(metric.name()) {
+                bindings = bindings.with_metric(side, metric, Value::Float(*value));
+            }
+        }
+    }
+    Ok(matches!(evaluate(plan, rule, &bindings)?, Value::Bool(true)))
+}
+
+struct Split {
+    columns: Vec<Vec<f64>>,
+    labels: Vec<f64>,
+}
+
+/// A split as the trainers take it, in time order (lineage breaking ties): inputs as float64
+/// (`false`/`true` 0/1, null NaN), labels 0/1 or numeric.
+async fn load_split(
+    plan: &Plan,
+    model: &Model,
+    store: &OfflineStore,
+    manifest: &Manifest,
+    table: &str,
+    task: mlsys_train::Task,
+) -> anyhow::Result<Split> {
+    let examples = &plan.sources[model.examples];
+    let timestamp = examples
+        .timestamp
+        .map(|column| examples.columns[column as usize].name.clone())
+        .ok_or_else(|| anyhow!("`{}` has no timestamp", examples.name))?;
+    let label_base = BaseType::from_name(&manifest.label.ty)
+        .ok_or_else(|| anyhow!("the label column has type {}", manifest.label.ty))?;
+    let mut columns: Vec<(&str, BaseType)> = vec![
+        (timestamp.as_str(), BaseType::Timestamp),
+        ("_file", BaseType::String),
+        ("_row", BaseType::Int64),
+        (manifest.label.name.as_str(), label_base),
+    ];
+    for feature in &manifest.features {
+        let base = BaseType::from_name(feature.ty.trim_end_matches('?'))
+            .ok_or_else(|| anyhow!("input `{}` has type {}", feature.column, feature.ty))?;
+        columns.push((feature.column.as_str(), base));
+    }
+    let location = TableLocation {
+        name: table.to_string(),
+        path: store.root().join(table),
+    };
+    let mut rows = read_rows(&location, &columns, None).await?;
+    let order = |row: &Vec<Value>| -> (i64, String, i64) {
+        let number = |value: &Value| match value {
+            Value::Timestamp(number) | Value::Int(number) => *number,
+            _ => i64::MIN,
+        };
+        (number(&row[0]), row[1].to_string(), number(&row[2]))
+    };
+    rows.sort_by_key(order);
+    let width = manifest.features.len();
+    let mut split = Split {
+        columns: vec![Vec::with_capacity(rows.len()); width],
+        labels: Vec::with_capacity(rows.len()),
+    };
+    for row in &rows {
+        let label = match (&row[3], task) {
+            (Value::Bool(value), mlsys_train::Task::Classification) => f64::from(u8::from(*value)),
+            (Value::Int(value), mlsys_train::Task::Regression) => *value as f64,
+            (Value::Float(value), mlsys_train::Task::Regression) => *value,
+            (Value::Null, _) => continue,
+            (other, _) => bail!(
+                "label `{}` holds {other}, which is not a {} label",
+                manifest.label.name,
+                manifest.task
+            ),
+        };
+        split.labels.push(label);
+        for (index, value) in row[4..].iter().enumerate() {
+            let input = match value {
+                Value::Null => f64::NAN,
+                Value::Bool(value) => f64::from(u8::from(*value)),
+                Value::Int(value) => *value as f64,
+                Value::Float(value) if value.is_nan() => bail!(
+                    "input `{}` is NaN in {} row {}: NaN is not a missing value; guard the \
+                     expression that makes it (a 0/0, a log of a negative) so it gives null instead",
+                    manifest.features[index].column,
+                    row[1],
+                    row[2]
+                ),
+                Value::Float(value) => *value,
+                other => bail!("input `{}` holds {other}", manifest.features[index].column),
+            };
+            split.columns[index].push(input);
+        }
+    }
+    Ok(split)
+}
+
+/// The project's git commit, if it is a git work tree.
+fn git_commit(project: &Path) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(project)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))
+}

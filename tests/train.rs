@@ -1,0 +1,227 @@
+//! Training inside `mlsysc build`: a model is trained when its inputs change and skipped otherwise,
+//! compared with production on the same holdout, registered with its lineage, reproducible from
+//! its recorded inputs; bad training data fails the build naming the model and the cause, with
+//! nothing registered.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mlsys_registry::{Registry, Stage};
+
+fn mlsysc(directory: &Path, arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(arguments)
+        .current_dir(directory)
+        .output()
+        .expect("mlsysc runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn versions(project: &Path, model: &str) -> Vec<mlsys_registry::ModelVersion> {
+    Registry::open(&project.join(".mlsys/registry.db"))
+        .expect("registry opens")
+        .versions(model)
+        .expect("versions")
+}
+
+#[test]
+fn fraud_models_are_trained_compared_with_production_and_reproducible() {
+    let project = crate::support::fraud_project("train");
+    let build = mlsysc(&project, &["build"]);
+    let output = text(&build);
+    assert_eq!(build.status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("needs approval (mlsysc approve fraud_detector 1 --by NAME)"),
+        "{output}"
+    );
+    let first = versions(&project, "fraud_detector");
+    assert_eq!(first.len(), 1);
+    let v1 = &first[0];
+    assert_eq!(v1.stage, Stage::Candidate);
+    assert!(v1.lineage.metrics["auc"] > 0.8, "{:?}", v1.lineage.metrics);
+    for metric in ["auc", "logloss", "accuracy", "f1"] {
+        assert!(v1.lineage.metrics.contains_key(metric), "{metric}");
+    }
+    assert!(Path::new(&v1.lineage.artifact.path).exists());
+    assert!(
+        v1.lineage
+            .onnx
+            .as_ref()
+            .is_some_and(|onnx| Path::new(&onnx.path).exists())
+    );
+
+    // Unchanged inputs: nothing retrained.
+    let again = mlsysc(&project, &["build"]);
+    assert!(
+        text(&again).contains("unchanged: trained from the same inputs"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(versions(&project, "fraud_detector").len(), 1);
+
+    // Approve and promote; then a new hyperparameter trains v2, compared with v1 on the holdout.
+    assert_eq!(
+        mlsysc(&project, &["promote", "fraud_detector", "1", "--to", "production"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        mlsysc(&project, &["approve", "fraud_detector", "1", "--by", "ana"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let promote = mlsysc(&project, &["promote", "fraud_detector", "1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
+    let spec = project.join("model.mlsys");
+    let text_before = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(&spec, text_before.replace("trees = 200", "trees = 40")).expect("edit");
+    let retrain = mlsysc(&project, &["build"]);
+    let output = text(&retrain);
+    assert_eq!(retrain.status.code(), Some(0), "{output}");
+    let all = versions(&project, "fraud_detector");
+    assert_eq!(all.len(), 2, "{output}");
+    let v2 = &all[1];
+    assert_eq!(v2.lineage.production_version, Some(1));
+    let production_auc = v2.lineage.production_metrics.as_ref().expect("compared")["auc"];
+    assert_eq!(
+        production_auc, v1.lineage.metrics["auc"],
+        "production scored on the same holdout"
+    );
+    assert!(output.contains("v1 0."), "{output}");
+
+    // Reproducible: the same recorded inputs train the same bytes.
+    std::fs::remove_file(project.join(".mlsys/registry.db")).expect("registry removed");
+    std::fs::remove_dir_all(project.join(".mlsys/artifacts")).expect("artifacts removed");
+    let rebuilt = mlsysc(&project, &["build"]);
+    assert_eq!(rebuilt.status.code(), Some(0), "{}", text(&rebuilt));
+    let again = versions(&project, "fraud_detector");
+    assert_eq!(again[0].lineage.artifact.sha256, v2.lineage.artifact.sha256);
+    assert_eq!(again[0].lineage.training_set, v2.lineage.training_set);
+    let _ = std::fs::remove_dir_all(project);
+}
+
+const SPEC: &str = r#"
+source payments {
+  format = csv
+  location = "data/payments"
+  timestamp = paid_at
+  schema { payment_id: string, user_id: string, amount: float64, paid_at: timestamp }
+}
+
+source disputes {
+  format = csv
+  location = "data/disputes"
+  timestamp = reported_at
+  schema { payment_id: string, lost: bool, reported_at: timestamp }
+}
+
+entity user { key user_id: string }
+
+features spend v1 {
+  entity = user
+  from = payments
+  count_1d = count() over 1d every 1h
+}
+
+features pay v1 {
+  from = payments
+  big = amount > 10.0
+  RATIO
+}
+
+model disputes_model {
+  examples = payments
+  label = disputes.lost on payment_id default false
+  features = [pay@v1, spend@v1]
+  algorithm = gbdt(trees = 3, min_rows_per_leaf = 1)
+  train {
+    snapshot = SNAPSHOT
+    holdout = 2026-03-03 .. 2026-03-03
+    metric = auc
+  }
+}
+
+serve disputes_api {
+  model = disputes_model@production
+  mode = realtime
+}
+"#;
+
+fn small_project(name: &str, snapshot: &str, ratio: &str, lost_on_day_2: bool) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("mlsysc-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let spec = SPEC.replace("SNAPSHOT", snapshot).replace("RATIO", ratio);
+    let mut payments = String::from("payment_id,user_id,amount,paid_at\n");
+    let mut disputes = String::from("payment_id,lost,reported_at\n");
+    for day in [2, 3] {
+        for index in 0..20 {
+            let id = format!("p{day}_{index}");
+            payments.push_str(&format!(
+                "{id},u{},{}.0,2026-03-0{day}T{:02}:00:00Z\n",
+                index % 3,
+                index,
+                index
+            ));
+            let lost = index % 2 == 0 && (day == 2 || lost_on_day_2);
+            disputes.push_str(&format!("{id},{lost},2026-03-10T00:00:00Z\n"));
+        }
+    }
+    for (path, content) in [
+        ("spec.mlsys", spec),
+        ("data/payments/dt=2026-03-02/part-0.csv", payments),
+        ("data/disputes/dt=2026-03-10/part-0.csv", disputes),
+    ] {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(path, content).expect("write");
+    }
+    root
+}
+
+#[test]
+fn bad_training_data_fails_the_build_naming_the_model_and_registers_nothing() {
+    let cases = [
+        (
+            "empty",
+            small_project("empty", "2026-01-01 .. 2026-01-02", "", true),
+            "the training set is empty",
+        ),
+        (
+            "one-class",
+            small_project("one-class", "2026-03-02 .. 2026-03-02", "", false),
+            "auc on the holdout",
+        ),
+        (
+            "nan",
+            small_project("nan", "2026-03-02 .. 2026-03-02", "ratio = amount / amount", true),
+            "input `pay@v1.ratio` is NaN",
+        ),
+    ];
+    for (name, project, expected) in cases {
+        let build = mlsysc(&project, &["build"]);
+        let output = text(&build);
+        assert_eq!(build.status.code(), Some(1), "{name}: {output}");
+        assert!(output.contains("model `disputes_model`"), "{name}: {output}");
+        assert!(output.contains(expected), "{name}: {output}");
+        assert!(
+            versions(&project, "disputes_model").is_empty(),
+            "{name}: nothing registered"
+        );
+        let _ = std::fs::remove_dir_all(project);
+    }
+    // The same project with good data trains and registers.
+    let good = small_project("good", "2026-03-02 .. 2026-03-02", "", true);
+    let build = mlsysc(&good, &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build));
+    assert_eq!(versions(&good, "disputes_model").len(), 1);
+    let _ = std::fs::remove_dir_all(good);
+}
