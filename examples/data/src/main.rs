@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use mlsys_compiler::syntax::literal::parse_date;
+use mlsys_example_data::forecast::{self, ForecastConfig};
 use mlsys_example_data::fraud::{self, FraudConfig};
 
 #[derive(Parser)]
@@ -34,12 +35,37 @@ enum Command {
         #[arg(long, default_value_t = FraudConfig::default().days)]
         days: u32,
     },
+    /// Daily demand per site and regional weather for examples/forecast: data/raw/demand (Parquet) and
+    /// data/raw/weather (CSV), replacing what is there.
+    Forecast {
+        /// The project directory; the data goes where its sources.mlsys reads it
+        /// [default: examples/forecast of this repository]
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long, default_value_t = ForecastConfig::default().seed)]
+        seed: u64,
+        #[arg(long, default_value_t = ForecastConfig::default().sites)]
+        sites: u32,
+        /// First day, YYYY-MM-DD.
+        #[arg(long, default_value = "2026-01-01")]
+        start: String,
+        #[arg(long, default_value_t = ForecastConfig::default().days)]
+        days: u32,
+    },
 }
 
-/// `examples/fraud` of this repository, wherever the command is run from.
-fn default_fraud_project() -> PathBuf {
+/// `examples/NAME` of this repository, wherever the command is run from.
+fn default_project(name: &str) -> PathBuf {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).parent();
-    examples.map_or_else(|| PathBuf::from("examples/fraud"), |examples| examples.join("fraud"))
+    examples.map_or_else(|| Path::new("examples").join(name), |examples| examples.join(name))
+}
+
+/// Checks the period flags and reads `--start`.
+fn period(start: &str, days: u32) -> anyhow::Result<i32> {
+    if days == 0 || days > 3_660 {
+        bail!("--days must be between 1 and 3660");
+    }
+    parse_date(start).map_err(anyhow::Error::msg).context("--start")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,10 +77,10 @@ fn main() -> anyhow::Result<()> {
             start,
             days,
         } => {
-            if users == 0 || days == 0 || days > 3_660 {
-                bail!("--users must be at least 1 and --days between 1 and 3660");
+            if users == 0 {
+                bail!("--users must be at least 1");
             }
-            let start = parse_date(&start).map_err(anyhow::Error::msg).context("--start")?;
+            let start = period(&start, days)?;
             let config = FraudConfig {
                 seed,
                 users,
@@ -64,9 +90,34 @@ fn main() -> anyhow::Result<()> {
             };
             let began = Instant::now();
             let data = fraud::generate(&config);
-            let project = project.unwrap_or_else(default_fraud_project);
+            let project = project.unwrap_or_else(|| default_project("fraud"));
             let summary =
                 fraud::write(&data, &project).with_context(|| format!("writing under {}", project.display()))?;
+            print!("{summary}");
+            println!("  done in {:.1}s", began.elapsed().as_secs_f64());
+        }
+        Command::Forecast {
+            project,
+            seed,
+            sites,
+            start,
+            days,
+        } => {
+            if sites == 0 {
+                bail!("--sites must be at least 1");
+            }
+            let start = period(&start, days)?;
+            let config = ForecastConfig {
+                seed,
+                sites,
+                start,
+                days,
+            };
+            let began = Instant::now();
+            let data = forecast::generate(&config);
+            let project = project.unwrap_or_else(|| default_project("forecast"));
+            let summary =
+                forecast::write(&data, &project).with_context(|| format!("writing under {}", project.display()))?;
             print!("{summary}");
             println!("  done in {:.1}s", began.elapsed().as_secs_f64());
         }

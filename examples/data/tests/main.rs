@@ -1,5 +1,6 @@
 //! Tests of the example data generators: what they write, read back with the parquet crate and as CSV.
 
+mod forecast;
 mod fraud;
 mod read;
 
