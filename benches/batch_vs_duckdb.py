@@ -1,6 +1,7 @@
 """Batch benchmark: `mlsysc build` against the same pipeline written for DuckDB, on generated data.
 
-Reproduce (from the repository root; needs `pip install duckdb pyarrow numpy psutil`):
+Reproduce (from the repository root; needs `pip install duckdb pyarrow numpy psutil`; about 5 minutes
+on 2 cores plus a minute the first time to generate the data):
 
     cargo build --release -p mlsysc && python3 benches/batch_vs_duckdb.py --json batch.json
 
@@ -14,24 +15,30 @@ What it does:
   2. Times the release `mlsysc build` of benches/batch_project (the entity group `user_activity v1`:
      count and sum over 7d every 1h, avg and max over 30d every 1d; the row-level group
      `txn_signals v1`; the point-in-time training set of `fraud_detector`, the last 9 days, with the
-     chargeback label) from a clean store: per-stage seconds from its summary, wall time, peak RSS
-     (GNU time) and the peak RSS sampled during each stage (psutil).
+     chargeback label) from a clean store: per-stage seconds from its summary, wall and CPU time and
+     peak RSS of the process (GNU time), and the CPU time and peak RSS sampled during each stage
+     (psutil). `mlsysc build` then also fills the online store and trains the model; those two
+     stages are reported on their own (DuckDB has no counterpart here).
   3. Times the same pipeline in DuckDB (threads = --threads, memory_limit = --duckdb-memory), each step
      in its own Python process so that its peak RSS is its own: load (validated, with each row's file
      and row number), the change-point table (per (user, tile) partial aggregates, window values at
      every instant where a window gains or loses a tile, RANGE frames over tile indexes), the
      row-level table and the training set (ASOF JOIN on the change points, latest chargeback per
      txn_id, default false), each written as Parquet partitioned by dt.
-  4. Compares the two outputs (rows on each side, values that differ) unless --no-verify.
+  4. Compares the outputs unless --no-verify: rows present on one side only, and per column the
+     values that differ; for a sample of differing float sums, which engine gives the exactly
+     rounded sum (Python's math.fsum over the window's raw amounts).
   5. Runs mlsysc again with each --memory-limits value (MiB, default 128 and 64) and reports whether
      it completes, its time and peak RSS, or its error; DuckDB runs with the same memory_limit.
   6. Prints the table (and writes it as JSON with --json).
+
+Timings are wall seconds with --threads threads on each side; CPU seconds are shown too, since on a
+shared machine they move less than wall time (the load average is printed).
 
 Smaller, quick run: `python3 benches/batch_vs_duckdb.py --events 200000 --users 5000`.
 The mlsysc binary is $CARGO_TARGET_DIR/release/mlsysc (default target/), or --mlsysc PATH.
 """
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -86,7 +93,8 @@ def generate(events, users, seed):
     rng = np.random.default_rng(seed)
     start_us = int(np.datetime64(START_DATE, "us").astype(np.int64))
 
-    # Skewed activity: log-normal user weights (the busiest 1% of users make ~10% of the payments).
+    # Skewed activity: log-normal user weights (the busiest 1% of users make ~13% of the payments,
+    # the busiest 10% ~46%; at 10M events the median user has 49 payments, the busiest 6,308).
     weights = rng.lognormal(0.0, 1.2, users)
     user = rng.choice(users, size=events, p=weights / weights.sum())
     # Event times: a uniform day, a time of day peaking in the afternoon (a fifth uniform).
@@ -245,13 +253,13 @@ def make_project(workdir, name, data):
 
 def parse_summary(stdout):
     """Per-stage seconds and rows from the `mlsysc build` summary."""
-    summary = {"features": {}, "training": {}}
+    summary = {"features": {}, "training": {}, "online": {}, "models": {}}
     section = None
     for line in stdout.splitlines():
         fields = line.split()
         if not fields:
             continue
-        if fields[0] in ("source", "feature", "training"):
+        if fields[0] in ("source", "feature", "training", "online", "model"):
             section = fields[0]
             continue
         match = re.match(r"build \d+ finished in ([0-9.]+)s", line)
@@ -265,6 +273,11 @@ def parse_summary(stdout):
         elif section == "training" and len(fields) >= 6:
             summary["training"][fields[0]] = {"id": fields[1], "snapshot": int(fields[-4]), "holdout": int(fields[-3]),
                                               "unlabeled": int(fields[-2]), "seconds": float(fields[-1])}
+        elif section == "online" and len(fields) == 4:
+            summary["online"][fields[0]] = {"entities": fields[1], "seconds": float(fields[-1])}
+        elif section == "model" and (match := re.match(
+                r"(\S+)\s+v\d+\s+(\S+ [-0-9.e]+)\s+(?:none|v\d+ [-0-9.e]+)\s+([0-9.]+)\s", line)):
+            summary["models"][match.group(1)] = {"holdout": match.group(2), "seconds": float(match.group(3))}
     return summary
 
 
@@ -284,17 +297,21 @@ def run_mlsysc(binary, workdir, name, data, memory_limit=None):
     result["summary"] = summary
     result["run_output"] = run.stdout
     # Stage windows, counted back from the end of the process (the stages run in this order).
-    entity = summary["features"].get("user_activity@v1", {}).get("seconds", 0.0)
-    rows = summary["features"].get("txn_signals@v1", {}).get("seconds", 0.0)
-    training = summary["training"].get("fraud_detector", {}).get("seconds", 0.0)
+    # The stages after the training sets (online materialization, model training) have no DuckDB
+    # counterpart here; they are timed and reported on their own.
+    stages = [("entity table", summary["features"].get("user_activity@v1", {}).get("seconds", 0.0)),
+              ("row-level table", summary["features"].get("txn_signals@v1", {}).get("seconds", 0.0)),
+              ("training set", summary["training"].get("fraud_detector", {}).get("seconds", 0.0)),
+              ("online store", sum(table["seconds"] for table in summary["online"].values())),
+              ("model training", sum(model["seconds"] for model in summary["models"].values()))]
     end = run.seconds
-    windows = {"training set": (end - training, end),
-               "row-level table": (end - training - rows, end - training),
-               "entity table": (end - training - rows - entity, end - training - rows),
-               "ingest": (0.0, end - training - rows - entity)}
-    result["stage_seconds"] = {
-        "ingest": summary.get("build_seconds", end) - entity - rows - training,
-        "entity table": entity, "row-level table": rows, "training set": training}
+    windows = {}
+    for stage, seconds in reversed(stages):
+        windows[stage] = (end - seconds, end)
+        end -= seconds
+    windows["ingest"] = (0.0, end)
+    result["stage_seconds"] = dict(stages)
+    result["stage_seconds"]["ingest"] = summary.get("build_seconds", run.seconds) - sum(seconds for _, seconds in stages)
     result["stage_peak_rss_mib"] = {stage: (None if (peak := run.peak_between(*window)) is None else peak / MIB)
                                     for stage, window in windows.items()}
     result["stage_cpu_seconds"] = {stage: run.cpu_between(*window) for stage, window in windows.items()}
@@ -305,7 +322,7 @@ def run_mlsysc(binary, workdir, name, data, memory_limit=None):
 # 3. DuckDB: each step is a child process running this file with --duckdb-step
 
 
-def snapshot_sql(split):
+def split_condition(split):
     first, last = SNAPSHOT if split == "snapshot" else HOLDOUT
     return f"e.event_time >= TIMESTAMPTZ '{first} 00:00:00+00' AND e.event_time < TIMESTAMPTZ '{last} 00:00:00+00' + INTERVAL 1 DAY"
 
@@ -326,8 +343,9 @@ SELECT txn_id, is_fraud, reported_at FROM read_parquet('data/chargebacks/*.parqu
 WHERE txn_id IS NOT NULL AND is_fraud IS NOT NULL AND reported_at IS NOT NULL
 """],
     # The change points of user_activity v1: per (user, 1h tile) and (user, 1d tile) partial
-    # aggregates; the instants where a tile enters a window (tile end) or leaves it (tile end + W);
-    # at each instant the window values over tiles [T - W, T) by RANGE frames over tile indexes.
+    # aggregates; the instants where a tile enters a window (its end) or leaves it (its end + W); the
+    # 7d values at every instant and the 30d values once per (user, day of an instant), each over the
+    # tiles [T - W, T) by a RANGE frame over tile indexes; joined back per instant.
     "entity table": [f"""
 COPY (
   WITH hourly AS (
@@ -342,25 +360,23 @@ COPY (
       UNION ALL SELECT user_id, (h + 1 + 168) * {HOUR_US} FROM hourly
       UNION ALL SELECT user_id, (d + 1) * {DAY_US} FROM daily
       UNION ALL SELECT user_id, (d + 1 + 30) * {DAY_US} FROM daily)
-  ), grid AS (
-    SELECT user_id, h, h // 24 AS d, NULL::BIGINT AS t, n AS hn, s AS hs,
-           NULL::BIGINT AS dn, NULL::DOUBLE AS ds, NULL::DOUBLE AS dm FROM hourly
-    UNION ALL SELECT user_id, d * 24, d, NULL, NULL, NULL, n, s, m FROM daily
-    UNION ALL SELECT user_id, t // {HOUR_US}, t // {DAY_US}, t, NULL, NULL, NULL, NULL, NULL FROM instants
-  ), windows AS (
-    SELECT user_id, t,
-           coalesce(sum(hn) OVER hours, 0)::BIGINT AS txn_count_7d,
-           sum(hs) OVER hours AS amount_sum_7d,
-           sum(ds) OVER days / sum(dn) OVER days AS avg_amount_30d,
-           max(dm) OVER days AS max_amount_30d
-    FROM grid
-    WINDOW hours AS (PARTITION BY user_id ORDER BY h RANGE BETWEEN 168 PRECEDING AND 1 PRECEDING),
-           days AS (PARTITION BY user_id ORDER BY d RANGE BETWEEN 30 PRECEDING AND 1 PRECEDING)
+  ), hours AS (
+    SELECT user_id, t, coalesce(sum(n) OVER w, 0)::BIGINT AS txn_count_7d, sum(s) OVER w AS amount_sum_7d
+    FROM (SELECT user_id, h, NULL::BIGINT AS t, n, s FROM hourly
+          UNION ALL SELECT user_id, t // {HOUR_US}, t, NULL, NULL FROM instants)
+    WINDOW w AS (PARTITION BY user_id ORDER BY h RANGE BETWEEN 168 PRECEDING AND 1 PRECEDING)
     QUALIFY t IS NOT NULL
+  ), days AS (
+    SELECT user_id, d, sum(s) OVER w / sum(n) OVER w AS avg_amount_30d, max(m) OVER w AS max_amount_30d
+    FROM (SELECT user_id, d, false AS probe, n, s, m FROM daily
+          UNION ALL SELECT DISTINCT user_id, t // {DAY_US}, true, NULL::BIGINT, NULL::DOUBLE, NULL::DOUBLE
+                    FROM instants)
+    WINDOW w AS (PARTITION BY user_id ORDER BY d RANGE BETWEEN 30 PRECEDING AND 1 PRECEDING)
+    QUALIFY probe
   )
-  SELECT user_id, make_timestamp(t)::TIMESTAMPTZ AS valid_from, txn_count_7d, amount_sum_7d, avg_amount_30d,
-         max_amount_30d, strftime(make_timestamp(t), '%Y-%m-%d') AS dt
-  FROM windows
+  SELECT hours.user_id, make_timestamp(t)::TIMESTAMPTZ AS valid_from, txn_count_7d, amount_sum_7d,
+         avg_amount_30d, max_amount_30d, strftime(make_timestamp(t), '%Y-%m-%d') AS dt
+  FROM hours JOIN days ON days.user_id = hours.user_id AND days.d = hours.t // {DAY_US}
 ) TO 'out/features/user_activity' (FORMAT parquet, PARTITION_BY (dt))
 """],
     # txn_signals v1: one row per payment.
@@ -380,14 +396,16 @@ QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY reported_at DESC, is_fra
 """] + [f"""
 COPY (
   SELECT e._file, e._row, e.event_time, e.user_id, coalesce(l.is_fraud, false) AS is_fraud,
-         ln(1 + e.amount) AS amount_log, e.country <> 'US' AS "foreign", hour(e.event_time) < 6 AS night,
-         coalesce(f.txn_count_7d, 0) AS txn_count_7d, f.amount_sum_7d, f.avg_amount_30d, f.max_amount_30d,
-         e.dt
+         ln(1 + e.amount) AS "txn_signals@v1.amount_log", e.country <> 'US' AS "txn_signals@v1.foreign",
+         hour(e.event_time) < 6 AS "txn_signals@v1.night",
+         coalesce(f.txn_count_7d, 0) AS "user_activity@v1.txn_count_7d",
+         f.amount_sum_7d AS "user_activity@v1.amount_sum_7d", f.avg_amount_30d AS "user_activity@v1.avg_amount_30d",
+         f.max_amount_30d AS "user_activity@v1.max_amount_30d", e.dt
   FROM transactions e
   ASOF LEFT JOIN read_parquet('out/features/user_activity/*/*.parquet', hive_partitioning = false) f
     ON e.user_id = f.user_id AND e.event_time >= f.valid_from
   LEFT JOIN labels l ON l.txn_id = e.txn_id
-  WHERE {snapshot_sql(split)}
+  WHERE {split_condition(split)}
   ORDER BY e.event_time, e._file, e._row
 ) TO 'out/training/{split}' (FORMAT parquet, PARTITION_BY (dt))
 """ for split in ("snapshot", "holdout")],
@@ -549,8 +567,10 @@ def verify(store, duck_dir, data, threads):
         return result
     view("ta", [path for split in ("snapshot", "holdout") for path in delta_files(sets[-1] / split)])
     view("tb", [], f"{duck_dir}/out/training/*/*/*.parquet")
-    result["training set"] = differences("ta", "tb", ["_file", "_row"], [*windowed, "amount_log"],
-                                         ["is_fraud", "foreign", "night", "user_id", "event_time", "dt"])
+    result["training set"] = differences(
+        "ta", "tb", ["_file", "_row"],
+        [*(f"user_activity@v1.{name}" for name in windowed), "txn_signals@v1.amount_log"],
+        ["is_fraud", "txn_signals@v1.foreign", "txn_signals@v1.night", "user_id", "event_time", "dt"])
     return result
 
 
@@ -680,10 +700,22 @@ def main():
                       "mlsysc_peak_rss_mib": ours["stage_peak_rss_mib"][step],
                       "duckdb_peak_rss_mib": duck[step]["peak_rss_mib"],
                       "mlsysc_rows": rows[step], "duckdb_rows": duck[step]["rows"]})
+    compared = list(steps)
+    both = {key: sum(row[key] or 0.0 for row in compared)
+            for key in ("mlsysc_seconds", "duckdb_seconds", "mlsysc_cpu_seconds", "duckdb_cpu_seconds")}
+    steps.append({"step": "the four steps", **both, "ratio": both["mlsysc_seconds"] / both["duckdb_seconds"],
+                  "mlsysc_peak_rss_mib": max(row["mlsysc_peak_rss_mib"] or 0.0 for row in compared),
+                  "duckdb_peak_rss_mib": max(row["duckdb_peak_rss_mib"] for row in compared),
+                  "mlsysc_rows": None, "duckdb_rows": None})
+    for stage in ("online store", "model training"):
+        steps.append({"step": stage, "mlsysc_seconds": ours["stage_seconds"][stage], "duckdb_seconds": None,
+                      "ratio": None, "mlsysc_cpu_seconds": ours["stage_cpu_seconds"][stage],
+                      "duckdb_cpu_seconds": None, "mlsysc_peak_rss_mib": ours["stage_peak_rss_mib"][stage],
+                      "duckdb_peak_rss_mib": None, "mlsysc_rows": None, "duckdb_rows": None})
     duck_total = sum(report["wall_seconds"] for report in duck.values())
     duck_cpu = sum(report["process_cpu_seconds"] or 0.0 for report in duck.values())
     steps.append({"step": "total (process)", "mlsysc_seconds": ours["seconds"], "duckdb_seconds": duck_total,
-                  "ratio": ours["seconds"] / duck_total, "mlsysc_cpu_seconds": ours["cpu_seconds"],
+                  "ratio": None, "mlsysc_cpu_seconds": ours["cpu_seconds"],
                   "duckdb_cpu_seconds": duck_cpu, "mlsysc_peak_rss_mib": ours["peak_rss_mib"],
                   "duckdb_peak_rss_mib": max(report["peak_rss_mib"] for report in duck.values()),
                   "mlsysc_rows": None, "duckdb_rows": None})
@@ -704,10 +736,10 @@ def main():
               f"{'' if row['mlsysc_rows'] is None else format(row['mlsysc_rows'], ','):>12} "
               f"{'' if row['duckdb_rows'] is None else format(row['duckdb_rows'], ','):>12}")
     print("ratio = mlsysc / DuckDB wall seconds. mlsysc: step seconds from its summary (ingest = the build's time "
-          "less the feature and training stages); per-step CPU and MiB sampled during that stage (psutil, 20 ms); "
-          "total = the whole process (GNU time). DuckDB: each step in its own process; seconds and CPU of the "
-          "step's SQL; MiB = that process's peak RSS, Python and the DuckDB library included; total = the four "
-          "processes, start-up included.")
+          "less the later stages); per-step CPU and MiB sampled during that stage (psutil, 20 ms); total = the "
+          "whole process, including the online store and model training that `mlsysc build` also runs (GNU time). "
+          "DuckDB: each step in its own process; seconds and CPU of the step's SQL; MiB = that process's peak "
+          "RSS, Python and the DuckDB library included; total = the four processes, start-up included.")
 
     if limited:
         print()
@@ -727,7 +759,8 @@ def main():
 
     notes = [
         "Floating-point sums: mlsysc sums floats exactly and rounds once (order-independent); DuckDB adds the "
-        "per-tile partial sums in floating point, so amount_sum_7d and avg_amount_30d may differ in the last bits.",
+        "per-tile partial sums in floating point, in an order that depends on its threads, so amount_sum_7d and "
+        "avg_amount_30d may differ in the last bits (and, in DuckDB, from one run to the next).",
         "DuckDB writes Parquet partitioned by dt; mlsysc writes Delta tables (Parquet + a transaction log, one "
         "commit per table) and keeps build state for incremental reruns. DuckDB's ingest step loads into its own "
         "database file; mlsysc's validates and writes the processed zone (and an empty quarantine).",
