@@ -82,11 +82,7 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         eprintln!("not built: {}", report::summary(&compilation.diagnostics));
         return Ok(ExitCode::from(1));
     };
-    let directory = if arguments.path.is_dir() {
-        arguments.path.clone()
-    } else {
-        arguments.path.parent().map(PathBuf::from).unwrap_or_default()
-    };
+    let directory = project::directory(&arguments.path);
     let store = arguments
         .offline
         .clone()

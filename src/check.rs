@@ -63,15 +63,6 @@ pub struct LockArgs {
     force: bool,
 }
 
-/// The directory holding the project (and its `mlsys.lock`).
-fn project_directory(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    }
-}
-
 fn read_lock(directory: &Path) -> anyhow::Result<Option<Lock>> {
     let path = directory.join(LOCK_FILE);
     if !path.exists() {
@@ -114,7 +105,7 @@ fn load_base(arguments: &CheckArgs, directory: &Path) -> anyhow::Result<Option<(
 pub fn check(arguments: CheckArgs) -> anyhow::Result<ExitCode> {
     let today = today(arguments.today.as_deref())?;
     let project = project::load(&arguments.path)?;
-    let directory = project_directory(&arguments.path);
+    let directory = project::directory(&arguments.path);
     let lock = read_lock(&directory)?;
     let base = load_base(&arguments, &directory)?;
     let compilation = compile(&project.files);
@@ -187,7 +178,7 @@ fn render(
     diagnostics: &[Diagnostic],
 ) -> anyhow::Result<()> {
     // Paths as CI sees them: relative to where mlsysc was started.
-    let prefix = project_directory(&arguments.path);
+    let prefix = project::directory(&arguments.path);
     let mut stdout = std::io::stdout().lock();
     match arguments.format {
         Format::Human => {
@@ -222,7 +213,7 @@ fn render(
 
 pub fn lock(arguments: LockArgs) -> anyhow::Result<ExitCode> {
     let project = project::load(&arguments.path)?;
-    let directory = project_directory(&arguments.path);
+    let directory = project::directory(&arguments.path);
     let previous = read_lock(&directory)?;
     let compilation: Compilation = compile(&project.files);
     let Some(plan) = &compilation.plan else {

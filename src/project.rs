@@ -66,3 +66,13 @@ pub fn load(path: &Path) -> anyhow::Result<Project> {
     }
     Ok(Project { files, paths })
 }
+
+/// The directory holding the project at `path` (a directory, or one of its `.mlsys` files): where
+/// `mlsys.lock` and the `.mlsys/` state (stores, registry) live.
+pub fn directory(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}

@@ -37,11 +37,7 @@ pub fn serve_features(arguments: ServeFeaturesArgs) -> anyhow::Result<ExitCode> 
         eprintln!("not serving: {}", report::summary(&compilation.diagnostics));
         return Ok(ExitCode::from(1));
     };
-    let directory = if arguments.path.is_dir() {
-        arguments.path.clone()
-    } else {
-        arguments.path.parent().map(PathBuf::from).unwrap_or_default()
-    };
+    let directory = project::directory(&arguments.path);
     let location = crate::materialize::online_location(&directory, arguments.online.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use datafusion::logical_expr::{col, lit};
-use mlsys_batch::features::history::{aggregates_of, for_each_history, watermark};
+use mlsys_batch::features::history::{EntityHistory, aggregates_of, for_each_history, watermark};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::{OfflineStore, TableLocation};
 use mlsys_batch::training::manifest::Manifest;
@@ -73,11 +73,7 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("not verified: {}", report::summary(&compilation.diagnostics));
         return Ok(ExitCode::from(1));
     };
-    let directory = if arguments.path.is_dir() {
-        arguments.path.clone()
-    } else {
-        arguments.path.parent().map(PathBuf::from).unwrap_or_default()
-    };
+    let directory = project::directory(&arguments.path);
     let store_root = arguments
         .offline
         .clone()
@@ -89,7 +85,17 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
         let state = BuildState::load(&store.state_file())?;
         let online = mlsys_online::open_store(&location, &arguments.namespace).await?;
         let mut outcome = Outcome::default();
-        verify_online_store(plan, &store, &state, online.as_ref(), arguments.sample, &mut outcome).await?;
+        let histories = Histories::default();
+        verify_online_store(
+            plan,
+            &store,
+            &state,
+            online.as_ref(),
+            arguments.sample,
+            &histories,
+            &mut outcome,
+        )
+        .await?;
         let scratch_path = store_root.join("_verify").join("online.redb");
         if let Some(parent) = scratch_path.parent() {
             let _ = std::fs::remove_dir_all(parent);
@@ -99,6 +105,7 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
             plan,
             store: &store,
             scratch: &scratch,
+            histories: &histories,
             sample: arguments.sample,
             batches: std::cell::Cell::new(0),
         };
@@ -180,6 +187,7 @@ async fn verify_online_store(
     state: &BuildState,
     online: &dyn OnlineStore,
     sample: usize,
+    histories: &Histories,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
     for (group_id, group) in plan.groups.iter() {
@@ -201,20 +209,16 @@ async fn verify_online_store(
                 online.location()
             );
         }
-        let mut expected = Vec::new();
-        let mut seen = 0usize;
-        for_each_history(plan, store, group_id, &mut |history| {
-            expected.push((history.keys, history.points));
-            seen += 1;
-            Ok(())
-        })
-        .await?;
-        let step = expected.len().div_ceil(sample.max(1)).max(1);
-        let sampled: Vec<_> = expected.into_iter().step_by(step).collect();
-        let keys: Vec<EntityKey> = sampled.iter().map(|(keys, _)| EntityKey::new(keys.clone())).collect();
+        let expected = histories.of(plan, store, group_id).await?;
+        let step = expected.entities.len().div_ceil(sample.max(1)).max(1);
+        let sampled: Vec<_> = expected.entities.iter().step_by(step).cloned().collect();
+        let keys: Vec<EntityKey> = sampled
+            .iter()
+            .map(|history| EntityKey::new(history.keys.clone()))
+            .collect();
         let records = online.read(&table, &keys).await?;
         let name = format!("online {table}");
-        for ((keys, points), record) in sampled.into_iter().zip(records) {
+        for (EntityHistory { keys, points }, record) in sampled.into_iter().zip(records) {
             let want = Timeline::from_history(points, aggregates.len(), meta.watermark);
             let row = keys.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
             let Some(record) = record else {
@@ -262,10 +266,50 @@ async fn verify_online_store(
     Ok(())
 }
 
+/// Every entity's change points of a group (in key order, with an index by key), read from the
+/// offline table once per verification and shared by every check that needs them.
+struct GroupHistories {
+    entities: Vec<EntityHistory>,
+    by_key: HashMap<String, usize>,
+}
+
+#[derive(Default)]
+struct Histories {
+    loaded: std::cell::RefCell<HashMap<GroupId, std::rc::Rc<GroupHistories>>>,
+}
+
+impl Histories {
+    async fn of(
+        &self,
+        plan: &Plan,
+        store: &OfflineStore,
+        group: GroupId,
+    ) -> anyhow::Result<std::rc::Rc<GroupHistories>> {
+        if let Some(loaded) = self.loaded.borrow().get(&group) {
+            return Ok(loaded.clone());
+        }
+        let mut entities = Vec::new();
+        for_each_history(plan, store, group, &mut |history| {
+            entities.push(history);
+            Ok(())
+        })
+        .await?;
+        let by_key = entities
+            .iter()
+            .enumerate()
+            .map(|(index, history)| (key_text(&history.keys), index))
+            .collect();
+        let loaded = std::rc::Rc::new(GroupHistories { entities, by_key });
+        self.loaded.borrow_mut().insert(group, loaded.clone());
+        Ok(loaded)
+    }
+}
+
 struct RowChecker<'a> {
     plan: &'a Plan,
     store: &'a OfflineStore,
     scratch: &'a RedbStore,
+    histories: &'a Histories,
     sample: usize,
     /// Numbers each lookup batch, so scratch keys never collide (the store is newest-wins).
     batches: std::cell::Cell<i64>,
@@ -401,16 +445,7 @@ impl RowChecker<'_> {
                     requests.push((index, keys, time));
                 }
             }
-            let wanted: BTreeSet<String> = requests.iter().map(|(_, keys, _)| key_text(keys)).collect();
-            let mut histories: HashMap<String, Vec<(i64, Vec<Value>)>> = HashMap::new();
-            for_each_history(plan, self.store, group_id, &mut |history| {
-                let text = key_text(&history.keys);
-                if wanted.contains(&text) {
-                    histories.insert(text, history.points);
-                }
-                Ok(())
-            })
-            .await?;
+            let histories = self.histories.of(plan, self.store, group_id).await?;
             // What a build with watermark `t` would materialize, through the store and back.
             let table = TableId::new(&group.name, group.version)?;
             let batch = self.batches.get();
@@ -418,7 +453,11 @@ impl RowChecker<'_> {
             let records: Vec<(EntityKey, mlsys_online::Record)> = requests
                 .iter()
                 .map(|(index, keys, time)| {
-                    let history = histories.get(&key_text(keys)).cloned().unwrap_or_default();
+                    let history = histories
+                        .by_key
+                        .get(&key_text(keys))
+                        .map(|index| histories.entities[*index].points.clone())
+                        .unwrap_or_default();
                     let timeline = Timeline::from_history(history, aggregates.len(), *time);
                     (
                         EntityKey::new(vec![Value::Int(batch), Value::Int(*index as i64)]),

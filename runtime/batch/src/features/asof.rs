@@ -2,12 +2,13 @@
 //! group's features for keys `k` at time `t` is the row of `k` with the greatest `valid_from <= t`;
 //! before an entity's first row, or for keys with a null, it is the empty-window value (`count` 0,
 //! other aggregates null, derived features computed from those). Row-level groups use it for
-//! `group@vN.feature` references; the training-set stage uses it for the point-in-time join.
+//! `group@vN.feature` references and the training-set stage for the point-in-time join, both
+//! through [`Lookups`].
 
 use std::collections::HashMap;
 
 use datafusion::arrow::array::{Array, ArrayRef, TimestampMicrosecondArray};
-use mlsys_compiler::plan::{FeatureId, GroupId, Plan};
+use mlsys_compiler::plan::{ColumnIndex, FeatureId, GroupId, Plan, SourceId};
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::aggregate::DistinctKey;
 use mlsys_kernels::value::Value;
@@ -15,7 +16,7 @@ use mlsys_kernels::value::Value;
 use crate::convert::value_at;
 use crate::error::BatchError;
 use crate::features::entity::{VALID_FROM, column, timestamp_literal};
-use crate::features::eval::typed;
+use crate::features::eval::{BatchColumns, typed};
 use crate::features::spec::EntityGroupSpec;
 use crate::store::OfflineStore;
 
@@ -126,5 +127,98 @@ impl AsOfTable {
             (Some(row), Some(column), Some(base)) => value_at(column, row, *base),
             _ => self.empty.get(index).cloned().unwrap_or(Value::Null),
         }
+    }
+}
+
+/// The entity groups among `groups`, each with the columns of `source` holding its keys (by key
+/// name); `reader` names what reads them in errors.
+pub fn entity_keys(
+    plan: &Plan,
+    source: SourceId,
+    groups: impl IntoIterator<Item = GroupId>,
+    reader: &str,
+) -> Result<Vec<(GroupId, Vec<ColumnIndex>)>, BatchError> {
+    let source = &plan.sources[source];
+    let mut lookups = Vec::new();
+    for group in groups {
+        let Some(entity) = plan.groups[group].entity.and_then(|entity| plan.entities.get(entity)) else {
+            continue;
+        };
+        let keys = entity
+            .keys
+            .iter()
+            .map(|key| {
+                source.column_index(&key.name).ok_or_else(|| {
+                    BatchError::Invalid(format!(
+                        "{reader}: source `{}` has no column for the key `{}` of entity `{}`",
+                        source.name, key.name, entity.name
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        lookups.push((group, keys));
+    }
+    Ok(lookups)
+}
+
+/// The source columns copied beside values computed on its rows: the timestamp, then the keys the
+/// lookups read, each once.
+pub fn carried_columns(timestamp: Option<ColumnIndex>, lookups: &[(GroupId, Vec<ColumnIndex>)]) -> Vec<ColumnIndex> {
+    let mut carried: Vec<ColumnIndex> = timestamp.into_iter().collect();
+    for key in lookups.iter().flat_map(|(_, keys)| keys) {
+        if !carried.contains(key) {
+            carried.push(*key);
+        }
+    }
+    carried
+}
+
+/// The entity groups' tables a computation over a source's rows looks windowed values up in, each
+/// with the source columns holding its keys.
+pub struct Lookups {
+    tables: Vec<(AsOfTable, Vec<ColumnIndex>)>,
+}
+
+impl Lookups {
+    pub async fn load(
+        plan: &Plan,
+        store: &OfflineStore,
+        lookups: &[(GroupId, Vec<ColumnIndex>)],
+    ) -> Result<Lookups, BatchError> {
+        let mut tables = Vec::new();
+        for (group, keys) in lookups {
+            tables.push((AsOfTable::load(plan, store, *group, None).await?, keys.clone()));
+        }
+        Ok(Lookups { tables })
+    }
+
+    /// For every row of a batch, the row found in each table at the row's time (the `timestamp`
+    /// column); a row without a time finds nothing (the empty window).
+    pub fn find(&self, columns: &BatchColumns, timestamp: Option<ColumnIndex>, rows: usize) -> Vec<Vec<Found>> {
+        (0..rows)
+            .map(|row| {
+                let time = match timestamp.map(|timestamp| columns.value(timestamp, row)) {
+                    Some(Value::Timestamp(time)) => Some(time),
+                    _ => None,
+                };
+                self.tables
+                    .iter()
+                    .map(|(table, keys)| {
+                        let time = time?;
+                        let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
+                        table.find(&keys, time)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The value of `feature` in the rows `found` (one per table, as [`Lookups::find`] gives them).
+    pub fn value(&self, found: &[Found], feature: FeatureId) -> Value {
+        self.tables
+            .iter()
+            .zip(found)
+            .find(|((table, _), _)| table.features.contains(&feature))
+            .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
     }
 }

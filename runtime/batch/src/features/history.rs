@@ -15,6 +15,7 @@ use crate::state::BuildState;
 use crate::store::OfflineStore;
 
 /// One entity's change points: `(valid_from, aggregate values)` in increasing `valid_from`.
+#[derive(Clone, Debug)]
 pub struct EntityHistory {
     pub keys: Vec<Value>,
     pub points: Vec<(i64, Vec<Value>)>,

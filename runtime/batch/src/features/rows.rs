@@ -16,7 +16,7 @@ use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
 use crate::error::BatchError;
-use crate::features::asof::{AsOfTable, Found};
+use crate::features::asof::{Lookups, carried_columns, entity_keys};
 use crate::features::entity::{Computed, column, next_batch};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
 use crate::features::spec::{feature_fields, features_read};
@@ -39,7 +39,6 @@ pub struct RowGroupSpec<'a> {
 impl<'a> RowGroupSpec<'a> {
     pub fn new(plan: &'a Plan, group_id: GroupId) -> Result<RowGroupSpec<'a>, BatchError> {
         let group = &plan.groups[group_id];
-        let source = &plan.sources[group.source];
         let mut depends_on = BTreeSet::new();
         for id in features_read(plan, &group.features) {
             let owner = plan.features[id].group;
@@ -47,25 +46,8 @@ impl<'a> RowGroupSpec<'a> {
                 depends_on.insert(owner);
             }
         }
-        let mut lookups = Vec::new();
-        for other in &depends_on {
-            let Some(entity) = plan.groups[*other].entity.and_then(|entity| plan.entities.get(entity)) else {
-                continue;
-            };
-            let keys = entity
-                .keys
-                .iter()
-                .map(|key| {
-                    source.column_index(&key.name).ok_or_else(|| {
-                        BatchError::Invalid(format!(
-                            "feature group `{}` v{}: source `{}` has no column for the key `{}` of entity `{}`",
-                            group.name, group.version, source.name, key.name, entity.name
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            lookups.push((*other, keys));
-        }
+        let reader = format!("feature group `{}` v{}", group.name, group.version);
+        let lookups = entity_keys(plan, group.source, depends_on.iter().copied(), &reader)?;
         Ok(RowGroupSpec {
             plan,
             group: group_id,
@@ -78,16 +60,7 @@ impl<'a> RowGroupSpec<'a> {
 
     /// The source columns copied into the table: the timestamp, then the lookup keys.
     fn carried_columns(&self) -> Vec<ColumnIndex> {
-        let source = &self.plan.sources[self.source];
-        let mut carried: Vec<ColumnIndex> = source.timestamp.into_iter().collect();
-        for (_, keys) in &self.lookups {
-            for key in keys {
-                if !carried.contains(key) {
-                    carried.push(*key);
-                }
-            }
-        }
-        carried
+        carried_columns(self.plan.sources[self.source].timestamp, &self.lookups)
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -155,10 +128,7 @@ pub async fn compute(
     if !location.exists() || partitions.is_some_and(BTreeSet::is_empty) {
         return Ok(computed);
     }
-    let mut tables = Vec::new();
-    for (group, keys) in &spec.lookups {
-        tables.push((AsOfTable::load(plan, store, *group, None).await?, keys));
-    }
+    let lookups = Lookups::load(plan, store, &spec.lookups).await?;
     let mut frame = store.session()?.read_table(location.provider().await?)?;
     if let Some(partitions) = partitions {
         let list = partitions.iter().map(|partition| lit(partition.clone())).collect();
@@ -169,29 +139,8 @@ pub async fn compute(
     while let Some(batch) = next_batch(&mut stream).await? {
         let columns = BatchColumns::new(plan, spec.source, &batch)?;
         let rows = batch.num_rows();
-        // The as-of row of every looked-up entity group, per row.
-        let found: Vec<Vec<Found>> = (0..rows)
-            .map(|row| {
-                let time = source.timestamp.map(|timestamp| columns.value(timestamp, row));
-                tables
-                    .iter()
-                    .map(|(table, keys)| match &time {
-                        Some(Value::Timestamp(time)) => {
-                            let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
-                            table.find(&keys, *time)
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
-        let looked_up = |feature: FeatureId, row: usize| {
-            tables
-                .iter()
-                .zip(&found[row])
-                .find(|((table, _), _)| table.features.contains(&feature))
-                .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
-        };
+        let found = lookups.find(&columns, source.timestamp, rows);
+        let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
         let outputs = evaluate_row_features(plan, &spec.outputs, &columns, rows, &looked_up)?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {

@@ -18,13 +18,13 @@ use std::time::Instant;
 use mlsys_compiler::plan::{DateRange, ModelId, Task};
 
 use crate::error::BatchError;
+use crate::features::asof::Lookups;
 use crate::features::output::date_text;
 use crate::state::BuildState;
 use crate::store::OfflineStore;
 use crate::training::labels::Labels;
 use crate::training::manifest::{Column, Feature, Manifest, SplitManifest};
 use crate::training::spec::TrainingSpec;
-use crate::training::split::Lookups;
 use crate::{BuildContext, Progress};
 
 /// The splits of a training set, in order.
@@ -109,7 +109,7 @@ async fn build_one(
         std::fs::remove_dir_all(&directory).map_err(|error| BatchError::io(&directory, error))?;
     }
     let labels = Labels::load(plan, store, &model.label).await?;
-    let lookups = Lookups::load(&spec, store).await?;
+    let lookups = Lookups::load(plan, store, &spec.lookups).await?;
     let mut splits = Vec::new();
     for (name, range) in SPLITS.into_iter().zip([model.train.snapshot, model.train.holdout]) {
         let split = split::compute(&spec, store, &labels, &lookups, range).await?;

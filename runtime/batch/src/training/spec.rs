@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::BatchError;
+use crate::features::asof::entity_keys;
 use crate::features::output::day_start;
 use crate::features::spec::features_read;
 use crate::state::BuildState;
@@ -52,30 +53,11 @@ impl<'a> TrainingSpec<'a> {
             ))
         })?;
         let features = model.features.iter().map(|id| (*id, input_column(plan, *id))).collect();
-        let mut lookups = Vec::new();
         let groups: BTreeSet<GroupId> = features_read(plan, &model.features)
             .into_iter()
             .map(|id| plan.features[id].group)
             .collect();
-        for group_id in groups {
-            let group = &plan.groups[group_id];
-            let Some(entity) = group.entity.and_then(|entity| plan.entities.get(entity)) else {
-                continue;
-            };
-            let keys = entity
-                .keys
-                .iter()
-                .map(|key| {
-                    source.column_index(&key.name).ok_or_else(|| {
-                        BatchError::Invalid(format!(
-                            "model `{}`: examples source `{}` has no column for the key `{}` of entity `{}`",
-                            model.name, source.name, key.name, entity.name
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            lookups.push((group_id, keys));
-        }
+        let lookups = entity_keys(plan, model.examples, groups, &format!("model `{}`", model.name))?;
         let label_column = &plan.sources[model.label.source].columns[model.label.column as usize];
         Ok(TrainingSpec {
             plan,

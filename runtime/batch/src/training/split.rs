@@ -16,7 +16,7 @@ use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
 use crate::error::BatchError;
-use crate::features::asof::{AsOfTable, Found};
+use crate::features::asof::{Lookups, carried_columns};
 use crate::features::entity::{column, next_batch, timestamp_literal};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
 use crate::features::output::{ColumnBuilder, date_text, day_of, day_start};
@@ -37,33 +37,10 @@ pub struct Split {
     pub unlabeled: u64,
 }
 
-/// The entity groups' tables, loaded once for both splits.
-pub struct Lookups {
-    tables: Vec<(AsOfTable, Vec<ColumnIndex>)>,
-}
-
-impl Lookups {
-    pub async fn load(spec: &TrainingSpec<'_>, store: &OfflineStore) -> Result<Lookups, BatchError> {
-        let mut tables = Vec::new();
-        for (group, keys) in &spec.lookups {
-            tables.push((AsOfTable::load(spec.plan, store, *group, None).await?, keys.clone()));
-        }
-        Ok(Lookups { tables })
-    }
-}
-
 impl TrainingSpec<'_> {
     /// The source columns copied into the tables: the timestamp, then the lookup keys.
     fn carried_columns(&self) -> Vec<ColumnIndex> {
-        let mut carried = vec![self.timestamp];
-        for (_, keys) in &self.lookups {
-            for key in keys {
-                if !carried.contains(key) {
-                    carried.push(*key);
-                }
-            }
-        }
-        carried
+        carried_columns(Some(self.timestamp), &self.lookups)
     }
 
     /// The schema of both splits: lineage, carried columns, the label, the inputs, `dt`.
@@ -134,27 +111,8 @@ pub async fn compute(
                 _ => None,
             })
             .collect();
-        let found: Vec<Vec<Found>> = (0..rows)
-            .map(|row| {
-                lookups
-                    .tables
-                    .iter()
-                    .map(|(table, keys)| {
-                        let time = times[row]?;
-                        let keys: Vec<Value> = keys.iter().map(|key| columns.value(*key, row)).collect();
-                        table.find(&keys, time)
-                    })
-                    .collect()
-            })
-            .collect();
-        let looked_up = |feature: FeatureId, row: usize| {
-            lookups
-                .tables
-                .iter()
-                .zip(&found[row])
-                .find(|((table, _), _)| table.features.contains(&feature))
-                .map_or(Value::Null, |((table, _), found)| table.value(*found, feature))
-        };
+        let found = lookups.find(&columns, Some(spec.timestamp), rows);
+        let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
         let outputs = evaluate_row_features(plan, &features, &columns, rows, &looked_up)?;
         let mut label = ColumnBuilder::new(spec.label_type.base);
         let mut dates = ColumnBuilder::new(mlsys_compiler::types::BaseType::String);
