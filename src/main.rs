@@ -6,6 +6,7 @@ mod base;
 mod build;
 mod check;
 mod data;
+mod external;
 mod fmt;
 mod lsp;
 mod materialize;

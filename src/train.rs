@@ -4,6 +4,9 @@
 //! artifacts (native bytes and ONNX), and promoted when its `promote_if` holds and no approval is
 //! required. A model whose inputs a registered version was already trained from is skipped.
 //!
+//! Models trained outside mlsys (`command(...)`, `onnx(...)`, see `external.rs`) are evaluated the
+//! same way, through ONNX Runtime, and registered with their ONNX file as the artifact.
+//!
 //! Nothing is half-registered: artifacts are written first (content-addressed, so a repeat is a
 //! no-op), then the version is registered in one transaction.
 
@@ -22,6 +25,7 @@ use mlsys_kernels::interpret::{Bindings, evaluate};
 use mlsys_registry::{FeatureInput, NewVersion, Registry, Stage, StageRef, sha256_hex, store_artifact};
 use mlsys_train::{Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, TrainOptions};
 
+use crate::external::{self, CommandRun, Matrix};
 use crate::tables::read_rows;
 
 /// Bumped when training changes in a way that changes model bytes: every model is retrained.
@@ -63,6 +67,8 @@ pub struct Places {
     pub registry: PathBuf,
     pub artifacts: PathBuf,
     pub checkpoints: PathBuf,
+    /// Inputs, outputs and logs of external trainers, one directory per model.
+    pub trainers: PathBuf,
     pub project: PathBuf,
 }
 
@@ -73,6 +79,7 @@ impl Places {
             registry: registry.map_or_else(|| state.join("registry.db"), Path::to_path_buf),
             artifacts: state.join("artifacts"),
             checkpoints: state.join("checkpoints"),
+            trainers: state.join("trainers"),
             project: project.to_path_buf(),
         }
     }
@@ -114,8 +121,8 @@ async fn train_one(
         Task::Classification => mlsys_train::Task::Classification,
         Task::Regression => mlsys_train::Task::Regression,
     };
-    let algorithm = algorithm_of(model)?;
-    let hyperparameters = serde_json::to_string(&algorithm)?;
+    let trainer = trainer_of(model, &places.project)?;
+    let hyperparameters = trainer.hyperparameters()?;
     let spec_hash = sha256_hex(
         format!(
             "{FORMAT}:{}:{hyperparameters}:{:?}:{}",
@@ -164,14 +171,46 @@ async fn train_one(
     let evaluation = Dataset::new(task, names.clone(), holdout.columns, holdout.labels)
         .map_err(|error| anyhow!("the holdout: {error}"))?;
     let options = TrainOptions::default();
-    let trained = match algorithm {
-        Algorithm::Gbdt(params) => {
+    let mut reported_metrics = BTreeMap::new();
+    let fitted = match &trainer {
+        Trainer::BuiltIn(Algorithm::Gbdt(params)) => {
             let directory = places.checkpoints.join(&model.name).join(&inputs_fingerprint[..16]);
-            mlsys_train::train_with_checkpoints(&training, &params, &options, &directory, CHECKPOINT_EVERY)?.model
+            Fitted::Native(
+                mlsys_train::train_with_checkpoints(&training, params, &options, &directory, CHECKPOINT_EVERY)?.model,
+            )
         }
-        other => mlsys_train::train(&training, &other, &options)?,
+        Trainer::BuiltIn(other) => Fitted::Native(mlsys_train::train(&training, other, &options)?),
+        Trainer::Command {
+            command,
+            hyperparameters,
+            timeout,
+        } => {
+            let run = CommandRun {
+                model: &model.name,
+                task,
+                seed: model.train.seed,
+                features: &names,
+                training: Matrix {
+                    columns: training.columns(),
+                    labels: training.labels(),
+                },
+                holdout: Matrix {
+                    columns: evaluation.columns(),
+                    labels: evaluation.labels(),
+                },
+                directory: places.trainers.join(&model.name),
+                project: &places.project,
+            };
+            let output = external::run_command(command, hyperparameters, *timeout, &run)?;
+            reported_metrics = output.reported_metrics;
+            Fitted::Onnx(output.onnx)
+        }
+        Trainer::Onnx { bytes, .. } => Fitted::Onnx(bytes.clone()),
     };
-    let predictions = trained.predict_dataset(&evaluation)?;
+    let predictions = match &fitted {
+        Fitted::Native(trained) => trained.predict_dataset(&evaluation)?,
+        Fitted::Onnx(bytes) => score_onnx(bytes, &evaluation)?,
+    };
     let metrics = all_metrics(task, evaluation.labels(), &predictions)?;
     let headline = model.train.metric.name().to_string();
 
@@ -180,8 +219,14 @@ async fn train_one(
         Some(version) => {
             let bytes = std::fs::read(&version.lineage.artifact.path)
                 .with_context(|| format!("the artifact of production v{}", version.version))?;
-            let production_model = mlsys_train::Model::from_bytes(&bytes)?;
-            let production_predictions = production_model.predict_dataset(&evaluation).map_err(|error| {
+            let scored = if is_external(&version.lineage.algorithm) {
+                score_onnx(&bytes, &evaluation)
+            } else {
+                mlsys_train::Model::from_bytes(&bytes)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|production_model| Ok(production_model.predict_dataset(&evaluation)?))
+            };
+            let production_predictions = scored.map_err(|error| {
                 anyhow!(
                     "production v{} cannot score this holdout ({error}); its inputs differ",
                     version.version
@@ -196,9 +241,17 @@ async fn train_one(
         _ => true,
     };
 
-    let bytes = trained.to_bytes()?;
-    let artifact = store_artifact(&places.artifacts, &bytes)?;
-    let onnx = store_artifact(&places.artifacts, &mlsys_train::to_onnx(&trained, &names)?)?;
+    // Built-in models: the native bytes and their ONNX export. External ones: the ONNX file is both.
+    let (artifact, onnx) = match &fitted {
+        Fitted::Native(trained) => (
+            store_artifact(&places.artifacts, &trained.to_bytes()?)?,
+            store_artifact(&places.artifacts, &mlsys_train::to_onnx(trained, &names)?)?,
+        ),
+        Fitted::Onnx(bytes) => {
+            let artifact = store_artifact(&places.artifacts, bytes)?;
+            (artifact.clone(), artifact)
+        }
+    };
     let manifest_text = serde_json::to_string_pretty(&manifest)?;
     let new = NewVersion {
         model: model.name.clone(),
@@ -218,10 +271,11 @@ async fn train_one(
         training_manifest: manifest_text,
         training_fingerprint,
         inputs_fingerprint,
-        algorithm: algorithm.name().to_string(),
+        algorithm: trainer.name().to_string(),
         hyperparameters,
         metric: headline.clone(),
         metrics: metrics.clone(),
+        reported_metrics,
         production_version: production.as_ref().map(|version| version.version),
         production_metrics: production_metrics.clone(),
         promote_if: model
@@ -258,6 +312,85 @@ async fn train_one(
         approval_required,
         seconds: new.seconds,
     }))
+}
+
+/// Who trains a model.
+enum Trainer {
+    BuiltIn(Algorithm),
+    Command {
+        command: String,
+        hyperparameters: serde_json::Value,
+        timeout: std::time::Duration,
+    },
+    /// An imported file, read when the build starts so that its digest is part of the inputs.
+    Onnx {
+        path: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Trainer {
+    /// The registry's `algorithm` column.
+    fn name(&self) -> &'static str {
+        match self {
+            Trainer::BuiltIn(algorithm) => algorithm.name(),
+            Trainer::Command { .. } => "command",
+            Trainer::Onnx { .. } => "onnx",
+        }
+    }
+
+    /// The registry's `hyperparameters` JSON; it is part of the inputs fingerprint.
+    fn hyperparameters(&self) -> anyhow::Result<String> {
+        Ok(match self {
+            Trainer::BuiltIn(algorithm) => serde_json::to_string(algorithm)?,
+            Trainer::Command {
+                command,
+                hyperparameters,
+                timeout,
+            } => serde_json::json!({
+                "command": command,
+                "hyperparameters": hyperparameters,
+                "timeout_seconds": timeout.as_secs_f64(),
+            })
+            .to_string(),
+            Trainer::Onnx { path, bytes } => serde_json::json!({
+                "path": path,
+                "sha256": sha256_hex(bytes),
+            })
+            .to_string(),
+        })
+    }
+}
+
+/// A trained model: native, or an ONNX file scored by ONNX Runtime.
+enum Fitted {
+    Native(mlsys_train::Model),
+    Onnx(Vec<u8>),
+}
+
+/// Versions registered with their ONNX file as the artifact.
+fn is_external(algorithm: &str) -> bool {
+    matches!(algorithm, "command" | "onnx")
+}
+
+fn score_onnx(bytes: &[u8], dataset: &Dataset) -> anyhow::Result<Vec<f64>> {
+    let mut scorer = mlsys_train::OnnxScorer::load(bytes, dataset.features(), dataset.task())?;
+    Ok(scorer.predict(dataset.columns())?)
+}
+
+fn trainer_of(model: &Model, project: &Path) -> anyhow::Result<Trainer> {
+    Ok(match &model.algorithm.kind {
+        AlgorithmKind::Command { command } => Trainer::Command {
+            command: command.clone(),
+            hyperparameters: external::hyperparameters_json(&model.algorithm.hyperparameters),
+            timeout: external::timeout_of(&model.algorithm.hyperparameters),
+        },
+        AlgorithmKind::Onnx { path } => Trainer::Onnx {
+            path: path.clone(),
+            bytes: external::read_onnx(project, path)?,
+        },
+        _ => Trainer::BuiltIn(algorithm_of(model)?),
+    })
 }
 
 /// The built-in algorithm and its hyperparameters (defaults filled in, the `train` seed for gbdt).
@@ -298,11 +431,11 @@ fn algorithm_of(model: &Model) -> anyhow::Result<Algorithm> {
                 seed: int("seed", model.train.seed),
             })
         }
-        AlgorithmKind::Onnx { path } => {
-            bail!("`onnx(\"{path}\")` models are not trained by build yet; use a built-in algorithm")
-        }
-        AlgorithmKind::Command { command } => {
-            bail!("`command(\"{command}\")` trainers are not run by build yet; use a built-in algorithm")
+        AlgorithmKind::Onnx { .. } | AlgorithmKind::Command { .. } => {
+            bail!(
+                "`{}` is not a built-in algorithm",
+                mlsys_compiler::plan::print::algorithm_name(&model.algorithm.kind)
+            )
         }
     })
 }

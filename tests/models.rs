@@ -45,6 +45,7 @@ fn new_version(seed: u32, production: Option<(u32, f64)>) -> NewVersion {
         hyperparameters: "{\"trees\":200}".to_string(),
         metric: "auc".to_string(),
         metrics: BTreeMap::from([("auc".to_string(), auc), ("logloss".to_string(), 0.2)]),
+        reported_metrics: BTreeMap::new(),
         production_version: production.map(|(version, _)| version),
         production_metrics: production.map(|(_, auc)| BTreeMap::from([("auc".to_string(), auc)])),
         promote_if: Some("auc > production.auc".to_string()),

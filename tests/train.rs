@@ -225,3 +225,153 @@ fn bad_training_data_fails_the_build_naming_the_model_and_registers_nothing() {
     assert_eq!(versions(&good, "disputes_model").len(), 1);
     let _ = std::fs::remove_dir_all(good);
 }
+
+/// `small_project` with another algorithm for `disputes_model`.
+fn external_project(name: &str, algorithm: &str) -> std::path::PathBuf {
+    let project = small_project(name, "2026-03-02 .. 2026-03-02", "", true);
+    set_algorithm(&project, algorithm);
+    project
+}
+
+fn set_algorithm(project: &Path, algorithm: &str) {
+    let spec = project.join("spec.mlsys");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    let start = text.find("algorithm = ").expect("algorithm line");
+    let end = start + text[start..].find('\n').expect("line end");
+    std::fs::write(
+        &spec,
+        format!("{}algorithm = {algorithm}{}", &text[..start], &text[end..]),
+    )
+    .expect("edit");
+}
+
+/// `command(...)` running the logistic trainer fixture with extra arguments.
+fn logistic_trainer(arguments: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logistic_trainer.py");
+    format!("command(\"python3 '{}'\"{arguments})", script.display())
+}
+
+#[test]
+fn external_models_are_trained_by_their_command_or_imported_and_evaluated_like_built_in_ones() {
+    let project = external_project(
+        "command",
+        &logistic_trainer(r#", outputs = 2, precision = "f32", iterations = 300, timeout = 2m"#),
+    );
+    let build = mlsysc(&project, &["build"]);
+    let output = text(&build);
+    assert_eq!(build.status.code(), Some(0), "{output}");
+    let registered = versions(&project, "disputes_model");
+    assert_eq!(registered.len(), 1, "{output}");
+    let v1 = &registered[0];
+    assert_eq!(v1.lineage.algorithm, "command");
+    assert_eq!(
+        Some(&v1.lineage.artifact),
+        v1.lineage.onnx.as_ref(),
+        "the ONNX file is the artifact"
+    );
+    let onnx = std::fs::read(&v1.lineage.artifact.path).expect("artifact");
+    assert_eq!(mlsys_registry::sha256_hex(&onnx), v1.lineage.artifact.sha256);
+    let auc = v1.lineage.metrics["auc"];
+    assert!((0.0..=1.0).contains(&auc), "{:?}", v1.lineage.metrics);
+    assert!(v1.lineage.reported_metrics.contains_key("train_logloss"), "{v1:?}");
+    let hyperparameters: serde_json::Value = serde_json::from_str(&v1.lineage.hyperparameters).expect("json");
+    assert_eq!(hyperparameters["hyperparameters"]["outputs"], 2);
+    assert_eq!(hyperparameters["hyperparameters"]["precision"], "f32");
+    assert_eq!(hyperparameters["timeout_seconds"], 120.0);
+    // The program saw its hyperparameters; the copies of the data are gone, the logs stay.
+    let trainer = project.join(".mlsys/trainers/disputes_model");
+    let stderr = std::fs::read_to_string(trainer.join("stderr.log")).expect("stderr log");
+    assert!(stderr.contains("'iterations': 300"), "{stderr}");
+    assert!(!trainer.join("training.parquet").exists());
+
+    // Unchanged inputs: the program is not run again.
+    let again = mlsysc(&project, &["build"]);
+    assert!(
+        text(&again).contains("unchanged: trained from the same inputs"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(versions(&project, "disputes_model").len(), 1);
+
+    // An imported file: missing, then present. The same ONNX model scores the same holdout
+    // identically, whoever trained it.
+    set_algorithm(&project, r#"onnx("models/imported.onnx")"#);
+    let missing = mlsysc(&project, &["build"]);
+    let output = text(&missing);
+    assert_eq!(missing.status.code(), Some(1), "{output}");
+    assert!(output.contains("model `disputes_model`"), "{output}");
+    assert!(output.contains("no such file"), "{output}");
+    assert_eq!(versions(&project, "disputes_model").len(), 1, "nothing registered");
+    std::fs::create_dir_all(project.join("models")).expect("models dir");
+    std::fs::write(project.join("models/imported.onnx"), &onnx).expect("import");
+    let import = mlsysc(&project, &["build"]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import));
+    let registered = versions(&project, "disputes_model");
+    assert_eq!(registered.len(), 2);
+    let v2 = &registered[1];
+    assert_eq!(v2.lineage.algorithm, "onnx");
+    assert_eq!(v2.lineage.metrics, v1.lineage.metrics);
+    assert!(v2.lineage.reported_metrics.is_empty());
+
+    // With v2 in production, a newly trained version is compared with it on the same holdout:
+    // production is scored through ONNX Runtime too.
+    let promote = mlsysc(&project, &["promote", "disputes_model", "2", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
+    set_algorithm(&project, &logistic_trainer(", iterations = 50"));
+    let retrain = mlsysc(&project, &["build"]);
+    assert_eq!(retrain.status.code(), Some(0), "{}", text(&retrain));
+    let registered = versions(&project, "disputes_model");
+    assert_eq!(registered.len(), 3);
+    assert_eq!(registered[2].lineage.production_version, Some(2));
+    assert_eq!(
+        registered[2].lineage.production_metrics.as_ref(),
+        Some(&v1.lineage.metrics)
+    );
+    let _ = std::fs::remove_dir_all(project);
+}
+
+#[test]
+fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing() {
+    let cases = [
+        (
+            "exit",
+            logistic_trainer(", fail = 3"),
+            vec!["exited with status 3", "no GPU found"],
+        ),
+        (
+            "no-model",
+            logistic_trainer(", write_model = false"),
+            vec!["wrote no model", "MLSYS_MODEL_OUTPUT"],
+        ),
+        (
+            "misfit",
+            logistic_trainer(", inputs = 5"),
+            vec!["does not fit", "[N, 2]"],
+        ),
+        (
+            "signal",
+            r#"command("kill -9 $$")"#.to_string(),
+            vec!["was killed by signal 9"],
+        ),
+        (
+            "timeout",
+            r#"command("sleep 300 & wait", timeout = 1s)"#.to_string(),
+            vec!["did not finish within 1s", "raise `timeout`"],
+        ),
+    ];
+    for (name, algorithm, expected) in cases {
+        let project = external_project(name, &algorithm);
+        let build = mlsysc(&project, &["build"]);
+        let output = text(&build);
+        assert_eq!(build.status.code(), Some(1), "{name}: {output}");
+        assert!(output.contains("model `disputes_model`"), "{name}: {output}");
+        for fragment in expected {
+            assert!(output.contains(fragment), "{name}: `{fragment}` in {output}");
+        }
+        assert!(
+            versions(&project, "disputes_model").is_empty(),
+            "{name}: nothing registered"
+        );
+        let _ = std::fs::remove_dir_all(project);
+    }
+}

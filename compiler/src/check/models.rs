@@ -519,36 +519,7 @@ impl Checker<'_> {
             "logistic_regression" => AlgorithmKind::LogisticRegression,
             "linear_regression" => AlgorithmKind::LinearRegression,
             "gbdt" => AlgorithmKind::Gbdt,
-            "onnx" | "command" => {
-                let text = match arguments {
-                    [ast::Argument { name: None, value }] => match &value.kind {
-                        ast::ExprKind::String(text) if !text.trim().is_empty() => Some(text.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                let Some(text) = text else {
-                    let what = if function.name == "onnx" {
-                        "a model path"
-                    } else {
-                        "a command line"
-                    };
-                    self.error(
-                        Diagnostic::new(
-                            Code::Hyperparameter,
-                            property.value.expr.span,
-                            format!("`{}` takes one string: {what}", function.name),
-                        )
-                        .with_help(format!("e.g. `{}(\"...\")`", function.name)),
-                    );
-                    return None;
-                };
-                if function.name == "onnx" {
-                    AlgorithmKind::Onnx { path: text }
-                } else {
-                    AlgorithmKind::Command { command: text }
-                }
-            }
+            "onnx" | "command" => return self.external_algorithm(function, property, arguments),
             other => {
                 let mut diagnostic = Diagnostic::new(
                     Code::InvalidValue,
@@ -591,9 +562,6 @@ impl Checker<'_> {
             return None;
         }
         let mut hyperparameters = BTreeMap::new();
-        if matches!(kind, AlgorithmKind::Onnx { .. } | AlgorithmKind::Command { .. }) {
-            return Some(Algorithm { kind, hyperparameters });
-        }
         let allowed = hyperparameters_of(&kind);
         let mut failed = false;
         for argument in arguments {
@@ -690,6 +658,112 @@ impl Checker<'_> {
                 None => failed = true,
             }
         }
+        (!failed).then_some(Algorithm { kind, hyperparameters })
+    }
+
+    /// `onnx("PATH")` and `command("COMMAND LINE", name = constant, ..., timeout = DURATION)`: the
+    /// command's named constants are passed to the program as its hyperparameters.
+    fn external_algorithm(
+        &mut self,
+        function: &ast::Ident,
+        property: &PropertyValue<'_>,
+        arguments: &[ast::Argument],
+    ) -> Option<Algorithm> {
+        let is_onnx = function.name == "onnx";
+        let text = match arguments.first() {
+            Some(ast::Argument { name: None, value }) => match &value.kind {
+                ast::ExprKind::String(text) if !text.trim().is_empty() => Some(text.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(text) = text else {
+            let what = if is_onnx { "a model path" } else { "a command line" };
+            self.error(
+                Diagnostic::new(
+                    Code::Hyperparameter,
+                    property.value.expr.span,
+                    format!("`{}` takes one string first: {what}", function.name),
+                )
+                .with_help(if is_onnx {
+                    "e.g. `onnx(\"models/scorer.onnx\")`"
+                } else {
+                    "e.g. `command(\"python3 train.py\", trees = 300, timeout = 30m)`"
+                }),
+            );
+            return None;
+        };
+        let mut hyperparameters = BTreeMap::new();
+        let mut failed = false;
+        for argument in &arguments[1..] {
+            if is_onnx {
+                self.error(
+                    Diagnostic::new(
+                        Code::Hyperparameter,
+                        argument.value.span,
+                        "`onnx` takes only the model path",
+                    )
+                    .with_help("an imported model is already trained: it has no hyperparameters"),
+                );
+                failed = true;
+                continue;
+            }
+            let Some(name) = &argument.name else {
+                self.error(
+                    Diagnostic::new(Code::Hyperparameter, argument.value.span, "hyperparameters are named")
+                        .with_help("write `name = value` after the command line, e.g. `trees = 200`"),
+                );
+                failed = true;
+                continue;
+            };
+            if hyperparameters.contains_key(&name.name) {
+                self.error(Diagnostic::new(
+                    Code::Hyperparameter,
+                    name.span,
+                    format!("hyperparameter `{}` is given twice", name.name),
+                ));
+                failed = true;
+                continue;
+            }
+            let literal = constant_literal(&argument.value);
+            let valid = match (name.name.as_str(), &literal) {
+                ("timeout", Some(Literal::Duration(micros))) if *micros > 0 => true,
+                ("timeout", _) => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::Hyperparameter,
+                            argument.value.span,
+                            "`timeout` must be a duration above zero",
+                        )
+                        .with_help("e.g. `timeout = 30m`; without it a trainer may run for 1h"),
+                    );
+                    false
+                }
+                (_, Some(Literal::Int(_) | Literal::Float(_) | Literal::Bool(_) | Literal::String(_))) => true,
+                _ => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::Hyperparameter,
+                            argument.value.span,
+                            format!("`{}` must be a constant number, bool or string", name.name),
+                        )
+                        .with_help("the program receives its hyperparameters as JSON"),
+                    );
+                    false
+                }
+            };
+            match (valid, literal) {
+                (true, Some(literal)) => {
+                    hyperparameters.insert(name.name.clone(), literal);
+                }
+                _ => failed = true,
+            }
+        }
+        let kind = if is_onnx {
+            AlgorithmKind::Onnx { path: text }
+        } else {
+            AlgorithmKind::Command { command: text }
+        };
         (!failed).then_some(Algorithm { kind, hyperparameters })
     }
 

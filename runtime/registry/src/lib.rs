@@ -17,7 +17,8 @@
 //! #     plan_hash: "p".into(), features: vec![], training_set: "t".into(), training_manifest: "{}".into(),
 //! #     training_fingerprint: "f".into(), inputs_fingerprint: fingerprint.into(), algorithm: "gbdt".into(),
 //! #     hyperparameters: "{}".into(), metric: "auc".into(), metrics: [("auc".to_string(), 0.9)].into(),
-//! #     production_version: None, production_metrics: None, promote_if: None, promotable: true,
+//! #     reported_metrics: Default::default(), production_version: None, production_metrics: None,
+//! #     promote_if: None, promotable: true,
 //! #     artifact: artifact.clone(), onnx: None, git_commit: None, trained_at: 0, seconds: 1.0,
 //! # };
 //! // `new_version` fills a NewVersion: lineage, metrics and the artifact.

@@ -79,6 +79,11 @@ pub(crate) fn insert_version(
     for (name, value) in new.production_metrics.iter().flatten() {
         insert_metric.execute(params![new.model, version, "production", name, value])?;
     }
+    let mut insert_reported =
+        connection.prepare("INSERT INTO reported_metrics (model, version, name, value) VALUES (?1, ?2, ?3, ?4)")?;
+    for (name, value) in &new.reported_metrics {
+        insert_reported.execute(params![new.model, version, name, value])?;
+    }
     Ok(())
 }
 
@@ -123,6 +128,7 @@ fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
             hyperparameters: row.get(12)?,
             metric: row.get(13)?,
             metrics: BTreeMap::new(),
+            reported_metrics: BTreeMap::new(),
             production_version: row.get(14)?,
             production_metrics: None,
             promote_if: row.get(16)?,
@@ -202,6 +208,19 @@ pub(crate) fn load_versions(
             .insert(row.get(2)?, value.unwrap_or(f64::NAN));
     }
 
+    let mut reported: BTreeMap<u32, Metrics> = BTreeMap::new();
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT version, name, value FROM reported_metrics WHERE {filter}"
+    ))?;
+    let mut query = statement.query(params![model, selected])?;
+    while let Some(row) = query.next()? {
+        let value: Option<f64> = row.get(2)?;
+        reported
+            .entry(row.get(0)?)
+            .or_default()
+            .insert(row.get(1)?, value.unwrap_or(f64::NAN));
+    }
+
     let mut approvals: BTreeMap<u32, Vec<Approval>> = BTreeMap::new();
     let mut statement = connection.prepare_cached(&format!(
         "SELECT version, approved_by, approved_at, note FROM approvals WHERE {filter} ORDER BY id"
@@ -222,6 +241,7 @@ pub(crate) fn load_versions(
             lineage.metrics = metrics
                 .remove(&(row.version, "version".to_string()))
                 .unwrap_or_default();
+            lineage.reported_metrics = reported.remove(&row.version).unwrap_or_default();
             lineage.production_metrics = row.has_production_metrics.then(|| {
                 metrics
                     .remove(&(row.version, "production".to_string()))

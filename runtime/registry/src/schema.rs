@@ -112,6 +112,16 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX events_by_model ON events (model, id);",
+    // 2: the metrics an external trainer reported about itself, kept apart from the holdout
+    // metrics mlsys computes (only those are compared and gate promotion).
+    "CREATE TABLE reported_metrics (
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value REAL,
+        PRIMARY KEY (model, version, name),
+        FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this code reads and writes.

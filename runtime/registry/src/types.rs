@@ -154,6 +154,10 @@ pub struct NewVersion {
     pub metric: String,
     /// Every metric of the task on the holdout (NaN where undefined, for example AUC of one class).
     pub metrics: BTreeMap<String, f64>,
+    /// What an external trainer reported in its metrics file, as it reported it (not compared,
+    /// never used for promotion).
+    #[serde(default)]
+    pub reported_metrics: BTreeMap<String, f64>,
     /// The production version this one was compared with.
     pub production_version: Option<u32>,
     /// That version's metrics on the same holdout.

@@ -2,7 +2,7 @@
 
 use mlsys_registry::{Registry, RegistryError, SCHEMA_VERSION, Stage};
 
-use crate::support::{TempDir, register_many};
+use crate::support::{TempDir, new_version, register_many};
 
 #[test]
 fn reopening_keeps_everything() {
@@ -25,6 +25,33 @@ fn reopening_keeps_everything() {
         .query_row("SELECT MAX(version) FROM schema_migrations", [], |row| row.get(0))
         .expect("migrations");
     assert_eq!(applied, SCHEMA_VERSION);
+}
+
+/// A registry written before the reported-metrics table existed is upgraded in place on open: its
+/// versions stay readable and new versions record what their trainer reported.
+#[test]
+fn a_first_schema_registry_is_upgraded() {
+    let directory = TempDir::new("upgrade");
+    {
+        let mut registry = Registry::open(&directory.database()).expect("create");
+        register_many(&mut registry, "fraud", 1);
+    }
+    {
+        // Back to the state the first schema leaves.
+        let connection = rusqlite::Connection::open(directory.database()).expect("raw");
+        connection
+            .execute_batch("DROP TABLE reported_metrics; DELETE FROM schema_migrations WHERE version > 1;")
+            .expect("downgrade");
+    }
+    let mut registry = Registry::open(&directory.database()).expect("upgrade");
+    let old = registry.versions("fraud").expect("versions");
+    assert_eq!(old.len(), 1);
+    assert!(old[0].lineage.reported_metrics.is_empty());
+    registry.register(&new_version("fraud", 2)).expect("register");
+    let versions = registry.versions("fraud").expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1].lineage.reported_metrics.len(), 1);
+    registry.integrity_check().expect("integrity");
 }
 
 #[test]

@@ -114,3 +114,21 @@ pub enum OnnxError {
     #[error("invalid model: {0}")]
     InvalidModel(String),
 }
+
+/// Loading or running an ONNX model in ONNX Runtime.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum OnnxRuntimeError {
+    #[error(
+        "ONNX Runtime not found: {0}; install it with `pip install onnxruntime==1.31.1` or set \
+         ORT_DYLIB_PATH to libonnxruntime.so"
+    )]
+    NotFound(String),
+    #[error("loading ONNX Runtime from {path}: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error("ONNX Runtime cannot load the model: {0}")]
+    Invalid(String),
+    #[error("the model does not fit: {0}")]
+    Contract(String),
+    #[error("ONNX Runtime failed scoring: {0}")]
+    Run(String),
+}

@@ -38,7 +38,8 @@
 //!   `checkpoint.rs` (atomic checkpoints and bit-exact resumption).
 //! - `model/` — [`Model`] and its native scorer; `codec.rs`: canonical versioned JSON bytes and the
 //!   structural validation of decoded models.
-//! - `onnx/` — [`to_onnx`]: hand-derived `onnx.proto` messages and the graph of every model kind.
+//! - `onnx/` — [`to_onnx`]: hand-derived `onnx.proto` messages and the graph of every model kind;
+//!   `runtime.rs`: [`OnnxScorer`], ONNX Runtime (loaded at run time) scoring models trained elsewhere.
 //! - `rng.rs` — the seeded xoshiro256** generator whose state checkpoints carry.
 //!
 //! Architecture invariants:
@@ -59,12 +60,13 @@ mod params;
 mod rng;
 
 pub use dataset::{Dataset, Task};
-pub use error::{DatasetError, MetricError, ModelError, OnnxError, PredictError, TrainError};
+pub use error::{DatasetError, MetricError, ModelError, OnnxError, OnnxRuntimeError, PredictError, TrainError};
 pub use gbdt::checkpoint::{CHECKPOINT_FILE, CheckpointedModel, train_with_checkpoints};
 pub use gbdt::train_gbdt;
 pub use linear::{train_linear_regression, train_logistic_regression};
 pub use metrics::{LOGLOSS_EPSILON, Metric, accuracy, auc, evaluate_all, f1, logloss, mae, mape, rmse};
 pub use model::{LinearModel, MODEL_FORMAT_VERSION, Model, Tree, TreeEnsemble, TreeNode, sigmoid};
+pub use onnx::runtime::{ONNX_RUNTIME_VERSION, OnnxScorer, onnx_runtime_library};
 pub use onnx::{ONNX_INPUT, ONNX_IR_VERSION, onnx_output_name, to_onnx};
 pub use params::{Algorithm, GbdtParams, LinearRegressionParams, LogisticRegressionParams, TrainOptions};
 

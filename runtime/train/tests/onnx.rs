@@ -1,73 +1,21 @@
 //! ONNX export checked in ONNX Runtime 1.31: every prediction matches the native scorer to 1e-6,
 //! including inputs exactly at and just above every split threshold, and missing inputs.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
-
 use mlsys_train::{
-    Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, Model, ONNX_INPUT, Task,
-    TrainOptions, TreeNode, onnx_output_name, to_onnx, train,
+    Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, Model, OnnxRuntimeError,
+    OnnxScorer, Task, TrainOptions, TreeNode, to_onnx, train,
 };
-use ndarray::Array2;
-use ort::environment::Environment;
-use ort::session::Session;
-use ort::value::TensorRef;
 
 use crate::common::{names, nonlinear_classification, nonlinear_regression, quick_gbdt};
 
-const ONNX_RUNTIME_LIBRARY: &str = "capi/libonnxruntime.so.1.31.1";
-
-fn onnx_runtime_library() -> PathBuf {
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
-        return PathBuf::from(path);
-    }
-    let located = Command::new("python3")
-        .args([
-            "-c",
-            "import onnxruntime,os;print(os.path.dirname(onnxruntime.__file__))",
-        ])
-        .output();
-    let directory = match located {
-        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).trim().to_string(),
-        _ => String::new(),
-    };
-    let path = PathBuf::from(directory).join(ONNX_RUNTIME_LIBRARY);
-    if path.is_absolute() && path.exists() {
-        return path;
-    }
-    panic!(
-        "ONNX Runtime not found: set ORT_DYLIB_PATH to libonnxruntime.so.1.31.1, or install it with \
-         `pip install onnxruntime==1.31.1`"
-    );
-}
-
-fn environment() -> &'static Environment {
-    static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
-    ENVIRONMENT.get_or_init(|| {
-        let path = onnx_runtime_library();
-        ort::init_from(&path)
-            .unwrap_or_else(|error| panic!("loading ONNX Runtime from {}: {error}", path.display()))
-            .build()
-            .unwrap_or_else(|error| panic!("creating the ONNX Runtime environment: {error}"))
-    })
-}
-
-/// Scores the rows (row-major) with ONNX Runtime.
-fn run_onnx(model_bytes: &[u8], rows: &[Vec<f64>], output: &str) -> Vec<f64> {
+/// Scores the rows (row-major) with ONNX Runtime through the scorer build uses for external models.
+fn run_onnx(model_bytes: &[u8], rows: &[Vec<f64>], task: Task) -> Vec<f64> {
     let features = rows[0].len();
-    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    let input = Array2::from_shape_vec((rows.len(), features), flat).unwrap();
-    let mut session = Session::builder(environment())
-        .unwrap()
-        .commit_from_memory(model_bytes)
-        .unwrap();
-    let outputs = session
-        .run(ort::inputs![ONNX_INPUT => TensorRef::from_array_view(&input).unwrap()])
-        .unwrap();
-    let scores = outputs[output].try_extract_array::<f64>().unwrap();
-    assert_eq!(scores.shape(), &[rows.len(), 1]);
-    scores.iter().copied().collect()
+    let columns: Vec<Vec<f64>> = (0..features)
+        .map(|feature| rows.iter().map(|row| row[feature]).collect())
+        .collect();
+    let mut scorer = OnnxScorer::load(model_bytes, features, task).unwrap_or_else(|error| panic!("{error}"));
+    scorer.predict(&columns).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The next float64 above a finite value.
@@ -109,7 +57,7 @@ fn assert_onnx_matches_native(model: &Model, data: &Dataset) {
     let bytes = to_onnx(model, data.feature_names()).unwrap();
     let rows = probe_rows(model, data);
     let native: Vec<f64> = rows.iter().map(|row| model.predict(row)).collect();
-    let onnx = run_onnx(&bytes, &rows, onnx_output_name(model.task()));
+    let onnx = run_onnx(&bytes, &rows, model.task());
     for (index, (native, onnx)) in native.iter().zip(&onnx).enumerate() {
         assert!(
             (native - onnx).abs() <= 1e-6,
@@ -197,4 +145,28 @@ fn feature_names_must_match_the_model() {
     )
     .unwrap();
     assert!(to_onnx(&model, &names(3)).is_err());
+}
+
+#[test]
+fn models_that_do_not_fit_the_scoring_contract_are_refused() {
+    let data = nonlinear_regression(200, 46);
+    let model = train(
+        &data,
+        &Algorithm::LinearRegression(LinearRegressionParams::default()),
+        &options(),
+    )
+    .unwrap();
+    let bytes = to_onnx(&model, data.feature_names()).unwrap();
+    let error = OnnxScorer::load(&bytes, data.features() + 1, Task::Regression)
+        .err()
+        .expect("wrong width refused");
+    assert!(matches!(error, OnnxRuntimeError::Contract(_)), "{error}");
+    assert!(
+        error.to_string().contains(&format!("[N, {}]", data.features() + 1)),
+        "{error}"
+    );
+    let error = OnnxScorer::load(b"not a model", 3, Task::Regression)
+        .err()
+        .expect("garbage refused");
+    assert!(matches!(error, OnnxRuntimeError::Invalid(_)), "{error}");
 }

@@ -13,6 +13,7 @@
 //! The model's feature names are stored in the metadata property `feature_names` (a JSON array).
 
 mod proto;
+pub mod runtime;
 
 use prost::Message;
 
