@@ -1,18 +1,24 @@
 //! Computing an entity group's change-point table: DataFusion reads the group's processed events
 //! (event time limited to the needed range, null keys left out), projects the keys, the timestamp
-//! and the columns the aggregates read, and sorts by (keys, timestamp) — its external sort spills
-//! under the memory limit. A streaming operator then walks the sorted events entity by entity and
-//! emits the change points ([`crate::features::changes`]).
+//! and the columns the aggregates read, hash-partitions them by the keys (one partition per core)
+//! and sorts each partition by (keys, timestamp) — its external sort spills under the memory limit.
+//! One thread per partition then walks its sorted events entity by entity and emits the change
+//! points ([`crate::features::changes`]); entities are independent, so partitions need no merging.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::task::Poll;
 
 use datafusion::arrow::array::{RecordBatch, StringBuilder};
+use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{Expr, col, lit};
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use mlsys_compiler::plan::walk::row_columns_read;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::value::Value;
@@ -35,7 +41,7 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// change points to emit.
 pub struct Scope<'s> {
     pub events: Option<(i64, i64)>,
-    pub emit: &'s dyn Fn(i64) -> bool,
+    pub emit: &'s (dyn Fn(i64) -> bool + Sync),
 }
 
 /// The computed rows of a group and the `dt` partitions they fall in.
@@ -86,7 +92,7 @@ pub async fn compute(
             source.name
         ))
     })?;
-    let mut output = Output::new(spec);
+    let output = Output::new(spec);
     let location = store.processed(&source.name);
     if !location.exists() {
         return output.finish();
@@ -115,14 +121,9 @@ pub async fn compute(
             .filter(|(read_source, _)| *read_source == spec.source)
             .map(|(_, column)| column),
     );
-    let mut order: Vec<_> = spec
-        .keys
-        .iter()
-        .map(|(key, _, _)| column(&source.columns[*key as usize].name).sort(true, false))
-        .collect();
-    order.push(column(timestamp_name).sort(true, false));
-    let frame = store
-        .session()?
+    let session = store.session()?;
+    let partitions = session.copied_config().target_partitions().max(1);
+    let input = session
         .read_table(location.provider().await?)?
         .filter(predicate)?
         .select(
@@ -130,8 +131,94 @@ pub async fn compute(
                 .map(|index| column(&source.columns[*index as usize].name))
                 .collect::<Vec<_>>(),
         )?
-        .sort(order)?;
-    let mut stream = frame.execute_stream().await?;
+        .create_physical_plan()
+        .await?;
+    // Every entity's events land in one partition; each partition is sorted by (keys, time) on
+    // its own (spilling under the memory limit) and walked by its own thread. Built by hand after
+    // the optimizer, which would otherwise be free to turn the hash partitioning into round robin.
+    let schema = input.schema();
+    let mut hashed = Vec::with_capacity(spec.keys.len());
+    for (key, _, _) in &spec.keys {
+        hashed.push(physical_column(&source.columns[*key as usize].name, &schema)?);
+    }
+    let input: Arc<dyn ExecutionPlan> = Arc::new(RepartitionExec::try_new(
+        input,
+        datafusion::physical_plan::Partitioning::Hash(hashed, partitions),
+    )?);
+    let mut order = Vec::with_capacity(spec.keys.len() + 1);
+    for name in spec
+        .keys
+        .iter()
+        .map(|(key, _, _)| &source.columns[*key as usize].name)
+        .chain([timestamp_name])
+    {
+        order.push(PhysicalSortExpr::new(
+            physical_column(name, &schema)?,
+            SortOptions::new(false, false),
+        ));
+    }
+    let ordering = LexOrdering::new(order).ok_or_else(|| BatchError::Invalid("an empty sort order".to_string()))?;
+    let sorted: Arc<dyn ExecutionPlan> = Arc::new(SortExec::new(ordering, input).with_preserve_partitioning(true));
+    let context = session.task_ctx();
+    let count = sorted.output_partitioning().partition_count();
+    let streams = (0..count)
+        .map(|partition| sorted.execute(partition, context.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let parallel = count > 1
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let parts: Vec<Computed> = if parallel {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            std::thread::scope(|threads| {
+                let workers: Vec<_> = streams
+                    .into_iter()
+                    .map(|stream| {
+                        let handle = handle.clone();
+                        threads.spawn(move || handle.block_on(walk_partition(spec, scope, timestamp, stream)))
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| {
+                        worker.join().unwrap_or_else(|_| {
+                            Err(BatchError::Invalid("a change-point worker thread panicked".to_string()))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        })?
+    } else {
+        let mut parts = Vec::with_capacity(count);
+        for stream in streams {
+            parts.push(walk_partition(spec, scope, timestamp, stream).await?);
+        }
+        parts
+    };
+    // Partition order is fixed by the hash of the keys and the partition count: the same input
+    // gives the same rows in the same order.
+    let mut computed = output.finish()?;
+    for part in parts {
+        computed.batches.extend(part.batches);
+        computed.partitions.extend(part.partitions);
+        computed.rows += part.rows;
+    }
+    Ok(computed)
+}
+
+fn physical_column(name: &str, schema: &SchemaRef) -> Result<Arc<dyn PhysicalExpr>, BatchError> {
+    Ok(datafusion::physical_expr::expressions::col(name, schema)?)
+}
+
+/// Walks one partition's events, sorted by (keys, time), entity by entity.
+async fn walk_partition(
+    spec: &EntityGroupSpec<'_>,
+    scope: &Scope<'_>,
+    timestamp: u32,
+    mut stream: SendableRecordBatchStream,
+) -> Result<Computed, BatchError> {
+    let plan = spec.plan;
+    let mut output = Output::new(spec);
     let mut entity: Option<(Vec<Value>, Vec<Event>)> = None;
     while let Some(batch) = next_batch(&mut stream).await? {
         let columns = BatchColumns::new(plan, spec.source, &batch)?;
