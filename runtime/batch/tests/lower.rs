@@ -1,5 +1,6 @@
 //! Differential tests of `mlsys_batch::lower`: every row-level expression of the example projects,
-//! and generated well-typed expressions, run through DataFusion over random rows (nulls, NaN, ±inf,
+//! and generated well-typed expressions, run through DataFusion and the Cranelift JIT over random
+//! rows (nulls, NaN, ±inf,
 //! -0.0, subnormals, int64 extremes, non-ASCII strings, instants next to hour and day boundaries,
 //! dates before 1970) and through the reference interpreter; every value must be bit-identical.
 
@@ -22,7 +23,7 @@ use mlsys_compiler::plan::{ColumnIndex, Expectation, ExprId, ExprKind, FeatureId
 use mlsys_compiler::source::SourceFile;
 use mlsys_compiler::types::{BaseType, Type};
 use mlsys_kernels::Value;
-use mlsys_kernels::interpret::evaluate;
+use mlsys_kernels::interpret::{evaluate, evaluate_features};
 use proptest::prelude::*;
 
 /// splitmix64: small, seedable and good enough to pick test values.
@@ -308,6 +309,48 @@ async fn check(plan: &Plan, expr: ExprId, rows: &Rows) -> Result<usize, String> 
     Ok(row)
 }
 
+/// Runs every row-level and derived feature of `plan` through the JIT (one compiled function for
+/// all of them) on `rows` and compares each value with the interpreter's. Both compute the
+/// row-level features a feature reads (only columns and windowed aggregates are inputs), so a
+/// feature reading another compares the computed chain; on the generated plans, whose one feature
+/// reads only columns, this and [`check`] make the three engines agree value for value. Returns
+/// the number of values compared.
+fn check_jit(plan: &Plan, rows: &Rows) -> Result<usize, String> {
+    let ids: Vec<FeatureId> = plan
+        .features
+        .iter()
+        .filter(|(_, feature)| !matches!(feature.kind, FeatureKind::Aggregate(_)))
+        .map(|(id, _)| id)
+        .collect();
+    let compiled = mlsys_jit::compile(plan, &ids).map_err(|error| format!("the JIT: {error}"))?;
+    let mut compared = 0;
+    for row in 0..rows.batch.num_rows() {
+        let value = |name: String| {
+            rows.columns
+                .get(&name)
+                .map_or(Value::Null, |values| values[row].clone())
+        };
+        let inputs = (
+            |source, column| value(column_name(source, column)),
+            |feature| value(feature_name(feature)),
+        );
+        let actual = compiled
+            .evaluate_inputs(&inputs)
+            .map_err(|error| format!("the JIT, row {row}: {error}"))?;
+        let expected = evaluate_features(plan, &ids, &inputs).map_err(|error| format!("row {row}: {error}"))?;
+        for ((feature, actual), expected) in ids.iter().zip(actual).zip(expected) {
+            if actual != expected {
+                let name = &plan.features[*feature].name;
+                return Err(format!(
+                    "feature {name}: JIT {actual}, interpreter {expected}, row {row}"
+                ));
+            }
+            compared += 1;
+        }
+    }
+    Ok(compared)
+}
+
 /// Every expression of `plan` evaluated on one row: row-level and derived features, aggregate
 /// arguments and filters, contract `expect`s and serve fallbacks.
 fn row_expressions(plan: &Plan) -> Vec<ExprId> {
@@ -356,7 +399,7 @@ fn mlsys_files(directory: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[tokio::test]
-async fn example_projects_agree_with_the_interpreter() {
+async fn example_projects_agree_in_datafusion_the_jit_and_the_interpreter() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut projects: Vec<Vec<std::path::PathBuf>> = mlsys_files(&root.join("compiler/tests/cases/ok"))
         .into_iter()
@@ -373,6 +416,10 @@ async fn example_projects_agree_with_the_interpreter() {
                 Ok(count) => values += count,
                 Err(failure) => failures.push(failure),
             }
+        }
+        match check_jit(&plan, &rows) {
+            Ok(count) => values += count,
+            Err(failure) => failures.push(failure),
         }
     }
     assert!(
@@ -594,7 +641,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn generated_expressions_agree_with_the_interpreter(seed in any::<u64>()) {
+    fn generated_expressions_agree_in_datafusion_the_jit_and_the_interpreter(seed in any::<u64>()) {
         let mut rng = Rng(seed);
         let base = rng.pick(&BaseType::ALL);
         let depth = 1 + rng.below(4);
@@ -606,6 +653,8 @@ proptest! {
                 let outcome = runtime.block_on(check(&plan, expr, &rows));
                 prop_assert!(outcome.is_ok(), "{text}\n{}", outcome.err().unwrap_or_default());
             }
+            let outcome = check_jit(&plan, &rows);
+            prop_assert!(outcome.is_ok(), "{text}\n{}", outcome.err().unwrap_or_default());
         }
     }
 }
