@@ -147,7 +147,6 @@ async fn train_one(
         });
     }
 
-    let started = Instant::now();
     let names: Vec<String> = manifest.features.iter().map(|feature| feature.column.clone()).collect();
     let snapshot = load_split(plan, model, store, &manifest, &manifest.snapshot.table, task).await?;
     let holdout = load_split(plan, model, store, &manifest, &manifest.holdout.table, task).await?;
@@ -172,6 +171,9 @@ async fn train_one(
         .map_err(|error| anyhow!("the holdout: {error}"))?;
     let options = TrainOptions::default();
     let mut reported_metrics = BTreeMap::new();
+    // The registry's `seconds`: training alone (an external program's whole run, writing its input
+    // files included), not loading the training set or evaluating.
+    let started = Instant::now();
     let fitted = match &trainer {
         Trainer::BuiltIn(Algorithm::Gbdt(params)) => {
             let directory = places.checkpoints.join(&model.name).join(&inputs_fingerprint[..16]);
@@ -207,6 +209,7 @@ async fn train_one(
         }
         Trainer::Onnx { bytes, .. } => Fitted::Onnx(bytes.clone()),
     };
+    let training_seconds = started.elapsed().as_secs_f64();
     let predictions = match &fitted {
         Fitted::Native(trained) => trained.predict_dataset(&evaluation)?,
         Fitted::Onnx(bytes) => score_onnx(bytes, &evaluation)?,
@@ -287,7 +290,7 @@ async fn train_one(
         onnx: Some(onnx),
         git_commit: git_commit(&places.project),
         trained_at: now_micros(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: training_seconds,
     };
     let registered = registry.register(&new)?;
     let approval_required = model.train.approval == Approval::Required;
