@@ -228,7 +228,15 @@ fn fraud_row(criterion: &mut Criterion) {
             .collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("a batch")
     };
-    let looked_up = |feature: FeatureId, _row: usize| aggregates.get(&feature).cloned().unwrap_or(Value::Null);
+    // The batch engine reads an entity group's derived features from its table, as it does the
+    // aggregates: give it the values the other engines compute.
+    let mut stored = aggregates.clone();
+    for (feature, value) in features.iter().zip(&expected) {
+        if matches!(plan.features[*feature].kind, FeatureKind::Derived { .. }) {
+            stored.insert(*feature, value.clone());
+        }
+    }
+    let looked_up = |feature: FeatureId, _row: usize| stored.get(&feature).cloned().unwrap_or(Value::Null);
     let engine = {
         let batch = request_batch();
         let columns = BatchColumns::new(&plan, source, &batch).expect("columns");
