@@ -260,7 +260,7 @@ fn print_trained(trained: &[crate::train::Trained]) {
                     format!("v{}", registered.version),
                     holdout,
                     production,
-                    registered.seconds
+                    registered.step_seconds
                 );
             }
         }

@@ -59,7 +59,8 @@ pub struct Registered {
     pub promotable: bool,
     pub promoted: bool,
     pub approval_required: bool,
-    pub seconds: f64,
+    /// The whole step for this model: loading the training set, training, evaluating, registering.
+    pub step_seconds: f64,
 }
 
 /// Where the training step keeps its files.
@@ -147,6 +148,7 @@ async fn train_one(
         });
     }
 
+    let step_started = Instant::now();
     let names: Vec<String> = manifest.features.iter().map(|feature| feature.column.clone()).collect();
     let snapshot = load_split(plan, model, store, &manifest, &manifest.snapshot.table, task).await?;
     let holdout = load_split(plan, model, store, &manifest, &manifest.holdout.table, task).await?;
@@ -313,7 +315,7 @@ async fn train_one(
         promotable,
         promoted,
         approval_required,
-        seconds: new.seconds,
+        step_seconds: step_started.elapsed().as_secs_f64(),
     }))
 }
 

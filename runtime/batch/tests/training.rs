@@ -255,6 +255,14 @@ p8,u3,7.0,2026-03-03T05:00:00Z
 p9,u2,1e16,2026-03-03T06:00:00Z
 p10,u2,1.0,2026-03-03T06:00:00Z
 p11,u1,3.0,2026-03-04T00:00:00Z
+p12,u4,8.0,2026-03-03T12:00:00Z
+";
+
+/// u4's earlier events: one long before the ranges (its change points are older than anything a
+/// lookup in the ranges may read) and one whose windows reach into the first day.
+const PAYMENTS_EARLIER: &str = "payment_id,user_id,amount,paid_at
+q1,u4,50.0,2026-02-20T08:00:00Z
+q2,u4,4.0,2026-03-01T22:30:00Z
 ";
 
 const DISPUTES: &str = "payment_id,lost,reported_at
@@ -275,6 +283,7 @@ fn small_project(name: &str) -> Project {
             ("spec.mlsys", SPEC),
             ("data/payments/dt=2026-03-02/part-0.csv", PAYMENTS_DAY_1),
             ("data/payments/dt=2026-03-03/part-0.csv", PAYMENTS_DAY_2),
+            ("data/payments/dt=2026-02-20/part-0.csv", PAYMENTS_EARLIER),
             ("data/disputes/dt=2026-03-09/part-0.csv", DISPUTES),
         ],
     )
@@ -286,9 +295,13 @@ async fn edge_cases_match_the_reference_and_the_spec() {
     let report = project.build(&BuildOptions::default()).await.expect("build");
     let plan = project.plan();
     let (rows, compared) = check_training_set(&project, &plan, "disputes_model", 1).await;
-    assert_eq!((rows, compared), (10, 10), "p0 and p11 are outside the ranges");
+    assert_eq!(
+        (rows, compared),
+        (11, 11),
+        "p0, p11 and u4's earlier payments are outside the ranges"
+    );
     assert_eq!(report.training[0].snapshot_rows, 6);
-    assert_eq!(report.training[0].holdout_rows, 4);
+    assert_eq!(report.training[0].holdout_rows, 5);
 
     // The label rules, by hand: p2 latest (true); p3 tie on time, greater value (true); p7 only a
     // null label row (the default); p9 latest (true); p1 no dispute (the default).
@@ -336,6 +349,10 @@ async fn edge_cases_match_the_reference_and_the_spec() {
     // p8: u3 appears first at 05:00 on day 2: an empty window.
     assert_eq!(at(1, 2).1, Value::Int(0));
     assert_eq!(at(1, 2).2, Value::Null);
+    // p12: u4's earlier payments have all left its windows (its change-point rows from February
+    // are not even loaded for the lookup): empty windows again.
+    assert_eq!(at(1, 6).1, Value::Int(0));
+    assert_eq!(at(1, 6).2, Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

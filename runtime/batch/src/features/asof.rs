@@ -36,12 +36,18 @@ pub struct AsOfTable {
 pub type Found = Option<usize>;
 
 impl AsOfTable {
-    /// Loads the table of entity group `group`, rows with `valid_from < until` only when given.
+    /// Loads the table of entity group `group`; with `times = [start, end)`, only what lookups at
+    /// those times can find.
+    ///
+    /// A row with `valid_from < start - reach` (reach: the group's longest `W + R`) is never needed
+    /// there: if it were still the latest row at some `t >= start`, every tile in a window at its
+    /// `valid_from` would have left by `valid_from + reach < t`, each leaving being a change point
+    /// after it; so such a row holds only empty windows, which is what finding no row gives.
     pub async fn load(
         plan: &Plan,
         store: &OfflineStore,
         group: GroupId,
-        until: Option<i64>,
+        times: Option<(i64, i64)>,
     ) -> Result<AsOfTable, BatchError> {
         let spec = EntityGroupSpec::new(plan, group)?;
         let definition = &plan.groups[group];
@@ -58,8 +64,12 @@ impl AsOfTable {
             return Ok(table);
         }
         let mut frame = store.session()?.read_table(location.provider().await?)?;
-        if let Some(until) = until {
-            frame = frame.filter(column(VALID_FROM).lt(timestamp_literal(until)))?;
+        if let Some((start, end)) = times {
+            frame = frame.filter(
+                column(VALID_FROM)
+                    .gt_eq(timestamp_literal(start.saturating_sub(spec.reach)))
+                    .and(column(VALID_FROM).lt(timestamp_literal(end))),
+            )?;
         }
         let mut selected: Vec<_> = spec.keys.iter().map(|(_, name, _)| column(name)).collect();
         selected.push(column(VALID_FROM));
@@ -180,14 +190,17 @@ pub struct Lookups {
 }
 
 impl Lookups {
+    /// The tables, each restricted to what lookups at `times` (`[start, end)`, when known) can
+    /// find.
     pub async fn load(
         plan: &Plan,
         store: &OfflineStore,
         lookups: &[(GroupId, Vec<ColumnIndex>)],
+        times: Option<(i64, i64)>,
     ) -> Result<Lookups, BatchError> {
         let mut tables = Vec::new();
         for (group, keys) in lookups {
-            tables.push((AsOfTable::load(plan, store, *group, None).await?, keys.clone()));
+            tables.push((AsOfTable::load(plan, store, *group, times).await?, keys.clone()));
         }
         Ok(Lookups { tables })
     }

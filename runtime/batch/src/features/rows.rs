@@ -128,7 +128,7 @@ pub async fn compute(
     if !location.exists() || partitions.is_some_and(BTreeSet::is_empty) {
         return Ok(computed);
     }
-    let lookups = Lookups::load(plan, store, &spec.lookups).await?;
+    let lookups = Lookups::load(plan, store, &spec.lookups, None).await?;
     let mut frame = store.session()?.read_table(location.provider().await?)?;
     if let Some(partitions) = partitions {
         let list = partitions.iter().map(|partition| lit(partition.clone())).collect();

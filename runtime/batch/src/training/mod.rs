@@ -109,7 +109,8 @@ async fn build_one(
         std::fs::remove_dir_all(&directory).map_err(|error| BatchError::io(&directory, error))?;
     }
     let labels = Labels::load(plan, store, &model.label).await?;
-    let lookups = Lookups::load(plan, store, &spec.lookups).await?;
+    // Examples are looked up at their own times, all within the snapshot and holdout days.
+    let lookups = Lookups::load(plan, store, &spec.lookups, Some(spec.time_range())).await?;
     let mut splits = Vec::new();
     for (name, range) in SPLITS.into_iter().zip([model.train.snapshot, model.train.holdout]) {
         let split = split::compute(&spec, store, &labels, &lookups, range).await?;
