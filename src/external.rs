@@ -13,8 +13,9 @@
 //! - `MLSYS_MODEL`, `MLSYS_TASK` (`classification` / `regression`), `MLSYS_SEED`.
 //!
 //! Its stdout and stderr go to `stdout.log` and `stderr.log` beside those files; a failure shows the
-//! end of stderr. A program still running at its `timeout` (default 1h) is stopped, its whole process
-//! group: SIGTERM, then SIGKILL 5 s later.
+//! end of stderr. A program still running at its `timeout` (default 1h) is stopped with every process
+//! it started: SIGTERM, then SIGKILL 5 s later. It stays in mlsysc's process group, so a Ctrl-C at the
+//! terminal stops it together with the build.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -129,35 +130,30 @@ pub fn run_command(
         mlsys_train::Task::Classification => "classification",
         mlsys_train::Task::Regression => "regression",
     };
-    let mut child = {
-        use std::os::unix::process::CommandExt;
-        Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .current_dir(run.project)
-            .env("MLSYS_TRAINING_SET", &training_set)
-            .env("MLSYS_HOLDOUT", &holdout)
-            .env("MLSYS_HYPERPARAMETERS", &parameters)
-            .env("MLSYS_MODEL_OUTPUT", &model_output)
-            .env("MLSYS_METRICS_OUTPUT", &metrics_output)
-            .env("MLSYS_MODEL", run.model)
-            .env("MLSYS_TASK", task)
-            .env("MLSYS_SEED", run.seed.to_string())
-            .stdin(Stdio::null())
-            .stdout(open_log(&stdout_log)?)
-            .stderr(open_log(&stderr_log)?)
-            // Its own process group, so that a timeout stops everything it started.
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("starting `sh -c {command:?}`"))?
-    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(run.project)
+        .env("MLSYS_TRAINING_SET", &training_set)
+        .env("MLSYS_HOLDOUT", &holdout)
+        .env("MLSYS_HYPERPARAMETERS", &parameters)
+        .env("MLSYS_MODEL_OUTPUT", &model_output)
+        .env("MLSYS_METRICS_OUTPUT", &metrics_output)
+        .env("MLSYS_MODEL", run.model)
+        .env("MLSYS_TASK", task)
+        .env("MLSYS_SEED", run.seed.to_string())
+        .stdin(Stdio::null())
+        .stdout(open_log(&stdout_log)?)
+        .stderr(open_log(&stderr_log)?)
+        .spawn()
+        .with_context(|| format!("starting `sh -c {command:?}`"))?;
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().context("waiting for the trainer")? {
             break status;
         }
         if started.elapsed() >= timeout {
-            stop_group(&mut child);
+            stop_tree(&mut child);
             bail!(
                 "`{command}` did not finish within {}; it was stopped (raise `timeout` in `command(...)`)\
                  {}",
@@ -283,27 +279,68 @@ fn stderr_tail(path: &Path, directory: &Path) -> String {
     out
 }
 
-/// SIGTERM to the trainer's process group, then SIGKILL after the grace period.
-fn stop_group(child: &mut std::process::Child) {
-    let group = format!("-{}", child.id());
-    let signal = |name: &str| {
-        let _ = Command::new("kill")
-            .args([name, "--", &group])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    };
-    signal("-TERM");
+/// SIGTERM to the trainer and every process it started, then SIGKILL to the same after the grace
+/// period (processes its shell started may have been re-parented by then, so the first list is kept).
+fn stop_tree(child: &mut std::process::Child) {
+    let mut pids = descendants(child.id());
+    pids.push(child.id());
+    signal(&pids, "-TERM");
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {
-            // The leader is gone; stragglers in the group still get the SIGKILL below.
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    signal("-KILL");
+    for pid in descendants(child.id()) {
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    signal(&pids, "-KILL");
     let _ = child.wait();
+}
+
+fn signal(pids: &[u32], name: &str) {
+    let _ = Command::new("kill")
+        .arg(name)
+        .arg("--")
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every process below `root`, from `/proc` (parent of each process: the field after its name).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (name) state ppid ...`; the name may hold spaces and parentheses.
+        let parent = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().nth(1))
+            .and_then(|field| field.parse::<u32>().ok());
+        if let Some(parent) = parent {
+            parents.push((pid, parent));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (pid, _) in parents.iter().filter(|(_, of)| *of == parent) {
+            if !found.contains(pid) {
+                found.push(*pid);
+                frontier.push(*pid);
+            }
+        }
+    }
+    found
 }
 
 fn human_duration(duration: Duration) -> String {

@@ -355,7 +355,7 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
         ),
         (
             "timeout",
-            r#"command("sleep 300 & wait", timeout = 1s)"#.to_string(),
+            r#"command("sleep 300 & echo $! > sleeper.pid; wait", timeout = 1s)"#.to_string(),
             vec!["did not finish within 1s", "raise `timeout`"],
         ),
     ];
@@ -372,6 +372,26 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
             versions(&project, "disputes_model").is_empty(),
             "{name}: nothing registered"
         );
+        if name == "timeout" {
+            // What the program started in the background was stopped with it.
+            let pid = std::fs::read_to_string(project.join("sleeper.pid")).expect("the sleeper's pid");
+            let stat = format!("/proc/{}/stat", pid.trim());
+            let alive = || {
+                std::fs::read_to_string(&stat).is_ok_and(|stat| {
+                    let state = stat
+                        .rfind(')')
+                        .and_then(|end| stat[end + 1..].split_whitespace().next());
+                    state != Some("Z")
+                })
+            };
+            for _ in 0..40 {
+                if !alive() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            assert!(!alive(), "the trainer's background `sleep` outlived the timeout");
+        }
         let _ = std::fs::remove_dir_all(project);
     }
 }
