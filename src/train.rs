@@ -176,6 +176,15 @@ async fn train_one(
     // The registry's `seconds`: training alone (an external program's whole run, writing its input
     // files included), not loading the training set or evaluating.
     let started = Instant::now();
+    let spinner = Spinner::show(format!(
+        "training {} ({}{})",
+        model.name,
+        trainer.name(),
+        match &trainer {
+            Trainer::Command { .. } => format!(", logs in {}", places.trainers.join(&model.name).display()),
+            _ => String::new(),
+        }
+    ));
     let fitted = match &trainer {
         Trainer::BuiltIn(Algorithm::Gbdt(params)) => {
             let directory = places.checkpoints.join(&model.name).join(&inputs_fingerprint[..16]);
@@ -212,6 +221,7 @@ async fn train_one(
         Trainer::Onnx { bytes, .. } => Fitted::Onnx(bytes.clone()),
     };
     let training_seconds = started.elapsed().as_secs_f64();
+    drop(spinner);
     let predictions = match &fitted {
         Fitted::Native(trained) => trained.predict_dataset(&evaluation)?,
         Fitted::Onnx(bytes) => score_onnx(bytes, &evaluation)?,
@@ -317,6 +327,29 @@ async fn train_one(
         approval_required,
         step_seconds: step_started.elapsed().as_secs_f64(),
     }))
+}
+
+/// A spinner with the elapsed time on stderr while a model trains (hidden when stderr is not a
+/// terminal), cleared however training ends.
+struct Spinner(indicatif::ProgressBar);
+
+impl Spinner {
+    fn show(message: String) -> Spinner {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(bar)
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
 }
 
 /// Who trains a model.
