@@ -31,6 +31,9 @@ pub const DATE_PARTITION: &str = "dt";
 /// (under `<store>/_spill`) beyond it.
 pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
 
+/// The memory budget per target partition below which a session runs fewer partitions than cores.
+const MEMORY_PER_PARTITION: usize = 256 << 20;
+
 #[derive(Clone, Debug)]
 pub struct OfflineStore {
     root: PathBuf,
@@ -72,7 +75,11 @@ impl OfflineStore {
             .with_memory_pool(Arc::new(FairSpillPool::new(self.memory_limit)))
             .with_temp_file_path(spill)
             .build_arc()?;
-        let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(cores);
+        // Spilling operators running at once share the pool; under a small budget fewer of them,
+        // each with a share that still holds its input batches and merge buffers, finish where
+        // more would each run out.
+        let partitions = cores.min((self.memory_limit / MEMORY_PER_PARTITION).max(1));
+        let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(partitions);
         // Keep the memory a sort holds back for merging spilled runs small next to the budget.
         config.options_mut().execution.sort_spill_reservation_bytes = (self.memory_limit / 16).max(64 << 10);
         Ok(datafusion::prelude::SessionContext::new_with_config_rt(config, runtime))
