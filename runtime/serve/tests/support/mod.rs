@@ -1,6 +1,9 @@
 //! Test support: the fraud example's plan, stores holding hand-written timelines, a server on a
 //! free loopback port, and a minimal HTTP/1.1 client over a plain TCP stream.
 
+// The online store's tests start their Redis the same way: one harness for both.
+#[path = "../../../online/tests/support/redis_server.rs"]
+#[allow(dead_code)] // restarting a killed server at its port is only exercised by the online tests
 pub mod redis_server;
 
 use std::path::{Path, PathBuf};
