@@ -565,11 +565,7 @@ impl Checker<'_> {
         let allowed = hyperparameters_of(&kind);
         let mut failed = false;
         for argument in arguments {
-            let Some(name) = &argument.name else {
-                self.error(
-                    Diagnostic::new(Code::Hyperparameter, argument.value.span, "hyperparameters are named")
-                        .with_help("write `name = value`, e.g. `trees = 200`"),
-                );
+            let Some(name) = self.hyperparameter_name(argument, "write `name = value`, e.g. `trees = 200`") else {
                 failed = true;
                 continue;
             };
@@ -589,12 +585,7 @@ impl Checker<'_> {
                 failed = true;
                 continue;
             };
-            if hyperparameters.contains_key(&name.name) {
-                self.error(Diagnostic::new(
-                    Code::Hyperparameter,
-                    name.span,
-                    format!("hyperparameter `{}` is given twice", name.name),
-                ));
+            if self.given_twice(name, &hyperparameters) {
                 failed = true;
                 continue;
             }
@@ -661,6 +652,30 @@ impl Checker<'_> {
         (!failed).then_some(Algorithm { kind, hyperparameters })
     }
 
+    /// The argument's name; a positional argument is reported (`help` says how to write it).
+    fn hyperparameter_name<'a>(&mut self, argument: &'a ast::Argument, help: &str) -> Option<&'a ast::Ident> {
+        if argument.name.is_none() {
+            self.error(
+                Diagnostic::new(Code::Hyperparameter, argument.value.span, "hyperparameters are named")
+                    .with_help(help.to_string()),
+            );
+        }
+        argument.name.as_ref()
+    }
+
+    /// Whether `name` was already given; reported if so.
+    fn given_twice(&mut self, name: &ast::Ident, given: &BTreeMap<String, Literal>) -> bool {
+        let twice = given.contains_key(&name.name);
+        if twice {
+            self.error(Diagnostic::new(
+                Code::Hyperparameter,
+                name.span,
+                format!("hyperparameter `{}` is given twice", name.name),
+            ));
+        }
+        twice
+    }
+
     /// `onnx("PATH")` and `command("COMMAND LINE", name = constant, ..., timeout = DURATION)`: the
     /// command's named constants are passed to the program as its hyperparameters.
     fn external_algorithm(
@@ -708,20 +723,14 @@ impl Checker<'_> {
                 failed = true;
                 continue;
             }
-            let Some(name) = &argument.name else {
-                self.error(
-                    Diagnostic::new(Code::Hyperparameter, argument.value.span, "hyperparameters are named")
-                        .with_help("write `name = value` after the command line, e.g. `trees = 200`"),
-                );
+            let Some(name) = self.hyperparameter_name(
+                argument,
+                "write `name = value` after the command line, e.g. `trees = 200`",
+            ) else {
                 failed = true;
                 continue;
             };
-            if hyperparameters.contains_key(&name.name) {
-                self.error(Diagnostic::new(
-                    Code::Hyperparameter,
-                    name.span,
-                    format!("hyperparameter `{}` is given twice", name.name),
-                ));
+            if self.given_twice(name, &hyperparameters) {
                 failed = true;
                 continue;
             }
