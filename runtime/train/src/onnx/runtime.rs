@@ -11,13 +11,14 @@
 //! probability of `true` (the `probabilities` output of common converters). Map and sequence
 //! outputs (a `ZipMap`) are skipped.
 
+use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use ndarray::Array2;
 use ort::environment::Environment;
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::session::{Session, SessionOutputs};
+use ort::value::{DynValue, PrimitiveTensorElementType, TensorElementType, TensorRef, ValueType};
 
 use crate::dataset::Task;
 use crate::error::OnnxRuntimeError;
@@ -218,46 +219,18 @@ impl OnnxScorer {
 
     fn run_chunk(&mut self, columns: &[Vec<f64>], start: usize, end: usize) -> Result<Vec<f64>, OnnxRuntimeError> {
         let rows = end - start;
-        let run_error = |error: ort::Error| OnnxRuntimeError::Run(error.to_string());
         let outputs = match self.input_type {
-            TensorElementType::Float32 => {
-                // Precision the model asked for: the float64 inputs are rounded to float32.
-                #[allow(clippy::cast_possible_truncation)]
-                let flat: Vec<f32> = (start..end)
-                    .flat_map(|row| columns.iter().map(move |column| column[row] as f32))
-                    .collect();
-                let array = Array2::from_shape_vec((rows, self.features), flat)
-                    .map_err(|error| OnnxRuntimeError::Run(error.to_string()))?;
-                let tensor = TensorRef::from_array_view(&array).map_err(run_error)?;
-                self.session
-                    .run(ort::inputs![self.input.as_str() => tensor])
-                    .map_err(run_error)?
-            }
-            _ => {
-                let flat: Vec<f64> = (start..end)
-                    .flat_map(|row| columns.iter().map(move |column| column[row]))
-                    .collect();
-                let array = Array2::from_shape_vec((rows, self.features), flat)
-                    .map_err(|error| OnnxRuntimeError::Run(error.to_string()))?;
-                let tensor = TensorRef::from_array_view(&array).map_err(run_error)?;
-                self.session
-                    .run(ort::inputs![self.input.as_str() => tensor])
-                    .map_err(run_error)?
-            }
+            // Precision the model asked for: the float64 inputs are rounded to float32.
+            #[allow(clippy::cast_possible_truncation)]
+            TensorElementType::Float32 => run_typed(&mut self.session, &self.input, columns, start..end, |value| {
+                value as f32
+            })?,
+            _ => run_typed(&mut self.session, &self.input, columns, start..end, |value| value)?,
         };
         let value = &outputs[self.output.as_str()];
-        let (shape, values): (Vec<usize>, Vec<f64>) = match self.output_type {
-            TensorElementType::Float32 => {
-                let array = value.try_extract_array::<f32>().map_err(run_error)?;
-                (
-                    array.shape().to_vec(),
-                    array.iter().map(|&score| f64::from(score)).collect(),
-                )
-            }
-            _ => {
-                let array = value.try_extract_array::<f64>().map_err(run_error)?;
-                (array.shape().to_vec(), array.iter().copied().collect())
-            }
+        let (shape, values) = match self.output_type {
+            TensorElementType::Float32 => scores_of::<f32>(value)?,
+            _ => scores_of::<f64>(value)?,
         };
         let scores: Vec<f64> = match (self.read, shape.as_slice()) {
             (Read::Value, [n]) | (Read::Value, [n, 1]) if *n == rows => values,
@@ -278,4 +251,38 @@ impl OnnxScorer {
         }
         Ok(scores)
     }
+}
+
+/// Runs the session on the rows `rows` of the column-major matrix, as a `[rows, columns]` tensor of
+/// the model's input type.
+fn run_typed<'s, T: PrimitiveTensorElementType + Debug + Clone + 'static>(
+    session: &'s mut Session,
+    input: &str,
+    columns: &[Vec<f64>],
+    rows: std::ops::Range<usize>,
+    convert: impl Fn(f64) -> T,
+) -> Result<SessionOutputs<'s>, OnnxRuntimeError> {
+    let shape = (rows.len(), columns.len());
+    let flat: Vec<T> = rows
+        .flat_map(|row| columns.iter().map(move |column| column[row]))
+        .map(convert)
+        .collect();
+    let array = Array2::from_shape_vec(shape, flat).map_err(|error| OnnxRuntimeError::Run(error.to_string()))?;
+    let tensor = TensorRef::from_array_view(&array).map_err(run_error)?;
+    session.run(ort::inputs![input => tensor]).map_err(run_error)
+}
+
+/// An output tensor's shape and its values as float64.
+fn scores_of<T: PrimitiveTensorElementType + Copy + Into<f64>>(
+    value: &DynValue,
+) -> Result<(Vec<usize>, Vec<f64>), OnnxRuntimeError> {
+    let array = value.try_extract_array::<T>().map_err(run_error)?;
+    Ok((
+        array.shape().to_vec(),
+        array.iter().map(|&score| score.into()).collect(),
+    ))
+}
+
+fn run_error(error: ort::Error) -> OnnxRuntimeError {
+    OnnxRuntimeError::Run(error.to_string())
 }
