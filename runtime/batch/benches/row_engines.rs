@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -32,51 +31,17 @@ use mlsys_batch::features::eval::{BatchColumns, evaluate_row_features};
 use mlsys_batch::features::output::ColumnBuilder;
 use mlsys_batch::features::spec::features_read;
 use mlsys_batch::lower::Lowering;
-use mlsys_compiler::compile as check;
 use mlsys_compiler::plan::{FeatureId, FeatureKind, Plan, SourceId};
-use mlsys_compiler::source::SourceFile;
 use mlsys_compiler::types::BaseType;
 use mlsys_jit::{Slot, compile};
 use mlsys_kernels::Value;
 use mlsys_kernels::interpret::{Bindings, evaluate_features};
+use support::fraud::{fraud_plan, request_value, typical_value};
 
-fn fraud_plan() -> Plan {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud");
-    let mut paths: Vec<_> = std::fs::read_dir(&directory)
-        .expect("the fraud example")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|extension| extension == "mlsys"))
-        .collect();
-    paths.sort();
-    let files: Vec<SourceFile> = paths
-        .iter()
-        .map(|path| {
-            SourceFile::new(
-                path.display().to_string(),
-                std::fs::read_to_string(path).expect("a file"),
-            )
-        })
-        .collect();
-    let compilation = check(&files);
-    assert!(!compilation.has_errors(), "{:#?}", compilation.diagnostics);
-    compilation.plan.expect("a plan")
-}
-
-/// A payment as the request carries it, by column name and type.
-fn request_value(name: &str, base: BaseType) -> Value {
-    match (name, base) {
-        ("country", _) => Value::from("FR"),
-        ("channel", _) => Value::from("web"),
-        ("merchant", _) => Value::from("m-42"),
-        ("event_time", _) => Value::Timestamp(1_767_225_600_000_000 + 3 * 3_600_000_000),
-        (_, BaseType::Float64) => Value::Float(125.5),
-        (_, BaseType::Int64) => Value::Int(12),
-        (_, BaseType::String) => Value::from("u-123"),
-        (_, BaseType::Bool) => Value::Bool(false),
-        (_, BaseType::Date) => Value::Date(20_454),
-        (_, BaseType::Timestamp) => Value::Timestamp(1_767_225_600_000_000),
-        (_, BaseType::Duration) => Value::Duration(3_600_000_000),
-    }
+// The JIT bench's fraud plan and request values: both benches time the same request.
+#[path = "../../jit/benches/support"]
+mod support {
+    pub mod fraud;
 }
 
 fn one_row(base: BaseType, value: &Value) -> ArrayRef {
@@ -190,12 +155,7 @@ fn fraud_row(criterion: &mut Criterion) {
     let inputs: Vec<Value> = compiled
         .inputs()
         .iter()
-        .map(|slot| match slot {
-            Slot::Column { source, column, ty } => {
-                request_value(&plan.sources[*source].columns[*column as usize].name, ty.base)
-            }
-            Slot::Feature { ty, .. } => request_value("", ty.base),
-        })
+        .map(|slot| typical_value(slot, &plan))
         .collect();
     let mut bindings = Bindings::new();
     let mut aggregates: HashMap<FeatureId, Value> = HashMap::new();

@@ -2,68 +2,19 @@
 //! aggregates given as inputs): the JIT's fast path against the reference interpreter; and the
 //! compile time of the fraud feature set and of a generated 100-feature plan.
 
+mod support {
+    pub mod fraud;
+}
+
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mlsys_compiler::compile as check;
-use mlsys_compiler::plan::{FeatureId, Plan};
+use mlsys_compiler::plan::FeatureId;
 use mlsys_compiler::source::SourceFile;
-use mlsys_compiler::types::BaseType;
 use mlsys_jit::{Slot, compile};
 use mlsys_kernels::Value;
 use mlsys_kernels::interpret::{Bindings, evaluate_features};
-
-fn plan_of(files: Vec<SourceFile>) -> Plan {
-    let compilation = check(&files);
-    assert!(!compilation.has_errors(), "{:#?}", compilation.diagnostics);
-    compilation.plan.expect("a plan")
-}
-
-fn fraud_plan() -> Plan {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fraud");
-    let mut paths: Vec<_> = std::fs::read_dir(&directory)
-        .expect("the fraud example")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|extension| extension == "mlsys"))
-        .collect();
-    paths.sort();
-    plan_of(
-        paths
-            .iter()
-            .map(|path| {
-                SourceFile::new(
-                    path.display().to_string(),
-                    std::fs::read_to_string(path).expect("a file"),
-                )
-            })
-            .collect(),
-    )
-}
-
-/// A payment as the request carries it, and the online store's aggregates for its user.
-fn typical_value(slot: &Slot, plan: &Plan) -> Value {
-    let name = match slot {
-        Slot::Column { source, column, .. } => plan
-            .sources
-            .get(*source)
-            .map(|source| source.columns[*column as usize].name.clone()),
-        Slot::Feature { feature, .. } => plan.features.get(*feature).map(|feature| feature.name.clone()),
-    }
-    .unwrap_or_default();
-    match (name.as_str(), slot.ty().base) {
-        ("country", _) => Value::from("FR"),
-        ("channel", _) => Value::from("web"),
-        ("event_time", _) => Value::Timestamp(1_767_225_600_000_000 + 3 * 3_600_000_000),
-        (_, BaseType::Float64) => Value::Float(125.5),
-        (_, BaseType::Int64) => Value::Int(12),
-        (_, BaseType::String) => Value::from("u-123"),
-        (_, BaseType::Bool) => Value::Bool(false),
-        (_, BaseType::Date) => Value::Date(20_454),
-        (_, BaseType::Timestamp) => Value::Timestamp(1_767_225_600_000_000),
-        (_, BaseType::Duration) => Value::Duration(3_600_000_000),
-    }
-}
+use support::fraud::{fraud_plan, plan_of, typical_value};
 
 /// A generated project: one group of `count` row-level features from ten templates.
 fn wide_project(count: usize) -> String {
