@@ -13,14 +13,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use std::collections::BTreeSet;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::logical_expr::{Expr, col, lit};
-use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::BatchError;
 
@@ -85,6 +91,17 @@ impl OfflineStore {
         Ok(datafusion::prelude::SessionContext::new_with_config_rt(config, runtime))
     }
 
+    /// The memory budget of queries over this store, in bytes.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
+    /// How many bytes of Parquet a table write holds before finishing its files: an eighth of the
+    /// memory budget, within [8 MiB, 256 MiB].
+    pub fn write_buffer(&self) -> usize {
+        (self.memory_limit / 8).clamp(MIN_WRITE_BUFFER, MAX_WRITE_BUFFER)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -146,9 +163,34 @@ impl TableLocation {
         Ok(provider)
     }
 
-    /// Replaces the rows of the given date partitions with `batches`, in one commit. The commit
-    /// carries an application transaction `(table name, run)`: if this run already committed to
-    /// the table (a retried step), nothing is written again. Rows outside `dates` are an error.
+    /// The bytes of the table's current files, only of the `dt` partitions in `[low, high]` when
+    /// given; 0 for no table.
+    pub async fn bytes_in(&self, days: Option<(&str, &str)>) -> Result<u64, BatchError> {
+        if !self.exists() {
+            return Ok(0);
+        }
+        let table = self.open().await?;
+        let mut bytes = 0u64;
+        for file in table.snapshot()?.log_data().iter() {
+            let remove = file.remove_action(false);
+            let date = remove
+                .partition_values
+                .as_ref()
+                .and_then(|values| values.get(DATE_PARTITION).cloned().flatten());
+            let counted = match (days, date) {
+                (None, _) => true,
+                (Some((low, high)), Some(date)) => low <= date.as_str() && date.as_str() <= high,
+                (Some(_), None) => true,
+            };
+            if counted {
+                bytes = bytes.saturating_add(u64::try_from(file.size()).unwrap_or(0));
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Replaces the rows of the given date partitions with `batches`, in one commit (see
+    /// [`TableLocation::writer`]; this is its form for rows already in memory).
     pub async fn replace_partitions(
         &self,
         schema: SchemaRef,
@@ -156,40 +198,375 @@ impl TableLocation {
         dates: &[String],
         run: i64,
     ) -> Result<WriteOutcome, BatchError> {
-        let table = DeltaTable::try_from_url(self.url()?).await?;
+        let writer = self
+            .writer(schema, Replace::Dates(dates), run, DEFAULT_WRITE_BUFFER)
+            .await?;
+        let sink = writer.sink();
+        let mut sent = Ok(());
+        for batch in batches {
+            sent = sink.send(batch).await;
+            if sent.is_err() {
+                break;
+            }
+        }
+        drop(sink);
+        Ok(writer.finish(sent).await?.1)
+    }
+
+    /// Starts a write that replaces the partitions `replace` names with the rows sent to its
+    /// [`Sink`], and commits them in one commit when [`TableWriter::finish`] is given the
+    /// producer's success. A failed producer, a dropped writer or a killed process commits
+    /// nothing (files already written stay unreferenced by the log).
+    ///
+    /// Rows are encoded into Parquet files as they come; whenever the files being written hold
+    /// `buffer` bytes, they are finished and a new set is started, so a write holds about that
+    /// much however many rows and partitions it writes. The commit adds every file written and
+    /// removes every file of the replaced partitions.
+    ///
+    /// The commit carries an application transaction `(table name, run)`: if this run already
+    /// committed to the table (a retried step), the writer discards what it is sent.
+    pub async fn writer(
+        &self,
+        schema: SchemaRef,
+        replace: Replace<'_>,
+        run: i64,
+        buffer: usize,
+    ) -> Result<TableWriter, BatchError> {
+        let url = self.url()?;
+        let table = DeltaTable::try_from_url(url.clone()).await?;
         let app_id = format!("mlsys:{}", self.name);
-        if self.exists() {
+        let exists = self.exists();
+        if exists {
             let committed = table
                 .snapshot()
                 .map_err(BatchError::from)?
                 .transaction_version(table.log_store().as_ref(), &app_id)
                 .await?;
             if committed.is_some_and(|version| version >= run) {
-                return Ok(WriteOutcome::AlreadyCommitted);
+                return Ok(TableWriter::discarding());
             }
         }
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let batches = if batches.is_empty() {
-            vec![RecordBatch::new_empty(schema)]
+        let writer = if exists {
+            RecordBatchWriter::for_table(&table)?
         } else {
-            batches
+            // A new table is created when its rows are committed, with the columns they have in
+            // Delta (no unsigned integers).
+            let columns: StructType = schema.as_ref().try_into_kernel()?;
+            let arrow: deltalake::arrow::datatypes::Schema = (&columns).try_into_arrow()?;
+            RecordBatchWriter::try_new(
+                url.as_str(),
+                Arc::new(arrow),
+                Some(vec![DATE_PARTITION.to_string()]),
+                None,
+            )?
         };
-        let predicate: Expr = match dates {
-            [] => lit(false),
-            _ => col(DATE_PARTITION).in_list(dates.iter().map(|date| lit(date.clone())).collect(), false),
+        let writer = writer.with_writer_properties(writer_properties());
+        let replaced = match replace {
+            Replace::All => None,
+            Replace::Dates(dates) => Some(dates.iter().cloned().collect::<BTreeSet<String>>()),
         };
-        let commit = CommitProperties::default().with_application_transaction(Transaction::new(&app_id, run));
-        let write = table
-            .write(batches)
-            .with_partition_columns([DATE_PARTITION])
-            .with_commit_properties(commit);
-        let write = if self.exists() {
-            write.with_save_mode(SaveMode::Overwrite).with_replace_where(predicate)
+        let (sender, receiver) = tokio::sync::mpsc::channel(IN_FLIGHT_BATCHES);
+        let write = Write {
+            table,
+            exists,
+            app_id,
+            run,
+            replaced,
+            buffer: buffer.max(1),
+        };
+        let task = tokio::spawn(write.run(writer, receiver));
+        Ok(TableWriter {
+            sink: Sink {
+                sender: Some(sender),
+                rows: Arc::new(AtomicU64::new(0)),
+                writer_stopped: Arc::new(AtomicBool::new(false)),
+            },
+            task: Some(task),
+        })
+    }
+}
+
+/// The smallest write buffer of a store: below it, files would be too small to read well.
+const MIN_WRITE_BUFFER: usize = 8 << 20;
+
+/// The largest write buffer: files of a few hundred MiB read well; more buys nothing.
+const MAX_WRITE_BUFFER: usize = 256 << 20;
+
+/// The write buffer of [`TableLocation::replace_partitions`].
+const DEFAULT_WRITE_BUFFER: usize = 128 << 20;
+
+/// The encoded size at which a table file's row group is closed.
+const ROW_GROUP_BYTES: usize = 8 << 20;
+
+/// Parquet settings of every table file: snappy, row groups of at most [`ROW_GROUP_BYTES`].
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(deltalake::parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .build()
+}
+
+/// `batch` with the table's column types (Delta has no unsigned integers: `_row` is stored as a
+/// long), columns in table order.
+fn conform(batch: RecordBatch, table: &SchemaRef) -> Result<RecordBatch, BatchError> {
+    if batch.schema().fields() == table.fields() {
+        return Ok(batch);
+    }
+    let mut columns = Vec::with_capacity(table.fields().len());
+    for field in table.fields() {
+        let column = batch
+            .column_by_name(field.name())
+            .ok_or_else(|| BatchError::Invalid(format!("rows without the table's column `{}`", field.name())))?;
+        columns.push(if column.data_type() == field.data_type() {
+            column.clone()
         } else {
-            write.with_save_mode(SaveMode::Append)
+            cast(column, field.data_type())?
+        });
+    }
+    Ok(RecordBatch::try_new(table.clone(), columns)?)
+}
+
+/// A table write's own task: encodes what the channel brings, then commits.
+struct Write {
+    table: DeltaTable,
+    /// Whether the table existed when the write started (else the commit creates it).
+    exists: bool,
+    app_id: String,
+    run: i64,
+    /// The replaced `dt` partitions; `None` replaces the whole table.
+    replaced: Option<BTreeSet<String>>,
+    buffer: usize,
+}
+
+impl Write {
+    async fn run(
+        self,
+        mut writer: RecordBatchWriter,
+        mut receiver: tokio::sync::mpsc::Receiver<Item>,
+    ) -> Result<(), BatchError> {
+        let mut adds = Vec::new();
+        let written: Result<(), BatchError> = async {
+            loop {
+                match receiver.recv().await {
+                    Some(Item::Rows(batch)) => {
+                        self.check_partitions(&batch)?;
+                        writer.write(conform(batch, &writer.arrow_schema())?).await?;
+                        if writer.buffer_len() >= self.buffer {
+                            adds.extend(writer.flush().await?);
+                        }
+                    }
+                    Some(Item::End) => break,
+                    None => {
+                        return Err(BatchError::Invalid(
+                            "the rows of a table write ended before their producer finished".to_string(),
+                        ));
+                    }
+                }
+            }
+            adds.extend(writer.flush().await?);
+            Ok(())
+        }
+        .await;
+        if let Err(error) = written {
+            writer.reset();
+            return Err(error);
+        }
+        self.commit(adds, writer.arrow_schema()).await
+    }
+
+    /// A row outside the replaced partitions would be added without its partition's old rows
+    /// being removed.
+    fn check_partitions(&self, batch: &RecordBatch) -> Result<(), BatchError> {
+        let Some(replaced) = &self.replaced else { return Ok(()) };
+        let dates = batch
+            .column_by_name(DATE_PARTITION)
+            .ok_or_else(|| BatchError::Invalid(format!("rows without a `{DATE_PARTITION}` column")))?;
+        let dates = cast(dates, &DataType::Utf8)?;
+        let dates = dates
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| BatchError::Invalid(format!("`{DATE_PARTITION}` is not text")))?;
+        for date in dates.iter() {
+            match date {
+                Some(date) if replaced.contains(date) => {}
+                other => {
+                    return Err(BatchError::Invalid(format!(
+                        "a row of partition {DATE_PARTITION}={} is outside the partitions this write replaces",
+                        other.unwrap_or("null")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One commit: the new files, the removal of every file of the replaced partitions, and the
+    /// run's application transaction.
+    async fn commit(self, adds: Vec<Add>, schema: SchemaRef) -> Result<(), BatchError> {
+        let table = if self.exists {
+            self.table
+        } else {
+            let columns: StructType = schema.as_ref().try_into_kernel()?;
+            self.table
+                .create()
+                .with_columns(columns.fields().cloned())
+                .with_partition_columns([DATE_PARTITION])
+                .await?
         };
-        write.await?;
-        Ok(WriteOutcome::Written { rows })
+        let snapshot = table.snapshot()?;
+        let mut actions: Vec<Action> = snapshot
+            .log_data()
+            .iter()
+            .map(|file| file.remove_action(true))
+            .filter(|remove| match &self.replaced {
+                None => true,
+                Some(replaced) => remove
+                    .partition_values
+                    .as_ref()
+                    .and_then(|values| values.get(DATE_PARTITION).cloned().flatten())
+                    .is_some_and(|date| replaced.contains(&date)),
+            })
+            .map(Action::Remove)
+            .collect();
+        actions.extend(adds.into_iter().map(Action::Add));
+        let predicate = self.replaced.as_ref().map(|replaced| {
+            let dates: Vec<String> = replaced.iter().map(|date| format!("'{date}'")).collect();
+            format!("{DATE_PARTITION} IN ({})", dates.join(", "))
+        });
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Overwrite,
+            partition_by: Some(vec![DATE_PARTITION.to_string()]),
+            predicate,
+        };
+        let properties =
+            CommitProperties::default().with_application_transaction(Transaction::new(&self.app_id, self.run));
+        CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), table.log_store(), operation)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Which date partitions a write replaces.
+#[derive(Clone, Copy, Debug)]
+pub enum Replace<'a> {
+    /// Exactly these `dt` partitions; a row outside them fails the write.
+    Dates(&'a [String]),
+    /// The whole table: a full recomputation, or a new table.
+    All,
+}
+
+/// Batches sent ahead of the Parquet writer before a producer waits for it.
+const IN_FLIGHT_BATCHES: usize = 4;
+
+/// What a producer sends down a table write's channel.
+enum Item {
+    Rows(RecordBatch),
+    /// The producer finished; the rows are complete and may be committed.
+    End,
+}
+
+/// Where a stage sends the rows of a table being written; clone it for each producing thread.
+#[derive(Clone)]
+pub struct Sink {
+    sender: Option<tokio::sync::mpsc::Sender<Item>>,
+    rows: Arc<AtomicU64>,
+    writer_stopped: Arc<AtomicBool>,
+}
+
+impl Sink {
+    /// Sends rows to the table; waits while the writer is [`IN_FLIGHT_BATCHES`] behind.
+    pub async fn send(&self, batch: RecordBatch) -> Result<(), BatchError> {
+        let rows = batch.num_rows() as u64;
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+        let Some(sender) = &self.sender else { return Ok(()) };
+        if rows == 0 {
+            return Ok(());
+        }
+        sender.send(Item::Rows(batch)).await.map_err(|_| {
+            self.writer_stopped.store(true, Ordering::SeqCst);
+            BatchError::Invalid("the table writer stopped".to_string())
+        })
+    }
+}
+
+/// A table write in progress ([`TableLocation::writer`]).
+pub struct TableWriter {
+    sink: Sink,
+    task: Option<tokio::task::JoinHandle<Result<(), BatchError>>>,
+}
+
+impl TableWriter {
+    fn discarding() -> TableWriter {
+        TableWriter {
+            sink: Sink {
+                sender: None,
+                rows: Arc::new(AtomicU64::new(0)),
+                writer_stopped: Arc::new(AtomicBool::new(false)),
+            },
+            task: None,
+        }
+    }
+
+    /// The sink to send the table's rows to.
+    pub fn sink(&self) -> Sink {
+        self.sink.clone()
+    }
+
+    /// Ends the write with what its producer returned: on success, the rows sent are committed
+    /// (once all are written); on failure nothing is, and the error returned is the writer's own
+    /// when the producer failed because the writer had.
+    pub async fn finish<T>(mut self, produced: Result<T, BatchError>) -> Result<(T, WriteOutcome), BatchError> {
+        let Some(task) = self.task.take() else {
+            return produced.map(|value| (value, WriteOutcome::AlreadyCommitted));
+        };
+        let joined = |joined: Result<Result<(), BatchError>, tokio::task::JoinError>| {
+            joined.map_err(|error| BatchError::Delta(format!("the table writer failed: {error}")))?
+        };
+        match produced {
+            Ok(value) => {
+                let ended = match &self.sink.sender {
+                    Some(sender) => sender.send(Item::End).await.is_ok(),
+                    None => false,
+                };
+                self.sink.sender = None;
+                joined(task.await)?;
+                if !ended {
+                    return Err(BatchError::Delta("the table writer stopped early".to_string()));
+                }
+                let rows = self.sink.rows.load(Ordering::Relaxed) as usize;
+                Ok((value, WriteOutcome::Written { rows }))
+            }
+            Err(error) => Err(self.abandon(error).await),
+        }
+    }
+
+    /// Ends the write without committing, for a producer that failed with `error`; returns the
+    /// writer's own error instead when the producer failed because the writer had.
+    pub async fn abandon(mut self, error: BatchError) -> BatchError {
+        self.sink.sender = None;
+        let Some(task) = self.task.take() else { return error };
+        if self.sink.writer_stopped.load(Ordering::SeqCst) {
+            match task.await {
+                Ok(Err(writer_error)) => return writer_error,
+                Err(join_error) => return BatchError::Delta(format!("the table writer failed: {join_error}")),
+                Ok(Ok(())) => {}
+            }
+        } else {
+            task.abort();
+            let _ = task.await;
+        }
+        error
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        // An unfinished write never commits.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 

@@ -431,20 +431,38 @@ async fn unchanged_inputs_write_nothing_and_a_changed_day_recomputes_only_what_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_under_a_small_memory_budget_spills_and_writes_the_same_tables() {
     let roomy = Project::fraud("memory-roomy");
-    roomy.build(&BuildOptions::default()).await.expect("build");
+    let roomy_report = roomy.build(&BuildOptions::default()).await.expect("build");
     let tight = Project::fraud("memory-tight");
+    let limit = 6 << 20;
     let options = BuildOptions {
-        memory_limit: Some(6 << 20),
+        memory_limit: Some(limit),
         ..BuildOptions::default()
     };
-    tight.build(&options).await.expect("builds under 6 MiB");
-    for table in [
+    let tight_report = tight.build(&options).await.expect("builds under 6 MiB");
+    // Under this budget the lookups of the row-level group and the training set hold a share of
+    // the entities at a time, in several passes over their rows.
+    let plan = tight.plan();
+    let group = group_id(&plan, "txn_signals", 2);
+    let spec = mlsys_batch::features::rows::RowGroupSpec::new(&plan, group).expect("row group");
+    let store = mlsys_batch::store::OfflineStore::new(tight.store()).with_memory_limit(limit);
+    let passes = mlsys_batch::features::asof::LookupPasses::plan(&plan, &store, &spec.lookups, None)
+        .await
+        .expect("passes");
+    assert!(passes.passes > 1, "{passes:?}");
+    let training = |report: &mlsys_batch::BuildReport, split: &str| format!("{}/{split}", report.training[0].directory);
+    let mut tables: Vec<(String, String)> = [
         "processed/transactions",
         "features/user_activity/v1",
         "features/txn_signals/v2",
-    ] {
-        let rows = tight.rows(table).await;
-        assert!(!rows.is_empty(), "{table}");
-        assert_eq!(rows, roomy.rows(table).await, "{table}");
+    ]
+    .map(|table| (table.to_string(), table.to_string()))
+    .to_vec();
+    for split in ["snapshot", "holdout"] {
+        tables.push((training(&tight_report, split), training(&roomy_report, split)));
+    }
+    for (tight_table, roomy_table) in tables {
+        let rows = tight.rows(&tight_table).await;
+        assert!(!rows.is_empty(), "{tight_table}");
+        assert_eq!(rows, roomy.rows(&roomy_table).await, "{tight_table}");
     }
 }

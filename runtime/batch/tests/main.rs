@@ -4,5 +4,6 @@ mod features;
 mod ingest;
 mod lower;
 mod reference;
+mod store;
 mod support;
 mod training;

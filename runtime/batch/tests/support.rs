@@ -123,18 +123,21 @@ impl Project {
             .collect()
             .await
             .expect("collect");
+        // Each row on its own (a batch-wide table would pad cells to the batch's widest value,
+        // so the same row would read differently in different files).
+        let options = datafusion::arrow::util::display::FormatOptions::default().with_null("NULL");
         let mut lines = Vec::new();
         for batch in &batches {
-            let formatted = datafusion::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(batch))
-                .expect("format")
-                .to_string();
-            lines.extend(
-                formatted
-                    .lines()
-                    .filter(|line| line.starts_with("| "))
-                    .skip(1)
-                    .map(str::to_string),
-            );
+            let formatters = batch
+                .columns()
+                .iter()
+                .map(|column| datafusion::arrow::util::display::ArrayFormatter::try_new(column.as_ref(), &options))
+                .collect::<Result<Vec<_>, _>>()
+                .expect("formatters");
+            for row in 0..batch.num_rows() {
+                let cells: Vec<String> = formatters.iter().map(|cell| cell.value(row).to_string()).collect();
+                lines.push(format!("| {} |", cells.join(" | ")));
+            }
         }
         lines.sort();
         lines

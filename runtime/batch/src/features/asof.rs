@@ -6,8 +6,10 @@
 //! through [`Lookups`].
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
-use datafusion::arrow::array::{Array, ArrayRef, TimestampMicrosecondArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, TimestampMicrosecondArray, UInt32Array};
+use datafusion::arrow::compute::{filter_record_batch, take};
 use mlsys_compiler::plan::{ColumnIndex, FeatureId, GroupId, Plan, SourceId};
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::aggregate::DistinctKey;
@@ -15,29 +17,32 @@ use mlsys_kernels::value::Value;
 
 use crate::convert::value_at;
 use crate::error::BatchError;
-use crate::features::entity::{VALID_FROM, column, timestamp_literal};
+use crate::features::entity::{VALID_FROM, column, next_batch, timestamp_literal};
 use crate::features::eval::{BatchColumns, typed};
+use crate::features::output::{date_text, day_of};
 use crate::features::spec::EntityGroupSpec;
 use crate::store::OfflineStore;
 
-/// An entity group's table held in memory, indexed by keys, for as-of lookups.
+/// An entity group's table held in memory as the batches it was read in (never concatenated,
+/// which would hold it twice), indexed by keys, for as-of lookups.
 pub struct AsOfTable {
     pub group: GroupId,
     /// The group's features, in table order.
     pub features: Vec<FeatureId>,
     types: Vec<BaseType>,
-    columns: Vec<ArrayRef>,
-    /// Per entity: (valid_from, row) in time order.
-    index: HashMap<Vec<DistinctKey>, Vec<(i64, usize)>>,
+    /// Per batch read, the features' columns.
+    chunks: Vec<Vec<ArrayRef>>,
+    /// Per entity: (valid_from, batch, row) in time order.
+    index: HashMap<Vec<DistinctKey>, Vec<(i64, u32, u32)>>,
     empty: Vec<Value>,
 }
 
-/// A row found by [`AsOfTable::find`]; `None` reads the empty-window values.
-pub type Found = Option<usize>;
+/// A row found by [`AsOfTable::find`] (batch, row); `None` reads the empty-window values.
+pub type Found = Option<(u32, u32)>;
 
 impl AsOfTable {
-    /// Loads the table of entity group `group`; with `times = [start, end)`, only what lookups at
-    /// those times can find.
+    /// Loads the table of entity group `group`, only the entities of `bucket`; with
+    /// `times = [start, end)`, only what lookups at those times can find.
     ///
     /// A row with `valid_from < start - reach` (reach: the group's longest `W + R`) is never needed
     /// there: if it were still the latest row at some `t >= start`, every tile in a window at its
@@ -48,6 +53,7 @@ impl AsOfTable {
         store: &OfflineStore,
         group: GroupId,
         times: Option<(i64, i64)>,
+        bucket: Bucket,
     ) -> Result<AsOfTable, BatchError> {
         let spec = EntityGroupSpec::new(plan, group)?;
         let definition = &plan.groups[group];
@@ -56,7 +62,7 @@ impl AsOfTable {
             group,
             features: spec.outputs.clone(),
             types: spec.outputs.iter().map(|id| plan.features[*id].ty.base).collect(),
-            columns: Vec::new(),
+            chunks: Vec::new(),
             index: HashMap::new(),
             empty: spec.empty_outputs()?,
         };
@@ -74,27 +80,36 @@ impl AsOfTable {
         let mut selected: Vec<_> = spec.keys.iter().map(|(_, name, _)| column(name)).collect();
         selected.push(column(VALID_FROM));
         selected.extend(spec.outputs.iter().map(|id| column(&plan.features[*id].name)));
-        let batches = frame.select(selected)?.collect().await?;
-        let schema = match batches.first() {
-            Some(batch) => batch.schema(),
-            None => return Ok(table),
-        };
-        let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
         let mut types: Vec<BaseType> = spec.keys.iter().map(|(_, _, ty)| ty.base).collect();
         types.push(BaseType::Timestamp);
         types.extend(table.types.iter().copied());
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(types)
-            .map(|(array, base)| typed(array, base))
-            .collect::<Result<Vec<_>, _>>()?;
-        table.fill(&spec, columns, batch.num_rows())?;
+        let mut stream = frame.select(selected)?.execute_stream().await?;
+        while let Some(batch) = next_batch(&mut stream).await? {
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(&types)
+                .map(|(array, base)| typed(array, *base))
+                .collect::<Result<Vec<_>, _>>()?;
+            table.fill(&spec, columns, batch.num_rows(), bucket)?;
+        }
+        for rows in table.index.values_mut() {
+            rows.sort_unstable();
+        }
         Ok(table)
     }
 
-    /// Indexes the table's columns: keys, `valid_from`, features, in the types of the plan.
-    fn fill(&mut self, spec: &EntityGroupSpec<'_>, columns: Vec<ArrayRef>, rows: usize) -> Result<(), BatchError> {
+    /// Indexes the rows of `bucket` in one batch of the table's columns: keys, `valid_from`,
+    /// features, in the types of the plan; keeps those rows of the features' columns.
+    fn fill(
+        &mut self,
+        spec: &EntityGroupSpec<'_>,
+        columns: Vec<ArrayRef>,
+        rows: usize,
+        bucket: Bucket,
+    ) -> Result<(), BatchError> {
+        let chunk = u32::try_from(self.chunks.len())
+            .map_err(|_| BatchError::Invalid("an entity table read in more than 2^32 batches".to_string()))?;
         let key_count = spec.keys.len();
         let valid_from = columns
             .get(key_count)
@@ -102,6 +117,7 @@ impl AsOfTable {
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()
             .ok_or_else(|| BatchError::Invalid(format!("`{VALID_FROM}` is not a timestamp column")))?;
+        let mut kept: Vec<u32> = Vec::new();
         for row in 0..rows {
             let keys: Option<Vec<DistinctKey>> = spec
                 .keys
@@ -109,14 +125,29 @@ impl AsOfTable {
                 .enumerate()
                 .map(|(index, (_, _, ty))| DistinctKey::of(&value_at(&columns[index], row, ty.base)))
                 .collect();
-            if let (Some(keys), true) = (keys, valid_from.is_valid(row)) {
-                self.index.entry(keys).or_default().push((valid_from.value(row), row));
+            if let (Some(keys), true) = (keys, valid_from.is_valid(row))
+                && bucket.holds(&keys)
+            {
+                let position =
+                    u32::try_from(kept.len()).map_err(|_| BatchError::Invalid("a batch of 2^32 rows".to_string()))?;
+                kept.push(row as u32);
+                self.index
+                    .entry(keys)
+                    .or_default()
+                    .push((valid_from.value(row), chunk, position));
             }
         }
-        for rows in self.index.values_mut() {
-            rows.sort_unstable();
+        let features = &columns[key_count + 1..];
+        if kept.len() == rows {
+            self.chunks.push(features.to_vec());
+        } else {
+            let kept = UInt32Array::from(kept);
+            let taken = features
+                .iter()
+                .map(|column| take(column.as_ref(), &kept, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.chunks.push(taken);
         }
-        self.columns = columns[key_count + 1..].to_vec();
         Ok(())
     }
 
@@ -124,8 +155,10 @@ impl AsOfTable {
     pub fn find(&self, keys: &[Value], t: i64) -> Found {
         let keys: Vec<DistinctKey> = keys.iter().map(DistinctKey::of).collect::<Option<_>>()?;
         let rows = self.index.get(&keys)?;
-        let after = rows.partition_point(|(valid_from, _)| *valid_from <= t);
-        after.checked_sub(1).map(|position| rows[position].1)
+        let after = rows.partition_point(|(valid_from, _, _)| *valid_from <= t);
+        after
+            .checked_sub(1)
+            .map(|position| (rows[position].1, rows[position].2))
     }
 
     /// The value of the group's feature `feature` in a found row (null for a feature not in it).
@@ -133,8 +166,9 @@ impl AsOfTable {
         let Some(index) = self.features.iter().position(|candidate| *candidate == feature) else {
             return Value::Null;
         };
-        match (found, self.columns.get(index), self.types.get(index)) {
-            (Some(row), Some(column), Some(base)) => value_at(column, row, *base),
+        let column = found.and_then(|(chunk, row)| Some((self.chunks.get(chunk as usize)?.get(index)?, row)));
+        match (column, self.types.get(index)) {
+            (Some((column, row)), Some(base)) => value_at(column, row as usize, *base),
             _ => self.empty.get(index).cloned().unwrap_or(Value::Null),
         }
     }
@@ -183,26 +217,143 @@ pub fn carried_columns(timestamp: Option<ColumnIndex>, lookups: &[(GroupId, Vec<
     carried
 }
 
+/// A share of an entity group's entities: those whose keys hash to `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Bucket {
+    /// Every entity.
+    pub const ALL: Bucket = Bucket { index: 0, count: 1 };
+
+    pub fn holds(&self, keys: &[DistinctKey]) -> bool {
+        if self.count <= 1 {
+            return true;
+        }
+        // SipHash with fixed keys: the same keys fall in the same bucket on both sides of a lookup.
+        let mut hasher = DefaultHasher::new();
+        keys.hash(&mut hasher);
+        hasher.finish() % self.count == self.index
+    }
+}
+
+/// How a computation over a source's rows does its lookups within the memory budget: in
+/// `passes` passes over its rows, each holding the entities of one bucket of the largest table
+/// (`table`, an index into the lookups) and the other tables whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupPasses {
+    pub passes: u64,
+    pub table: usize,
+}
+
+impl LookupPasses {
+    /// What the lookups' tables would hold in memory (an estimate: their Parquet bytes in the
+    /// partitions `times` can reach, times [`IN_MEMORY_PER_PARQUET_BYTE`]) against half the
+    /// store's memory budget.
+    pub async fn plan(
+        plan: &Plan,
+        store: &OfflineStore,
+        lookups: &[(GroupId, Vec<ColumnIndex>)],
+        times: Option<(i64, i64)>,
+    ) -> Result<LookupPasses, BatchError> {
+        let mut largest = (0usize, 0u64);
+        for (position, (group, _)) in lookups.iter().enumerate() {
+            let spec = EntityGroupSpec::new(plan, *group)?;
+            let definition = &plan.groups[*group];
+            let location = store.features(&definition.name, definition.version);
+            let days = times.map(|(start, end)| {
+                (
+                    date_text(day_of(start.saturating_sub(spec.reach))),
+                    date_text(day_of(end)),
+                )
+            });
+            let bytes = location
+                .bytes_in(days.as_ref().map(|(low, high)| (low.as_str(), high.as_str())))
+                .await?;
+            if bytes > largest.1 {
+                largest = (position, bytes);
+            }
+        }
+        let estimate = largest.1.saturating_mul(IN_MEMORY_PER_PARQUET_BYTE);
+        let share = (store.memory_limit() as u64 / 2).max(1);
+        Ok(LookupPasses {
+            passes: estimate.div_ceil(share).clamp(1, MAX_LOOKUP_PASSES),
+            table: largest.0,
+        })
+    }
+
+    pub fn bucket(&self, index: u64) -> Bucket {
+        Bucket {
+            index,
+            count: self.passes,
+        }
+    }
+}
+
+/// Bytes an entity table takes in memory per byte of its Parquet files (decoded feature columns
+/// and the per-entity index: about 3.7 measured on the batch benchmark's entity table, rounded up).
+pub const IN_MEMORY_PER_PARQUET_BYTE: u64 = 4;
+
+/// Beyond this many passes over the rows, a smaller budget is not honoured.
+const MAX_LOOKUP_PASSES: u64 = 256;
+
 /// The entity groups' tables a computation over a source's rows looks windowed values up in, each
-/// with the source columns holding its keys.
+/// with the source columns holding its keys; one bucket of one of them in a pass of
+/// [`LookupPasses`].
 pub struct Lookups {
     tables: Vec<(AsOfTable, Vec<ColumnIndex>)>,
+    /// The table loaded in part, and the part.
+    bucketed: Option<(usize, Bucket)>,
 }
 
 impl Lookups {
     /// The tables, each restricted to what lookups at `times` (`[start, end)`, when known) can
-    /// find.
+    /// find; table `passes.table` to the entities of bucket `pass`.
     pub async fn load(
         plan: &Plan,
         store: &OfflineStore,
         lookups: &[(GroupId, Vec<ColumnIndex>)],
         times: Option<(i64, i64)>,
+        passes: LookupPasses,
+        pass: u64,
     ) -> Result<Lookups, BatchError> {
+        let bucket = passes.bucket(pass);
         let mut tables = Vec::new();
-        for (group, keys) in lookups {
-            tables.push((AsOfTable::load(plan, store, *group, times).await?, keys.clone()));
+        for (position, (group, keys)) in lookups.iter().enumerate() {
+            let share = if position == passes.table { bucket } else { Bucket::ALL };
+            tables.push((AsOfTable::load(plan, store, *group, times, share).await?, keys.clone()));
         }
-        Ok(Lookups { tables })
+        Ok(Lookups {
+            tables,
+            bucketed: (passes.passes > 1).then_some((passes.table, bucket)),
+        })
+    }
+
+    /// The rows of `batch` this pass computes: those whose keys in the bucketed table fall in its
+    /// bucket; a row with a null key finds nothing there and is computed in the first pass.
+    pub fn rows_of_pass(&self, plan: &Plan, source: SourceId, batch: RecordBatch) -> Result<RecordBatch, BatchError> {
+        let Some((table, bucket)) = self.bucketed else {
+            return Ok(batch);
+        };
+        let Some((_, keys)) = self.tables.get(table) else {
+            return Ok(batch);
+        };
+        let columns = BatchColumns::new(plan, source, &batch)?;
+        let mask: BooleanArray = (0..batch.num_rows())
+            .map(|row| {
+                let keys: Option<Vec<DistinctKey>> = keys
+                    .iter()
+                    .map(|key| DistinctKey::of(&columns.value(*key, row)))
+                    .collect();
+                Some(match keys {
+                    Some(keys) => bucket.holds(&keys),
+                    None => bucket.index == 0,
+                })
+            })
+            .collect();
+        Ok(filter_record_batch(&batch, &mask)?)
     }
 
     /// For every row of a batch, the row found in each table at the row's time (the `timestamp`

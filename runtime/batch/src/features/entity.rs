@@ -29,7 +29,7 @@ use crate::features::changes::{ChangeRow, Event, change_rows};
 use crate::features::eval::{BatchColumns, evaluate_column};
 use crate::features::output::{ColumnBuilder, date_text, day_of};
 use crate::features::spec::EntityGroupSpec;
-use crate::store::{DATE_PARTITION, OfflineStore};
+use crate::store::{DATE_PARTITION, OfflineStore, Sink};
 
 /// The column of the instant from which a change-point row's values hold.
 pub const VALID_FROM: &str = "valid_from";
@@ -44,12 +44,18 @@ pub struct Scope<'s> {
     pub emit: &'s (dyn Fn(i64) -> bool + Sync),
 }
 
-/// The computed rows of a group and the `dt` partitions they fall in.
+/// What computing a table's rows sent to its sink: how many, and the `dt` partitions they fall in.
+#[derive(Debug, Default)]
 pub struct Computed {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
     pub partitions: BTreeSet<String>,
     pub rows: usize,
+}
+
+impl Computed {
+    pub fn add(&mut self, other: Computed) {
+        self.partitions.extend(other.partitions);
+        self.rows += other.rows;
+    }
 }
 
 pub fn timestamp_literal(micros: i64) -> Expr {
@@ -78,11 +84,12 @@ pub fn entity_schema(spec: &EntityGroupSpec<'_>) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Computes the change points of `spec` in `scope`.
+/// Computes the change points of `spec` in `scope`, sending them to `sink` as they are found.
 pub async fn compute(
     spec: &EntityGroupSpec<'_>,
     store: &OfflineStore,
     scope: &Scope<'_>,
+    sink: &Sink,
 ) -> Result<Computed, BatchError> {
     let plan = spec.plan;
     let source = &plan.sources[spec.source];
@@ -92,10 +99,9 @@ pub async fn compute(
             source.name
         ))
     })?;
-    let output = Output::new(spec);
     let location = store.processed(&source.name);
     if !location.exists() {
-        return output.finish();
+        return Ok(Computed::default());
     }
     let timestamp_name = &source.columns[timestamp as usize].name;
     let mut predicate = spec
@@ -175,7 +181,8 @@ pub async fn compute(
                     .into_iter()
                     .map(|stream| {
                         let handle = handle.clone();
-                        threads.spawn(move || handle.block_on(walk_partition(spec, scope, timestamp, stream)))
+                        let sink = sink.clone();
+                        threads.spawn(move || handle.block_on(walk_partition(spec, scope, timestamp, stream, sink)))
                     })
                     .collect();
                 workers
@@ -191,17 +198,13 @@ pub async fn compute(
     } else {
         let mut parts = Vec::with_capacity(count);
         for stream in streams {
-            parts.push(walk_partition(spec, scope, timestamp, stream).await?);
+            parts.push(walk_partition(spec, scope, timestamp, stream, sink.clone()).await?);
         }
         parts
     };
-    // Partition order is fixed by the hash of the keys and the partition count: the same input
-    // gives the same rows in the same order.
-    let mut computed = output.finish()?;
+    let mut computed = Computed::default();
     for part in parts {
-        computed.batches.extend(part.batches);
-        computed.partitions.extend(part.partitions);
-        computed.rows += part.rows;
+        computed.add(part);
     }
     Ok(computed)
 }
@@ -216,9 +219,10 @@ async fn walk_partition(
     scope: &Scope<'_>,
     timestamp: u32,
     mut stream: SendableRecordBatchStream,
+    sink: Sink,
 ) -> Result<Computed, BatchError> {
     let plan = spec.plan;
-    let mut output = Output::new(spec);
+    let mut output = Output::new(spec, sink);
     let mut entity: Option<(Vec<Value>, Vec<Event>)> = None;
     while let Some(batch) = next_batch(&mut stream).await? {
         let columns = BatchColumns::new(plan, spec.source, &batch)?;
@@ -262,7 +266,7 @@ async fn walk_partition(
                 Some((current, events)) if *current == keys => events.push(event),
                 _ => {
                     if let Some((keys, events)) = entity.take() {
-                        output.push(&keys, change_rows(spec, &events, scope.emit)?)?;
+                        output.push(&keys, change_rows(spec, &events, scope.emit)?).await?;
                     }
                     entity = Some((keys, vec![event]));
                 }
@@ -270,9 +274,9 @@ async fn walk_partition(
         }
     }
     if let Some((keys, events)) = entity.take() {
-        output.push(&keys, change_rows(spec, &events, scope.emit)?)?;
+        output.push(&keys, change_rows(spec, &events, scope.emit)?).await?;
     }
-    output.finish()
+    output.finish().await
 }
 
 /// The next batch of a DataFusion stream.
@@ -285,7 +289,7 @@ pub async fn next_batch(stream: &mut SendableRecordBatchStream) -> Result<Option
     Ok(next.transpose()?)
 }
 
-/// The table's rows as they are produced, cut into batches.
+/// The table's rows as they are produced, cut into batches sent to the sink.
 struct Output {
     schema: SchemaRef,
     keys: Vec<ColumnBuilder>,
@@ -293,11 +297,12 @@ struct Output {
     features: Vec<ColumnBuilder>,
     dt: StringBuilder,
     pending: usize,
+    sink: Sink,
     done: Computed,
 }
 
 impl Output {
-    fn new(spec: &EntityGroupSpec<'_>) -> Output {
+    fn new(spec: &EntityGroupSpec<'_>, sink: Sink) -> Output {
         let schema = entity_schema(spec);
         Output {
             keys: spec.keys.iter().map(|(_, _, ty)| ColumnBuilder::new(ty.base)).collect(),
@@ -309,17 +314,13 @@ impl Output {
                 .collect(),
             dt: StringBuilder::new(),
             pending: 0,
-            done: Computed {
-                schema: schema.clone(),
-                batches: Vec::new(),
-                partitions: BTreeSet::new(),
-                rows: 0,
-            },
+            sink,
+            done: Computed::default(),
             schema,
         }
     }
 
-    fn push(&mut self, keys: &[Value], rows: Vec<ChangeRow>) -> Result<(), BatchError> {
+    async fn push(&mut self, keys: &[Value], rows: Vec<ChangeRow>) -> Result<(), BatchError> {
         for (instant, values) in rows {
             for (builder, key) in self.keys.iter_mut().zip(keys) {
                 builder.push(key)?;
@@ -333,13 +334,13 @@ impl Output {
             self.done.partitions.insert(day);
             self.pending += 1;
             if self.pending >= BATCH_ROWS {
-                self.flush()?;
+                self.flush().await?;
             }
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), BatchError> {
+    async fn flush(&mut self) -> Result<(), BatchError> {
         if self.pending == 0 {
             return Ok(());
         }
@@ -347,16 +348,16 @@ impl Output {
         columns.push(self.valid_from.finish());
         columns.extend(self.features.iter_mut().map(ColumnBuilder::finish));
         columns.push(Arc::new(self.dt.finish()));
-        self.done
-            .batches
-            .push(RecordBatch::try_new(self.schema.clone(), columns)?);
+        self.sink
+            .send(RecordBatch::try_new(self.schema.clone(), columns)?)
+            .await?;
         self.done.rows += self.pending;
         self.pending = 0;
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Computed, BatchError> {
-        self.flush()?;
+    async fn finish(mut self) -> Result<Computed, BatchError> {
+        self.flush().await?;
         Ok(self.done)
     }
 }

@@ -28,13 +28,13 @@ use std::time::Instant;
 use mlsys_compiler::plan::GroupId;
 
 use crate::error::BatchError;
-use crate::features::entity::{Computed, Scope, column, timestamp_literal};
+use crate::features::entity::{Computed, Scope, column, entity_schema, timestamp_literal};
 use crate::features::incremental::{Stamp, affected_days, definition};
 use crate::features::output::{date_text, day_of, day_start};
 use crate::features::rows::{RowGroupSpec, partitions_of};
 use crate::features::spec::EntityGroupSpec;
 use crate::state::BuildState;
-use crate::store::{OfflineStore, TableLocation};
+use crate::store::{OfflineStore, Replace, TableLocation};
 use crate::{BuildContext, Progress};
 
 /// What computing one feature table did.
@@ -52,7 +52,7 @@ pub struct FeatureReport {
     pub seconds: f64,
 }
 
-/// A table's rows to write and the `dt` partitions they replace.
+/// The rows a table's write committed and the `dt` partitions they replaced.
 struct Write {
     computed: Computed,
     replaced: BTreeSet<String>,
@@ -91,16 +91,7 @@ pub async fn build_features(
         let old_partitions = previous.map(|stamp| stamp.partitions.clone()).unwrap_or_default();
         stamp.partitions = old_partitions;
         if let Some(write) = write {
-            let dates: Vec<String> = write.replaced.iter().cloned().collect();
             let rows = write.computed.rows as u64;
-            location
-                .replace_partitions(
-                    write.computed.schema.clone(),
-                    write.computed.batches,
-                    &dates,
-                    context.run,
-                )
-                .await?;
             stamp.partitions.retain(|partition| !write.replaced.contains(partition));
             stamp.partitions.extend(write.computed.partitions);
             report.full = write.full;
@@ -127,7 +118,7 @@ fn in_group(location: &TableLocation, error: BatchError) -> BatchError {
     BatchError::Invalid(format!("feature table `{}`: {error}", location.name))
 }
 
-/// The current stamp of a group's inputs, and what to write (nothing when nothing changed).
+/// The current stamp of a group's inputs, and what was written (nothing when nothing changed).
 async fn group_work(
     context: &BuildContext<'_>,
     store: &OfflineStore,
@@ -207,16 +198,16 @@ async fn entity_table(
     let previous = match previous {
         Some(previous) if !is_full(context, Some(previous), now) => previous,
         _ => {
-            let computed = entity::compute(
-                spec,
-                store,
-                &Scope {
-                    events: None,
-                    emit: &|_| true,
-                },
-            )
-            .await?;
             let mut replaced = existing_partitions(previous, location).await?;
+            let writer = location
+                .writer(entity_schema(spec), Replace::All, context.run, store.write_buffer())
+                .await?;
+            let scope = Scope {
+                events: None,
+                emit: &|_| true,
+            };
+            let produced = entity::compute(spec, store, &scope, &writer.sink()).await;
+            let (computed, _) = writer.finish(produced).await?;
             replaced.extend(computed.partitions.iter().cloned());
             return Ok(Some(Write {
                 computed,
@@ -235,16 +226,22 @@ async fn entity_table(
         day_start(last.saturating_add(1)),
     );
     let emit = |instant: i64| days.contains(&day_of(instant));
-    let computed = entity::compute(
-        spec,
-        store,
-        &Scope {
-            events: Some(events),
-            emit: &emit,
-        },
-    )
-    .await?;
-    let replaced = days.iter().map(|day| date_text(*day)).collect();
+    let replaced: BTreeSet<String> = days.iter().map(|day| date_text(*day)).collect();
+    let dates: Vec<String> = replaced.iter().cloned().collect();
+    let writer = location
+        .writer(
+            entity_schema(spec),
+            Replace::Dates(&dates),
+            context.run,
+            store.write_buffer(),
+        )
+        .await?;
+    let scope = Scope {
+        events: Some(events),
+        emit: &emit,
+    };
+    let produced = entity::compute(spec, store, &scope, &writer.sink()).await;
+    let (computed, _) = writer.finish(produced).await?;
     Ok(Some(Write {
         computed,
         replaced,
@@ -264,8 +261,12 @@ async fn row_table(
     let previous = match previous {
         Some(previous) if !is_full(context, Some(previous), now) => previous,
         _ => {
-            let computed = rows::compute(spec, store, None).await?;
             let mut replaced = existing_partitions(previous, location).await?;
+            let writer = location
+                .writer(spec.schema(), Replace::All, context.run, store.write_buffer())
+                .await?;
+            let produced = rows::compute(spec, store, None, &writer.sink()).await;
+            let (computed, _) = writer.finish(produced).await?;
             replaced.extend(computed.partitions.iter().cloned());
             return Ok(Some(Write {
                 computed,
@@ -294,7 +295,12 @@ async fn row_table(
     if partitions.is_empty() {
         return Ok(None);
     }
-    let computed = rows::compute(spec, store, Some(&partitions)).await?;
+    let dates: Vec<String> = partitions.iter().cloned().collect();
+    let writer = location
+        .writer(spec.schema(), Replace::Dates(&dates), context.run, store.write_buffer())
+        .await?;
+    let produced = rows::compute(spec, store, Some(&partitions), &writer.sink()).await;
+    let (computed, _) = writer.finish(produced).await?;
     Ok(Some(Write {
         computed,
         replaced: partitions,

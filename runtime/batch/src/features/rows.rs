@@ -16,13 +16,13 @@ use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
 use crate::error::BatchError;
-use crate::features::asof::{Lookups, carried_columns, entity_keys};
+use crate::features::asof::{LookupPasses, Lookups, carried_columns, entity_keys};
 use crate::features::entity::{Computed, column, next_batch};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
 use crate::features::spec::{feature_fields, features_read};
 use crate::ingest::read::ROW_COLUMN;
 use crate::ingest::validate::FILE_COLUMN;
-use crate::store::{DATE_PARTITION, OfflineStore};
+use crate::store::{DATE_PARTITION, OfflineStore, Sink};
 
 /// A row-level group, ready to compute.
 pub struct RowGroupSpec<'a> {
@@ -109,68 +109,84 @@ pub async fn partitions_of(
     Ok(partitions)
 }
 
-/// Computes the rows of the processed partitions `partitions` (every partition when `None`).
+/// Computes the rows of the processed partitions `partitions` (every partition when `None`),
+/// sending them to `sink` batch by batch.
 pub async fn compute(
     spec: &RowGroupSpec<'_>,
     store: &OfflineStore,
     partitions: Option<&BTreeSet<String>>,
+    sink: &Sink,
 ) -> Result<Computed, BatchError> {
     let plan = spec.plan;
     let source = &plan.sources[spec.source];
-    let schema = spec.schema();
-    let mut computed = Computed {
-        schema: schema.clone(),
-        batches: Vec::new(),
-        partitions: BTreeSet::new(),
-        rows: 0,
-    };
+    let mut computed = Computed::default();
     let location = store.processed(&source.name);
     if !location.exists() || partitions.is_some_and(BTreeSet::is_empty) {
         return Ok(computed);
     }
-    let lookups = Lookups::load(plan, store, &spec.lookups, None).await?;
+    let passes = LookupPasses::plan(plan, store, &spec.lookups, None).await?;
     let mut frame = store.session()?.read_table(location.provider().await?)?;
     if let Some(partitions) = partitions {
         let list = partitions.iter().map(|partition| lit(partition.clone())).collect();
         frame = frame.filter(column(DATE_PARTITION).in_list(list, false))?;
     }
-    let carried = spec.carried_columns();
-    let mut stream = frame.execute_stream().await?;
-    while let Some(batch) = next_batch(&mut stream).await? {
-        let columns = BatchColumns::new(plan, spec.source, &batch)?;
-        let rows = batch.num_rows();
-        let found = lookups.find(&columns, source.timestamp, rows);
-        let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
-        let outputs = evaluate_row_features(plan, &spec.outputs, &columns, rows, &looked_up)?;
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-        let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
-            let array = batch
-                .column_by_name(name)
-                .ok_or_else(|| BatchError::Invalid(format!("processed `{}` has no column `{name}`", source.name)))?;
-            arrays.push(cast(array, field.data_type())?);
-            Ok(())
-        };
-        let fields = schema.fields();
-        copy(FILE_COLUMN, &fields[0])?;
-        copy(ROW_COLUMN, &fields[1])?;
-        for (offset, index) in carried.iter().enumerate() {
-            copy(&source.columns[*index as usize].name, &fields[2 + offset])?;
-        }
-        copy(DATE_PARTITION, &fields[fields.len() - 1])?;
-        let dt = arrays
-            .pop()
-            .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;
-        arrays.extend(outputs);
-        arrays.push(dt.clone());
-        let dates = cast(&dt, &DataType::Utf8)?;
-        for row in 0..dates.len() {
-            if let Value::String(text) = crate::convert::value_at(&dates, row, mlsys_compiler::types::BaseType::String)
-            {
-                computed.partitions.insert(text.to_string());
+    for pass in 0..passes.passes {
+        let lookups = Lookups::load(plan, store, &spec.lookups, None, passes, pass).await?;
+        let mut stream = frame.clone().execute_stream().await?;
+        while let Some(batch) = next_batch(&mut stream).await? {
+            let batch = lookups.rows_of_pass(plan, spec.source, batch)?;
+            if batch.num_rows() > 0 {
+                computed.add(compute_batch(spec, &lookups, &batch, sink).await?);
             }
         }
-        computed.rows += batch.num_rows();
-        computed.batches.push(RecordBatch::try_new(schema.clone(), arrays)?);
     }
+    Ok(computed)
+}
+
+/// The rows of one batch of the source: lineage, carried columns, features, `dt`.
+async fn compute_batch(
+    spec: &RowGroupSpec<'_>,
+    lookups: &Lookups,
+    batch: &RecordBatch,
+    sink: &Sink,
+) -> Result<Computed, BatchError> {
+    let plan = spec.plan;
+    let source = &plan.sources[spec.source];
+    let schema = spec.schema();
+    let carried = spec.carried_columns();
+    let mut computed = Computed::default();
+    let columns = BatchColumns::new(plan, spec.source, batch)?;
+    let rows = batch.num_rows();
+    let found = lookups.find(&columns, source.timestamp, rows);
+    let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
+    let outputs = evaluate_row_features(plan, &spec.outputs, &columns, rows, &looked_up)?;
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
+        let array = batch
+            .column_by_name(name)
+            .ok_or_else(|| BatchError::Invalid(format!("processed `{}` has no column `{name}`", source.name)))?;
+        arrays.push(cast(array, field.data_type())?);
+        Ok(())
+    };
+    let fields = schema.fields();
+    copy(FILE_COLUMN, &fields[0])?;
+    copy(ROW_COLUMN, &fields[1])?;
+    for (offset, index) in carried.iter().enumerate() {
+        copy(&source.columns[*index as usize].name, &fields[2 + offset])?;
+    }
+    copy(DATE_PARTITION, &fields[fields.len() - 1])?;
+    let dt = arrays
+        .pop()
+        .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;
+    arrays.extend(outputs);
+    arrays.push(dt.clone());
+    let dates = cast(&dt, &DataType::Utf8)?;
+    for row in 0..dates.len() {
+        if let Value::String(text) = crate::convert::value_at(&dates, row, mlsys_compiler::types::BaseType::String) {
+            computed.partitions.insert(text.to_string());
+        }
+    }
+    computed.rows += batch.num_rows();
+    sink.send(RecordBatch::try_new(schema.clone(), arrays)?).await?;
     Ok(computed)
 }

@@ -21,7 +21,7 @@ use crate::ingest::list::{SourceFiles, list_source};
 use crate::ingest::read::{ROW_COLUMN, read_file};
 use crate::ingest::validate::{Rejection, RowRules, validate_batch};
 use crate::state::{PartitionState, SourceState};
-use crate::store::{DATE_PARTITION, OfflineStore};
+use crate::store::{DATE_PARTITION, OfflineStore, Replace, Sink};
 use crate::{BuildContext, Progress};
 
 /// What ingesting one source did.
@@ -51,23 +51,21 @@ pub fn quarantine_schema() -> SchemaRef {
     ]))
 }
 
-fn rejection_batch(rejections: &[(String, Rejection)]) -> Result<RecordBatch, BatchError> {
+fn rejection_batch(partition: &str, rejections: &[Rejection]) -> Result<RecordBatch, BatchError> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
-            rejections.iter().map(|(_, rejection)| rejection.file.as_str()),
+            rejections.iter().map(|rejection| rejection.file.as_str()),
         )),
         Arc::new(UInt64Array::from_iter_values(
-            rejections.iter().map(|(_, rejection)| rejection.row),
+            rejections.iter().map(|rejection| rejection.row),
         )),
         Arc::new(StringArray::from_iter_values(
-            rejections.iter().map(|(_, rejection)| rejection.reason.as_str()),
+            rejections.iter().map(|rejection| rejection.reason.as_str()),
         )),
         Arc::new(StringArray::from_iter_values(
-            rejections.iter().map(|(_, rejection)| rejection.record.as_str()),
+            rejections.iter().map(|rejection| rejection.record.as_str()),
         )),
-        Arc::new(StringArray::from_iter_values(
-            rejections.iter().map(|(partition, _)| partition.as_str()),
-        )),
+        Arc::new(StringArray::from_iter_values(rejections.iter().map(|_| partition))),
     ];
     Ok(RecordBatch::try_new(quarantine_schema(), columns)?)
 }
@@ -121,9 +119,68 @@ pub async fn ingest_source(
     if changed.is_empty() {
         return Ok(report);
     }
+    let partitions: Vec<String> = changed.iter().cloned().collect();
+    let processed = store
+        .processed(&source.name)
+        .writer(
+            validate::processed_schema(source),
+            Replace::Dates(&partitions),
+            context.run,
+            store.write_buffer(),
+        )
+        .await?;
+    let quarantine = store
+        .quarantine(&source.name)
+        .writer(
+            quarantine_schema(),
+            Replace::Dates(&partitions),
+            context.run,
+            store.write_buffer(),
+        )
+        .await?;
+    let sinks = (processed.sink(), quarantine.sink());
+    let read = read_partitions(context, source_id, &files, &changed, &mut report, &sinks, progress).await;
+    drop(sinks);
+    let mut partition_states = match read {
+        Ok(partition_states) => partition_states,
+        Err(error) => return Err(processed.abandon(quarantine.abandon(error).await).await),
+    };
+    // The processed rows first: a build killed between the two commits re-ingests these
+    // partitions (their fingerprints are saved after both), replacing both tables' rows again.
+    if let Err(error) = processed.finish(Ok(())).await {
+        return Err(quarantine.abandon(error).await);
+    }
+    quarantine.finish(Ok(())).await?;
+    for partition in &changed {
+        match partition_states.remove(partition) {
+            Some(partition_state) => {
+                state.partitions.insert(partition.clone(), partition_state);
+            }
+            None => {
+                state.partitions.remove(partition);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Reads, validates and checks the uniqueness of every row of the partitions `changed`, in
+/// partition, file and row order, sending accepted rows to `sinks.0` and rejected ones to
+/// `sinks.1`; the counts go to `report`, and each partition's to the returned states.
+async fn read_partitions(
+    context: &BuildContext<'_>,
+    source_id: SourceId,
+    files: &SourceFiles,
+    changed: &BTreeSet<String>,
+    report: &mut SourceReport,
+    (processed, quarantine): &(Sink, Sink),
+    progress: &dyn Progress,
+) -> Result<BTreeMap<String, PartitionState>, BatchError> {
+    let plan = context.plan;
+    let source = &plan.sources[source_id];
     let rules = RowRules::for_source(plan, source_id);
-    let mut accepted: Vec<RecordBatch> = Vec::new();
-    let mut rejected: Vec<(String, Rejection)> = Vec::new();
+    let mut unique = Uniqueness::new(plan, source_id);
+    let mut first_rejection: Option<Rejection> = None;
     let mut warned: BTreeSet<String> = BTreeSet::new();
     let mut partition_states: BTreeMap<String, PartitionState> = BTreeMap::new();
     let total_files: usize = changed
@@ -132,7 +189,7 @@ pub async fn ingest_source(
         .map(Vec::len)
         .sum();
     progress.start(&format!("ingest {}", source.name), total_files as u64);
-    for partition in &changed {
+    for partition in changed {
         let mut partition_state = PartitionState {
             fingerprint: files.fingerprint(partition),
             ..PartitionState::default()
@@ -153,62 +210,36 @@ pub async fn ingest_source(
             check_columns(plan, source_id, &raw_batches, file, &mut warned, &mut report.warnings)?;
             for raw in &raw_batches {
                 report.rows_read += raw.num_rows() as u64;
-                let (batch, rejections) = validate_batch(&rules, raw, file, partition)?;
+                let (mut batch, mut rejections) = validate_batch(&rules, raw, file, partition)?;
+                rejections.extend(unique.check(&mut batch)?);
                 partition_state.rows_accepted += batch.num_rows() as u64;
                 partition_state.rows_quarantined += rejections.len() as u64;
+                report.rows_accepted += batch.num_rows() as u64;
+                report.rows_quarantined += rejections.len() as u64;
                 extend_event_range(&mut partition_state.events, &batch, source.timestamp);
-                accepted.push(batch);
-                rejected.extend(rejections.into_iter().map(|rejection| (partition.clone(), rejection)));
+                processed.send(batch).await?;
+                if !rejections.is_empty() {
+                    quarantine.send(rejection_batch(partition, &rejections)?).await?;
+                }
+                if first_rejection.is_none() {
+                    first_rejection = rejections.into_iter().next();
+                }
             }
             progress.advance(1);
         }
         partition_states.insert(partition.clone(), partition_state);
     }
     progress.finish();
-    let duplicates = reject_duplicates(plan, source_id, &mut accepted)?;
-    for (partition, rejection) in duplicates {
-        if let Some(partition_state) = partition_states.get_mut(&partition) {
-            partition_state.rows_accepted -= 1;
-            partition_state.rows_quarantined += 1;
-        }
-        rejected.push((partition, rejection));
-    }
-    report.rows_accepted = accepted.iter().map(|batch| batch.num_rows() as u64).sum();
-    report.rows_quarantined = rejected.len() as u64;
     if source.bad_rows == BadRows::Fail
-        && let Some((_, first)) = rejected.first()
+        && let Some(first) = first_rejection
     {
         return Err(BatchError::BadRows {
             source_name: source.name.clone(),
-            count: rejected.len(),
+            count: report.rows_quarantined as usize,
             first: format!("{} row {}: {}", first.file, first.row, first.reason),
         });
     }
-    let partitions: Vec<String> = changed.iter().cloned().collect();
-    let processed = store.processed(&source.name);
-    processed
-        .replace_partitions(validate::processed_schema(source), accepted, &partitions, context.run)
-        .await?;
-    let quarantine_batches = if rejected.is_empty() {
-        Vec::new()
-    } else {
-        vec![rejection_batch(&rejected)?]
-    };
-    store
-        .quarantine(&source.name)
-        .replace_partitions(quarantine_schema(), quarantine_batches, &partitions, context.run)
-        .await?;
-    for partition in &changed {
-        match partition_states.remove(partition) {
-            Some(partition_state) => {
-                state.partitions.insert(partition.clone(), partition_state);
-            }
-            None => {
-                state.partitions.remove(partition);
-            }
-        }
-    }
-    Ok(report)
+    Ok(partition_states)
 }
 
 /// File-level schema-on-read rules: a declared non-nullable or contract-required column missing
@@ -287,77 +318,135 @@ fn extend_event_range(range: &mut Option<(i64, i64)>, batch: &RecordBatch, times
     }
 }
 
-/// `unique(col)`: the first occurrence (in file and row order) is kept, later ones are rejected.
+/// `unique(col)` over the rows of one ingestion: the first occurrence (in partition, file and row
+/// order) is kept, later ones are rejected. Holds each distinct value once, with where it was
+/// first seen (the file as an index into the files seen).
+pub struct Uniqueness {
+    checks: Vec<UniqueCheck>,
+    files: Vec<String>,
+    file_ids: HashMap<String, u32>,
+}
+
+struct UniqueCheck {
+    column: ColumnIndex,
+    name: String,
+    contract: String,
+    seen: HashMap<Box<str>, (u32, u64)>,
+}
+
+impl Uniqueness {
+    pub fn new(plan: &Plan, source_id: SourceId) -> Uniqueness {
+        let source = &plan.sources[source_id];
+        let mut checks = Vec::new();
+        for contract in plan.contracts.values().filter(|contract| contract.source == source_id) {
+            for expectation in &contract.expectations {
+                if let Expectation::Unique { column } = expectation {
+                    checks.push(UniqueCheck {
+                        column: *column,
+                        name: source.columns[*column as usize].name.clone(),
+                        contract: contract.name.clone(),
+                        seen: HashMap::new(),
+                    });
+                }
+            }
+        }
+        Uniqueness {
+            checks,
+            files: Vec::new(),
+            file_ids: HashMap::new(),
+        }
+    }
+
+    fn file_id(&mut self, file: &str) -> u32 {
+        if let Some(id) = self.file_ids.get(file) {
+            return *id;
+        }
+        let id = self.files.len() as u32;
+        self.files.push(file.to_string());
+        self.file_ids.insert(file.to_string(), id);
+        id
+    }
+
+    /// Rejects the rows of a validated `batch` whose value was seen before, removing them.
+    pub fn check(&mut self, batch: &mut RecordBatch) -> Result<Vec<Rejection>, BatchError> {
+        let mut rejected = Vec::new();
+        for index in 0..self.checks.len() {
+            let column = self.checks[index].column;
+            let values = batch.column(column as usize).clone();
+            let formatter = datafusion::arrow::util::display::ArrayFormatter::try_new(
+                values.as_ref(),
+                &datafusion::arrow::util::display::FormatOptions::default(),
+            )?;
+            let files = batch
+                .column_by_name(validate::FILE_COLUMN)
+                .and_then(|array| array.as_any().downcast_ref::<StringArray>().cloned());
+            let rows = batch
+                .column_by_name(ROW_COLUMN)
+                .and_then(|array| array.as_any().downcast_ref::<UInt64Array>().cloned());
+            let (Some(files), Some(rows)) = (files, rows) else {
+                continue;
+            };
+            let mut keep = Vec::with_capacity(batch.num_rows());
+            for row in 0..batch.num_rows() {
+                if values.is_null(row) {
+                    keep.push(true);
+                    continue;
+                }
+                let key = formatter.value(row).to_string();
+                let file = self.file_id(files.value(row));
+                let check = &mut self.checks[index];
+                match check.seen.get(key.as_str()) {
+                    Some((first_file, first_row)) => {
+                        keep.push(false);
+                        rejected.push(Rejection {
+                            file: files.value(row).to_string(),
+                            row: rows.value(row),
+                            kind: validate::RejectionKind::Unique {
+                                column,
+                                contract: check.contract.clone(),
+                            },
+                            reason: format!(
+                                "violates `unique({})` of contract `{}`: `{key}` first seen in {} row {first_row}",
+                                check.name, check.contract, self.files[*first_file as usize]
+                            ),
+                            record: format!("{}={key}", check.name),
+                        });
+                    }
+                    None => {
+                        check.seen.insert(key.into_boxed_str(), (file, rows.value(row)));
+                        keep.push(true);
+                    }
+                }
+            }
+            if keep.iter().any(|keep| !keep) {
+                *batch = filter_record_batch(batch, &BooleanArray::from(keep))?;
+            }
+        }
+        Ok(rejected)
+    }
+}
+
+/// `unique(col)` over `batches` in order ([`Uniqueness`]), each rejection with its row's `dt`.
 pub fn reject_duplicates(
     plan: &Plan,
     source_id: SourceId,
     batches: &mut [RecordBatch],
 ) -> Result<Vec<(String, Rejection)>, BatchError> {
-    let source = &plan.sources[source_id];
+    let mut unique = Uniqueness::new(plan, source_id);
     let mut rejected = Vec::new();
-    for contract in plan.contracts.values().filter(|contract| contract.source == source_id) {
-        for expectation in &contract.expectations {
-            let Expectation::Unique { column } = expectation else {
-                continue;
-            };
-            let name = &source.columns[*column as usize].name;
-            let mut seen: HashMap<String, (String, u64)> = HashMap::new();
-            for batch in batches.iter_mut() {
-                let values = batch.column(*column as usize).clone();
-                let formatter = datafusion::arrow::util::display::ArrayFormatter::try_new(
-                    values.as_ref(),
-                    &datafusion::arrow::util::display::FormatOptions::default(),
-                )?;
-                let files = batch
-                    .column_by_name(validate::FILE_COLUMN)
-                    .and_then(|array| array.as_any().downcast_ref::<StringArray>().cloned());
-                let rows = batch
-                    .column_by_name(ROW_COLUMN)
-                    .and_then(|array| array.as_any().downcast_ref::<UInt64Array>().cloned());
-                let partitions = batch
-                    .column_by_name(DATE_PARTITION)
-                    .and_then(|array| array.as_any().downcast_ref::<StringArray>().cloned());
-                let (Some(files), Some(rows), Some(partitions)) = (files, rows, partitions) else {
-                    continue;
-                };
-                let mut keep = Vec::with_capacity(batch.num_rows());
-                for row in 0..batch.num_rows() {
-                    if values.is_null(row) {
-                        keep.push(true);
-                        continue;
-                    }
-                    let key = formatter.value(row).to_string();
-                    match seen.get(&key) {
-                        Some((first_file, first_row)) => {
-                            keep.push(false);
-                            rejected.push((
-                                partitions.value(row).to_string(),
-                                Rejection {
-                                    file: files.value(row).to_string(),
-                                    row: rows.value(row),
-                                    kind: validate::RejectionKind::Unique {
-                                        column: *column,
-                                        contract: contract.name.clone(),
-                                    },
-                                    reason: format!(
-                                        "violates `unique({name})` of contract `{}`: `{key}` first seen in {first_file} row {first_row}",
-                                        contract.name
-                                    ),
-                                    record: format!("{name}={key}"),
-                                },
-                            ));
-                        }
-                        None => {
-                            seen.insert(key, (files.value(row).to_string(), rows.value(row)));
-                            keep.push(true);
-                        }
-                    }
-                }
-                if keep.iter().any(|keep| !keep) {
-                    *batch = filter_record_batch(batch, &BooleanArray::from(keep))?;
-                }
-            }
-        }
+    for batch in batches.iter_mut() {
+        let partition = batch
+            .column_by_name(DATE_PARTITION)
+            .and_then(|array| array.as_any().downcast_ref::<StringArray>())
+            .filter(|array| !array.is_empty() && array.is_valid(0))
+            .map(|array| array.value(0).to_string())
+            .unwrap_or_default();
+        rejected.extend(
+            unique
+                .check(batch)?
+                .into_iter()
+                .map(|rejection| (partition.clone(), rejection)),
+        );
     }
     Ok(rejected)
 }

@@ -18,13 +18,14 @@ use std::time::Instant;
 use mlsys_compiler::plan::{DateRange, ModelId, Task};
 
 use crate::error::BatchError;
-use crate::features::asof::Lookups;
+use crate::features::asof::{LookupPasses, Lookups};
 use crate::features::output::date_text;
 use crate::state::BuildState;
-use crate::store::OfflineStore;
+use crate::store::{OfflineStore, Replace};
 use crate::training::labels::Labels;
 use crate::training::manifest::{Column, Feature, Manifest, SplitManifest};
 use crate::training::spec::TrainingSpec;
+use crate::training::split::Split;
 use crate::{BuildContext, Progress};
 
 /// The splits of a training set, in order.
@@ -109,18 +110,43 @@ async fn build_one(
         std::fs::remove_dir_all(&directory).map_err(|error| BatchError::io(&directory, error))?;
     }
     let labels = Labels::load(plan, store, &model.label).await?;
-    // Examples are looked up at their own times, all within the snapshot and holdout days.
-    let lookups = Lookups::load(plan, store, &spec.lookups, Some(spec.time_range())).await?;
-    let mut splits = Vec::new();
-    for (name, range) in SPLITS.into_iter().zip([model.train.snapshot, model.train.holdout]) {
-        let split = split::compute(&spec, store, &labels, &lookups, range).await?;
+    // Examples are looked up at their own times, all within the snapshot and holdout days; in
+    // as many passes as the memory budget needs, both splits in each.
+    let times = Some(spec.time_range());
+    let passes = LookupPasses::plan(plan, store, &spec.lookups, times).await?;
+    let ranges = [model.train.snapshot, model.train.holdout];
+    let mut writers = Vec::new();
+    for name in SPLITS {
         let location = store.training(&model.name, &id, name);
-        let dates: Vec<String> = split.partitions.iter().cloned().collect();
-        let (rows, unlabeled) = (split.rows, split.unlabeled);
-        location
-            .replace_partitions(split.schema, split.batches, &dates, context.run)
+        let writer = location
+            .writer(spec.schema(), Replace::All, context.run, store.write_buffer())
             .await?;
-        splits.push(split_manifest(location.name, range, rows, unlabeled));
+        writers.push((location, writer));
+    }
+    let produced: Result<[Split; 2], BatchError> = async {
+        let mut splits = [Split::default(), Split::default()];
+        for pass in 0..passes.passes {
+            let lookups = Lookups::load(plan, store, &spec.lookups, times, passes, pass).await?;
+            for ((split, range), (_, writer)) in splits.iter_mut().zip(ranges).zip(&writers) {
+                split.add(split::compute(&spec, store, &labels, &lookups, range, &writer.sink()).await?);
+            }
+        }
+        Ok(splits)
+    }
+    .await;
+    let computed = match produced {
+        Ok(computed) => computed,
+        Err(mut error) => {
+            for (_, writer) in writers {
+                error = writer.abandon(error).await;
+            }
+            return Err(error);
+        }
+    };
+    let mut splits = Vec::new();
+    for (((location, writer), split), range) in writers.into_iter().zip(computed).zip(ranges) {
+        writer.finish(Ok(())).await?;
+        splits.push(split_manifest(location.name, range, split.rows, split.unlabeled));
     }
     let [snapshot, holdout]: [SplitManifest; 2] = splits
         .try_into()

@@ -22,19 +22,26 @@ use crate::features::eval::{BatchColumns, evaluate_row_features};
 use crate::features::output::{ColumnBuilder, date_text, day_of, day_start};
 use crate::ingest::read::ROW_COLUMN;
 use crate::ingest::validate::FILE_COLUMN;
-use crate::store::{DATE_PARTITION, OfflineStore};
+use crate::store::{DATE_PARTITION, OfflineStore, Sink};
 use crate::training::labels::Labels;
 use crate::training::spec::TrainingSpec;
 
-/// A computed split.
+/// What computing a split sent to its table.
+#[derive(Debug, Default)]
 pub struct Split {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
     /// The `dt` partitions (example days) it holds.
     pub partitions: BTreeSet<String>,
     pub rows: u64,
     /// Examples in the range left out because their label is null.
     pub unlabeled: u64,
+}
+
+impl Split {
+    pub fn add(&mut self, other: Split) {
+        self.partitions.extend(other.partitions);
+        self.rows += other.rows;
+        self.unlabeled += other.unlabeled;
+    }
 }
 
 impl TrainingSpec<'_> {
@@ -64,24 +71,20 @@ impl TrainingSpec<'_> {
     }
 }
 
-/// Computes the split of the examples on the days of `range`.
+/// Computes the split of the examples on the days of `range` that `lookups`' pass computes
+/// ([`Lookups::rows_of_pass`]), sending its rows to `sink`.
 pub async fn compute(
     spec: &TrainingSpec<'_>,
     store: &OfflineStore,
     labels: &Labels,
     lookups: &Lookups,
     range: DateRange,
+    sink: &Sink,
 ) -> Result<Split, BatchError> {
     let plan = spec.plan;
     let source = &plan.sources[spec.examples];
     let schema = spec.schema();
-    let mut split = Split {
-        schema: schema.clone(),
-        batches: Vec::new(),
-        partitions: BTreeSet::new(),
-        rows: 0,
-        unlabeled: 0,
-    };
+    let mut split = Split::default();
     let location = store.processed(&source.name);
     if !location.exists() {
         return Ok(split);
@@ -103,7 +106,11 @@ pub async fn compute(
     let carried = spec.carried_columns();
     let mut stream = frame.execute_stream().await?;
     while let Some(batch) = next_batch(&mut stream).await? {
+        let batch = lookups.rows_of_pass(plan, spec.examples, batch)?;
         let rows = batch.num_rows();
+        if rows == 0 {
+            continue;
+        }
         let columns = BatchColumns::new(plan, spec.examples, &batch)?;
         let times: Vec<Option<i64>> = (0..rows)
             .map(|row| match columns.value(spec.timestamp, row) {
@@ -161,7 +168,7 @@ pub async fn compute(
             }
         }
         split.rows += kept as u64;
-        split.batches.push(filtered);
+        sink.send(filtered).await?;
     }
     Ok(split)
 }
