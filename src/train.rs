@@ -10,7 +10,7 @@
 //! Nothing is half-registered: artifacts are written first (content-addressed, so a repeat is a
 //! no-op), then the version is registered in one transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ use mlsys_registry::{FeatureInput, NewVersion, Registry, Stage, StageRef, sha256
 use mlsys_train::{Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, TrainOptions};
 
 use crate::external::{self, CommandRun, Matrix};
-use crate::tables::read_rows;
+use crate::tables::each_row;
 
 /// Bumped when training changes in a way that changes model bytes: every model is retrained.
 const FORMAT: &str = "train-1";
@@ -545,33 +545,28 @@ async fn load_split(
         name: table.to_string(),
         path: store.root().join(table),
     };
-    let mut rows = read_rows(&location, &columns, None).await?;
-    let order = |row: &Vec<Value>| -> (i64, String, i64) {
-        let number = |value: &Value| match value {
-            Value::Timestamp(number) | Value::Int(number) => *number,
-            _ => i64::MIN,
-        };
-        (number(&row[0]), row[1].to_string(), number(&row[2]))
-    };
-    rows.sort_by_key(order);
+    // Streamed into one float row each (inputs, then the label), with its order key; the rows are
+    // put in time order (lineage breaking ties) at the end.
     let width = manifest.features.len();
-    let mut split = Split {
-        columns: vec![Vec::with_capacity(rows.len()); width],
-        labels: Vec::with_capacity(rows.len()),
+    let mut files: HashMap<String, u32> = HashMap::new();
+    let mut keys: Vec<(i64, u32, i64, usize)> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    let number = |value: &Value| match value {
+        Value::Timestamp(number) | Value::Int(number) => *number,
+        _ => i64::MIN,
     };
-    for row in &rows {
+    each_row(&location, &columns, None, &mut |row| {
         let label = match (&row[3], task) {
             (Value::Bool(value), mlsys_train::Task::Classification) => f64::from(u8::from(*value)),
             (Value::Int(value), mlsys_train::Task::Regression) => *value as f64,
             (Value::Float(value), mlsys_train::Task::Regression) => *value,
-            (Value::Null, _) => continue,
+            (Value::Null, _) => return Ok(()),
             (other, _) => bail!(
                 "label `{}` holds {other}, which is not a {} label",
                 manifest.label.name,
                 manifest.task
             ),
         };
-        split.labels.push(label);
         for (index, value) in row[4..].iter().enumerate() {
             let input = match value {
                 Value::Null => f64::NAN,
@@ -587,8 +582,34 @@ async fn load_split(
                 Value::Float(value) => *value,
                 other => bail!("input `{}` holds {other}", manifest.features[index].column),
             };
-            split.columns[index].push(input);
+            values.push(input);
         }
+        values.push(label);
+        let file = row[1].to_string();
+        let next = files.len() as u32;
+        let file = *files.entry(file).or_insert(next);
+        keys.push((number(&row[0]), file, number(&row[2]), keys.len()));
+        Ok(())
+    })
+    .await?;
+    // Files compare by name, as the lineage they are.
+    let mut names: Vec<(&String, u32)> = files.iter().map(|(name, id)| (name, *id)).collect();
+    names.sort();
+    let mut rank = vec![0u32; names.len()];
+    for (position, (_, id)) in names.iter().enumerate() {
+        rank[*id as usize] = position as u32;
+    }
+    keys.sort_unstable_by_key(|(time, file, row, index)| (*time, rank[*file as usize], *row, *index));
+    let mut split = Split {
+        columns: vec![Vec::with_capacity(keys.len()); width],
+        labels: Vec::with_capacity(keys.len()),
+    };
+    for (_, _, _, index) in keys {
+        let row = &values[index * (width + 1)..(index + 1) * (width + 1)];
+        for (column, value) in split.columns.iter_mut().zip(row) {
+            column.push(*value);
+        }
+        split.labels.push(row[width]);
     }
     Ok(split)
 }
