@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use mlsys_batch::features::history::{aggregates_of, for_each_history, watermark};
+use mlsys_batch::features::history::{Histories, aggregates_of, watermark};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::OfflineStore;
 use mlsys_compiler::plan::{GroupId, Plan};
@@ -87,18 +87,26 @@ async fn write_group(
     watermark: i64,
 ) -> anyhow::Result<(u64, u64)> {
     let width = aggregates_of(plan, group).len();
-    let mut rows: Vec<(EntityKey, Record)> = Vec::new();
-    for_each_history(plan, store, group, &mut |history| {
-        let timeline = Timeline::from_history(history.points, width, watermark);
-        rows.push((EntityKey::new(history.keys), timeline.to_record(watermark)));
-        Ok(())
-    })
-    .await?;
+    // Written a chunk at a time as the histories are read, so only a chunk of records is held.
+    let mut histories = Histories::open(plan, store, group).await?;
+    let mut rows: Vec<(EntityKey, Record)> = Vec::with_capacity(WRITE_BATCH);
     let (mut written, mut stale) = (0, 0);
-    for chunk in rows.chunks(WRITE_BATCH) {
-        let summary = online.write(table, chunk).await?;
-        written += summary.written;
-        stale += summary.stale_skipped;
+    loop {
+        let history = histories.next().await?;
+        let last = history.is_none();
+        if let Some(history) = history {
+            let timeline = Timeline::from_history(history.points, width, watermark);
+            rows.push((EntityKey::new(history.keys), timeline.to_record(watermark)));
+        }
+        if rows.len() >= WRITE_BATCH || (last && !rows.is_empty()) {
+            let summary = online.write(table, &rows).await?;
+            written += summary.written;
+            stale += summary.stale_skipped;
+            rows.clear();
+        }
+        if last {
+            break;
+        }
     }
     Ok((written, stale))
 }
