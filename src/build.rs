@@ -27,8 +27,9 @@ pub struct BuildArgs {
     /// Recompute every partition, whatever changed.
     #[arg(long)]
     full_refresh: bool,
-    /// Memory budget of the batch queries in MiB; beyond it sorts and aggregations spill to disk
-    /// (default: 4096).
+    /// Memory budget of the batch stages in MiB (default: 4096): beyond it sorts and aggregations
+    /// spill to disk, table writes finish their files at an eighth of it, and point-in-time
+    /// lookups hold at most half of it, making more passes over the rows instead.
     #[arg(long, value_name = "MIB")]
     memory_limit: Option<usize>,
     /// The online store the latest windowed values are materialized to: a file path (embedded) or

@@ -189,30 +189,6 @@ impl TableLocation {
         Ok(bytes)
     }
 
-    /// Replaces the rows of the given date partitions with `batches`, in one commit (see
-    /// [`TableLocation::writer`]; this is its form for rows already in memory).
-    pub async fn replace_partitions(
-        &self,
-        schema: SchemaRef,
-        batches: Vec<RecordBatch>,
-        dates: &[String],
-        run: i64,
-    ) -> Result<WriteOutcome, BatchError> {
-        let writer = self
-            .writer(schema, Replace::Dates(dates), run, DEFAULT_WRITE_BUFFER)
-            .await?;
-        let sink = writer.sink();
-        let mut sent = Ok(());
-        for batch in batches {
-            sent = sink.send(batch).await;
-            if sent.is_err() {
-                break;
-            }
-        }
-        drop(sink);
-        Ok(writer.finish(sent).await?.1)
-    }
-
     /// Starts a write that replaces the partitions `replace` names with the rows sent to its
     /// [`Sink`], and commits them in one commit when [`TableWriter::finish`] is given the
     /// producer's success. A failed producer, a dropped writer or a killed process commits
@@ -291,9 +267,6 @@ const MIN_WRITE_BUFFER: usize = 8 << 20;
 
 /// The largest write buffer: files of a few hundred MiB read well; more buys nothing.
 const MAX_WRITE_BUFFER: usize = 256 << 20;
-
-/// The write buffer of [`TableLocation::replace_partitions`].
-const DEFAULT_WRITE_BUFFER: usize = 128 << 20;
 
 /// The encoded size at which a table file's row group is closed.
 const ROW_GROUP_BYTES: usize = 8 << 20;
