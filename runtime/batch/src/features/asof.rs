@@ -299,6 +299,42 @@ pub const IN_MEMORY_PER_PARQUET_BYTE: u64 = 4;
 /// Beyond this many passes over the rows, a smaller budget is not honoured.
 const MAX_LOOKUP_PASSES: u64 = 256;
 
+/// A column of a processed `batch` of source `source`, cast to `field`'s type.
+pub fn copied_column(
+    batch: &RecordBatch,
+    source: &str,
+    name: &str,
+    field: &datafusion::arrow::datatypes::Field,
+) -> Result<ArrayRef, BatchError> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| BatchError::Invalid(format!("processed `{source}` has no column `{name}`")))?;
+    Ok(datafusion::arrow::compute::cast(array, field.data_type())?)
+}
+
+/// The first columns of a table computed over a processed `batch` of `source`: its lineage
+/// (`_file`, `_row`), then the `carried` source columns, cast to the types of `fields`.
+pub fn lineage_columns(
+    plan: &Plan,
+    source: SourceId,
+    batch: &RecordBatch,
+    carried: &[ColumnIndex],
+    fields: &datafusion::arrow::datatypes::Fields,
+) -> Result<Vec<ArrayRef>, BatchError> {
+    let source = &plan.sources[source];
+    let names = [crate::ingest::validate::FILE_COLUMN, crate::ingest::read::ROW_COLUMN]
+        .into_iter()
+        .chain(
+            carried
+                .iter()
+                .map(|index| source.columns[*index as usize].name.as_str()),
+        );
+    names
+        .zip(fields.iter())
+        .map(|(name, field)| copied_column(batch, &source.name, name, field))
+        .collect()
+}
+
 /// The entity groups' tables a computation over a source's rows looks windowed values up in, each
 /// with the source columns holding its keys; one bucket of one of them in a pass of
 /// [`LookupPasses`].

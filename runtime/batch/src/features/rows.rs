@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::{Expr, lit};
@@ -16,7 +16,7 @@ use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
 use crate::error::BatchError;
-use crate::features::asof::{LookupPasses, Lookups, carried_columns, entity_keys};
+use crate::features::asof::{LookupPasses, Lookups, carried_columns, copied_column, entity_keys, lineage_columns};
 use crate::features::entity::{Computed, column, next_batch};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
 use crate::features::spec::{feature_fields, features_read};
@@ -160,21 +160,14 @@ async fn compute_batch(
     let found = lookups.find(&columns, source.timestamp, rows);
     let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
     let outputs = evaluate_row_features(plan, &spec.outputs, &columns, rows, &looked_up)?;
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
-        let array = batch
-            .column_by_name(name)
-            .ok_or_else(|| BatchError::Invalid(format!("processed `{}` has no column `{name}`", source.name)))?;
-        arrays.push(cast(array, field.data_type())?);
-        Ok(())
-    };
     let fields = schema.fields();
-    copy(FILE_COLUMN, &fields[0])?;
-    copy(ROW_COLUMN, &fields[1])?;
-    for (offset, index) in carried.iter().enumerate() {
-        copy(&source.columns[*index as usize].name, &fields[2 + offset])?;
-    }
-    copy(DATE_PARTITION, &fields[fields.len() - 1])?;
+    let mut arrays = lineage_columns(plan, spec.source, batch, &carried, fields)?;
+    arrays.push(copied_column(
+        batch,
+        &source.name,
+        DATE_PARTITION,
+        &fields[fields.len() - 1],
+    )?);
     let dt = arrays
         .pop()
         .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;

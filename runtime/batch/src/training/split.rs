@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use mlsys_compiler::plan::{ColumnIndex, DateRange, FeatureId};
@@ -16,7 +16,7 @@ use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
 use crate::error::BatchError;
-use crate::features::asof::{Lookups, carried_columns};
+use crate::features::asof::{Lookups, carried_columns, lineage_columns};
 use crate::features::entity::{column, next_batch, timestamp_literal};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
 use crate::features::output::{ColumnBuilder, date_text, day_of, day_start};
@@ -132,19 +132,7 @@ pub async fn compute(
             dates.push(&date)?;
         }
         let fields = schema.fields();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(fields.len());
-        let mut copy = |name: &str, field: &Field| -> Result<(), BatchError> {
-            let array = batch
-                .column_by_name(name)
-                .ok_or_else(|| BatchError::Invalid(format!("processed `{}` has no column `{name}`", source.name)))?;
-            arrays.push(cast(array, field.data_type())?);
-            Ok(())
-        };
-        copy(FILE_COLUMN, &fields[0])?;
-        copy(ROW_COLUMN, &fields[1])?;
-        for (offset, index) in carried.iter().enumerate() {
-            copy(&source.columns[*index as usize].name, &fields[2 + offset])?;
-        }
+        let mut arrays = lineage_columns(plan, spec.examples, &batch, &carried, fields)?;
         arrays.push(label.finish());
         for (output, field) in outputs.iter().zip(&fields[2 + carried.len() + 1..]) {
             arrays.push(cast(output, field.data_type())?);
