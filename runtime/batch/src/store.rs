@@ -194,10 +194,11 @@ impl TableLocation {
     /// producer's success. A failed producer, a dropped writer or a killed process commits
     /// nothing (files already written stay unreferenced by the log).
     ///
-    /// Rows are encoded into Parquet files as they come; whenever the files being written hold
-    /// `buffer` bytes, they are finished and a new set is started, so a write holds about that
-    /// much however many rows and partitions it writes. The commit adds every file written and
-    /// removes every file of the replaced partitions.
+    /// Rows are encoded into Parquet files as they come, by one encoder per core taking batches
+    /// in turn; whenever an encoder's open files hold its share of `buffer` bytes, they are
+    /// finished and a new set is started, so a write holds about `buffer` however many rows and
+    /// partitions it writes. The commit adds every file written and removes every file of the
+    /// replaced partitions.
     ///
     /// The commit carries an application transaction `(table name, run)`: if this run already
     /// committed to the table (a retried step), the writer discards what it is sent.
@@ -222,21 +223,27 @@ impl TableLocation {
                 return Ok(TableWriter::discarding());
             }
         }
-        let writer = if exists {
-            RecordBatchWriter::for_table(&table)?
-        } else {
-            // A new table is created when its rows are committed, with the columns they have in
-            // Delta (no unsigned integers).
-            let columns: StructType = schema.as_ref().try_into_kernel()?;
-            let arrow: deltalake::arrow::datatypes::Schema = (&columns).try_into_arrow()?;
-            RecordBatchWriter::try_new(
-                url.as_str(),
-                Arc::new(arrow),
-                Some(vec![DATE_PARTITION.to_string()]),
-                None,
-            )?
-        };
-        let writer = writer.with_writer_properties(writer_properties());
+        // One encoder per core, each with its own open files: a stage's rows are encoded in
+        // parallel with each other and with the stage.
+        let encoders = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mut writers = Vec::with_capacity(encoders);
+        for _ in 0..encoders {
+            let writer = if exists {
+                RecordBatchWriter::for_table(&table)?
+            } else {
+                // A new table is created when its rows are committed, with the columns they have
+                // in Delta (no unsigned integers).
+                let columns: StructType = schema.as_ref().try_into_kernel()?;
+                let arrow: deltalake::arrow::datatypes::Schema = (&columns).try_into_arrow()?;
+                RecordBatchWriter::try_new(
+                    url.as_str(),
+                    Arc::new(arrow),
+                    Some(vec![DATE_PARTITION.to_string()]),
+                    None,
+                )?
+            };
+            writers.push(writer.with_writer_properties(writer_properties()));
+        }
         let replaced = match replace {
             Replace::All => None,
             Replace::Dates(dates) => Some(dates.iter().cloned().collect::<BTreeSet<String>>()),
@@ -248,9 +255,9 @@ impl TableLocation {
             app_id,
             run,
             replaced,
-            buffer: buffer.max(1),
+            buffer: (buffer / encoders).max(1),
         };
-        let task = tokio::spawn(write.run(writer, receiver));
+        let task = tokio::spawn(write.run(writers, receiver));
         Ok(TableWriter {
             sink: Sink {
                 sender: Some(sender),
@@ -277,6 +284,35 @@ fn writer_properties() -> WriterProperties {
         .set_compression(deltalake::parquet::basic::Compression::SNAPPY)
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .build()
+}
+
+/// One encoder of a table write: encodes the batches it is given into its own open files,
+/// finishing them whenever they hold `buffer` bytes; returns the files written once its channel
+/// closes.
+async fn encode(
+    mut writer: RecordBatchWriter,
+    mut batches: tokio::sync::mpsc::Receiver<RecordBatch>,
+    buffer: usize,
+) -> Result<Vec<Add>, BatchError> {
+    let mut adds = Vec::new();
+    let encoded: Result<(), BatchError> = async {
+        while let Some(batch) = batches.recv().await {
+            writer.write(batch).await?;
+            if writer.buffer_len() >= buffer {
+                adds.extend(writer.flush().await?);
+            }
+        }
+        adds.extend(writer.flush().await?);
+        Ok(())
+    }
+    .await;
+    match encoded {
+        Ok(()) => Ok(adds),
+        Err(error) => {
+            writer.reset();
+            Err(error)
+        }
+    }
 }
 
 /// `batch` with the table's column types (Delta has no unsigned integers: `_row` is stored as a
@@ -314,21 +350,34 @@ struct Write {
 impl Write {
     async fn run(
         self,
-        mut writer: RecordBatchWriter,
+        writers: Vec<RecordBatchWriter>,
         mut receiver: tokio::sync::mpsc::Receiver<Item>,
     ) -> Result<(), BatchError> {
-        let mut adds = Vec::new();
-        let written: Result<(), BatchError> = async {
+        let schema = writers
+            .first()
+            .map(RecordBatchWriter::arrow_schema)
+            .ok_or_else(|| BatchError::Invalid("a table write without an encoder".to_string()))?;
+        let mut encoders = Vec::with_capacity(writers.len());
+        for writer in writers {
+            let (sender, batches) = tokio::sync::mpsc::channel(IN_FLIGHT_BATCHES);
+            encoders.push((sender, tokio::spawn(encode(writer, batches, self.buffer))));
+        }
+        // Batches go to the encoders in turn; a closed encoder channel means that encoder failed.
+        let mut next = 0;
+        let mut last_date: Option<String> = None;
+        let dispatched: Result<(), BatchError> = async {
             loop {
                 match receiver.recv().await {
                     Some(Item::Rows(batch)) => {
-                        self.check_partitions(&batch)?;
-                        writer.write(conform(batch, &writer.arrow_schema())?).await?;
-                        if writer.buffer_len() >= self.buffer {
-                            adds.extend(writer.flush().await?);
+                        self.check_partitions(&batch, &mut last_date)?;
+                        let batch = conform(batch, &schema)?;
+                        let (sender, _) = &encoders[next];
+                        next = (next + 1) % encoders.len();
+                        if sender.send(batch).await.is_err() {
+                            return Err(BatchError::Invalid("a table encoder stopped".to_string()));
                         }
                     }
-                    Some(Item::End) => break,
+                    Some(Item::End) => return Ok(()),
                     None => {
                         return Err(BatchError::Invalid(
                             "the rows of a table write ended before their producer finished".to_string(),
@@ -336,20 +385,33 @@ impl Write {
                     }
                 }
             }
-            adds.extend(writer.flush().await?);
-            Ok(())
         }
         .await;
-        if let Err(error) = written {
-            writer.reset();
-            return Err(error);
+        // Every encoder finishes its files (closing its channel ends its rows); on any failure the
+        // encoders' own errors come first, as the cause.
+        let mut adds = Vec::new();
+        let mut failure = None;
+        for (sender, encoder) in encoders {
+            drop(sender);
+            if dispatched.is_err() {
+                encoder.abort();
+            }
+            match encoder.await {
+                Ok(Ok(encoded)) => adds.extend(encoded),
+                Ok(Err(error)) => failure = failure.or(Some(error)),
+                Err(error) if error.is_cancelled() => {}
+                Err(error) => failure = failure.or(Some(BatchError::Delta(format!("a table encoder failed: {error}")))),
+            }
         }
-        self.commit(adds, writer.arrow_schema()).await
+        match (failure, dispatched) {
+            (Some(error), _) | (None, Err(error)) => Err(error),
+            (None, Ok(())) => self.commit(adds, schema).await,
+        }
     }
 
     /// A row outside the replaced partitions would be added without its partition's old rows
     /// being removed.
-    fn check_partitions(&self, batch: &RecordBatch) -> Result<(), BatchError> {
+    fn check_partitions(&self, batch: &RecordBatch, last: &mut Option<String>) -> Result<(), BatchError> {
         let Some(replaced) = &self.replaced else { return Ok(()) };
         let dates = batch
             .column_by_name(DATE_PARTITION)
@@ -361,7 +423,9 @@ impl Write {
             .ok_or_else(|| BatchError::Invalid(format!("`{DATE_PARTITION}` is not text")))?;
         for date in dates.iter() {
             match date {
-                Some(date) if replaced.contains(date) => {}
+                // Rows come in runs of one day: only a new day is looked up.
+                Some(date) if last.as_deref() == Some(date) => {}
+                Some(date) if replaced.contains(date) => *last = Some(date.to_string()),
                 other => {
                     return Err(BatchError::Invalid(format!(
                         "a row of partition {DATE_PARTITION}={} is outside the partitions this write replaces",
