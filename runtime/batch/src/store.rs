@@ -194,8 +194,8 @@ impl TableLocation {
     /// producer's success. A failed producer, a dropped writer or a killed process commits
     /// nothing (files already written stay unreferenced by the log).
     ///
-    /// Rows are encoded into Parquet files as they come, by one encoder per core taking batches
-    /// in turn; whenever an encoder's open files hold its share of `buffer` bytes, they are
+    /// Rows are encoded into Parquet files as they come, by one encoder per core (fewer under a
+    /// small buffer) taking batches in turn; whenever an encoder's open files hold its share of `buffer` bytes, they are
     /// finished and a new set is started, so a write holds about `buffer` however many rows and
     /// partitions it writes. The commit adds every file written and removes every file of the
     /// replaced partitions.
@@ -223,9 +223,11 @@ impl TableLocation {
                 return Ok(TableWriter::discarding());
             }
         }
-        // One encoder per core, each with its own open files: a stage's rows are encoded in
-        // parallel with each other and with the stage.
-        let encoders = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        // One encoder per core, each with its own open files, so a stage's rows are encoded in
+        // parallel; but each keeps at least ENCODER_BUFFER, since a smaller share would only make
+        // more and smaller files (every finished set has a file per date partition touched).
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let encoders = cores.min(buffer / ENCODER_BUFFER).max(1);
         let mut writers = Vec::with_capacity(encoders);
         for _ in 0..encoders {
             let writer = if exists {
@@ -268,6 +270,9 @@ impl TableLocation {
         })
     }
 }
+
+/// The smallest share of a write buffer for which a write adds an encoder.
+const ENCODER_BUFFER: usize = 32 << 20;
 
 /// The smallest write buffer of a store: below it, files would be too small to read well.
 const MIN_WRITE_BUFFER: usize = 8 << 20;
