@@ -172,12 +172,7 @@ impl TableLocation {
         let table = self.open().await?;
         let mut bytes = 0u64;
         for file in table.snapshot()?.log_data().iter() {
-            let remove = file.remove_action(false);
-            let date = remove
-                .partition_values
-                .as_ref()
-                .and_then(|values| values.get(DATE_PARTITION).cloned().flatten());
-            let counted = match (days, date) {
+            let counted = match (days, file_date(&file)) {
                 (None, _) => true,
                 (Some((low, high)), Some(date)) => low <= date.as_str() && date.as_str() <= high,
                 (Some(_), None) => true,
@@ -195,9 +190,9 @@ impl TableLocation {
     /// nothing (files already written stay unreferenced by the log).
     ///
     /// Rows are encoded into Parquet files as they come, by one encoder per core (fewer under a
-    /// small buffer) taking batches in turn; whenever an encoder's open files hold its share of `buffer` bytes, they are
-    /// finished and a new set is started, so a write holds about `buffer` however many rows and
-    /// partitions it writes. The commit adds every file written and removes every file of the
+    /// small buffer) taking batches in turn; whenever an encoder's open files hold its share of
+    /// `buffer` bytes, they are finished and a new set is started, so a write holds about
+    /// `buffer` however many rows and partitions it writes. The commit adds every file written and removes every file of the
     /// replaced partitions.
     ///
     /// The commit carries an application transaction `(table name, run)`: if this run already
@@ -228,21 +223,25 @@ impl TableLocation {
         // more and smaller files (every finished set has a file per date partition touched).
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let encoders = cores.min(buffer / ENCODER_BUFFER).max(1);
+        // A new table is created when its rows are committed, with the columns they have in Delta
+        // (no unsigned integers).
+        let new_table = if exists {
+            None
+        } else {
+            let columns: StructType = schema.as_ref().try_into_kernel()?;
+            let arrow: deltalake::arrow::datatypes::Schema = (&columns).try_into_arrow()?;
+            Some(Arc::new(arrow))
+        };
         let mut writers = Vec::with_capacity(encoders);
         for _ in 0..encoders {
-            let writer = if exists {
-                RecordBatchWriter::for_table(&table)?
-            } else {
-                // A new table is created when its rows are committed, with the columns they have
-                // in Delta (no unsigned integers).
-                let columns: StructType = schema.as_ref().try_into_kernel()?;
-                let arrow: deltalake::arrow::datatypes::Schema = (&columns).try_into_arrow()?;
-                RecordBatchWriter::try_new(
+            let writer = match &new_table {
+                None => RecordBatchWriter::for_table(&table)?,
+                Some(arrow) => RecordBatchWriter::try_new(
                     url.as_str(),
-                    Arc::new(arrow),
+                    arrow.clone(),
                     Some(vec![DATE_PARTITION.to_string()]),
                     None,
-                )?
+                )?,
             };
             writers.push(writer.with_writer_properties(writer_properties()));
         }
@@ -269,6 +268,11 @@ impl TableLocation {
             task: Some(task),
         })
     }
+}
+
+/// The `dt` partition a table file belongs to.
+fn file_date(file: &deltalake::kernel::LogicalFileView) -> Option<String> {
+    file.partition_values_map().remove(DATE_PARTITION).flatten()
 }
 
 /// The smallest share of a write buffer for which a write adds an encoder.
@@ -459,16 +463,11 @@ impl Write {
         let mut actions: Vec<Action> = snapshot
             .log_data()
             .iter()
-            .map(|file| file.remove_action(true))
-            .filter(|remove| match &self.replaced {
+            .filter(|file| match &self.replaced {
                 None => true,
-                Some(replaced) => remove
-                    .partition_values
-                    .as_ref()
-                    .and_then(|values| values.get(DATE_PARTITION).cloned().flatten())
-                    .is_some_and(|date| replaced.contains(&date)),
+                Some(replaced) => file_date(file).is_some_and(|date| replaced.contains(&date)),
             })
-            .map(Action::Remove)
+            .map(|file| Action::Remove(file.remove_action(true)))
             .collect();
         actions.extend(adds.into_iter().map(Action::Add));
         let predicate = self.replaced.as_ref().map(|replaced| {

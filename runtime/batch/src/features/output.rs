@@ -2,12 +2,15 @@
 //! payloads are canonicalised here (lang-spec/types.md) and every column takes the Arrow type of
 //! `convert::arrow_type`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, DurationMicrosecondBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, DurationMicrosecondBuilder, Float64Builder, Int64Builder,
+    StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::value::{Value, canonicalize_f64};
 
@@ -76,6 +79,26 @@ impl ColumnBuilder {
             ColumnBuilder::Duration(builder) => Arc::new(builder.finish()),
         }
     }
+}
+
+/// Adds the `dt` values of `dates` (text, or anything that casts to it) to `partitions`; rows
+/// come in runs of one day, so only a change of day is looked up.
+pub fn add_dates(partitions: &mut BTreeSet<String>, dates: &ArrayRef) -> Result<(), BatchError> {
+    let dates = cast(dates, &DataType::Utf8)?;
+    let dates = dates
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| BatchError::Invalid("dates that are not text".to_string()))?;
+    let mut last: Option<&str> = None;
+    for date in dates.iter().flatten() {
+        if last != Some(date) {
+            if !partitions.contains(date) {
+                partitions.insert(date.to_string());
+            }
+            last = Some(date);
+        }
+    }
+    Ok(())
 }
 
 /// The `YYYY-MM-DD` partition of day number `days`.

@@ -7,18 +7,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
 use mlsys_compiler::plan::{ColumnIndex, FeatureId, GroupId, Plan, SourceId};
-use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
 use crate::error::BatchError;
 use crate::features::asof::{LookupPasses, Lookups, carried_columns, copied_column, entity_keys, lineage_columns};
 use crate::features::entity::{Computed, column, next_batch};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
+use crate::features::output::add_dates;
 use crate::features::spec::{feature_fields, features_read};
 use crate::ingest::read::ROW_COLUMN;
 use crate::ingest::validate::FILE_COLUMN;
@@ -98,13 +97,7 @@ pub async fn partitions_of(
         .await?;
     let mut partitions = BTreeSet::new();
     for batch in batches {
-        let values = cast(batch.column(0), &DataType::Utf8)?;
-        for row in 0..values.len() {
-            if let Value::String(text) = crate::convert::value_at(&values, row, mlsys_compiler::types::BaseType::String)
-            {
-                partitions.insert(text.to_string());
-            }
-        }
+        add_dates(&mut partitions, batch.column(0))?;
     }
     Ok(partitions)
 }
@@ -173,12 +166,7 @@ async fn compute_batch(
         .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;
     arrays.extend(outputs);
     arrays.push(dt.clone());
-    let dates = cast(&dt, &DataType::Utf8)?;
-    for row in 0..dates.len() {
-        if let Value::String(text) = crate::convert::value_at(&dates, row, mlsys_compiler::types::BaseType::String) {
-            computed.partitions.insert(text.to_string());
-        }
-    }
+    add_dates(&mut computed.partitions, &dt)?;
     computed.rows += batch.num_rows();
     sink.send(RecordBatch::try_new(schema.clone(), arrays)?).await?;
     Ok(computed)

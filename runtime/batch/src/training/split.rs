@@ -19,7 +19,7 @@ use crate::error::BatchError;
 use crate::features::asof::{Lookups, carried_columns, lineage_columns};
 use crate::features::entity::{column, next_batch, timestamp_literal};
 use crate::features::eval::{BatchColumns, evaluate_row_features};
-use crate::features::output::{ColumnBuilder, date_text, day_of, day_start};
+use crate::features::output::{ColumnBuilder, add_dates, date_text, day_of, day_start};
 use crate::ingest::read::ROW_COLUMN;
 use crate::ingest::validate::FILE_COLUMN;
 use crate::store::{DATE_PARTITION, OfflineStore, Sink};
@@ -146,15 +146,7 @@ pub async fn compute(
         let unfiltered = RecordBatch::try_new(nullable(&schema), arrays)?;
         let filtered = filter_record_batch(&unfiltered, &keep)?;
         let filtered = RecordBatch::try_new(schema.clone(), filtered.columns().to_vec())?;
-        for row in 0..filtered.num_rows() {
-            if let Value::String(text) = crate::convert::value_at(
-                filtered.column(schema.fields().len() - 1),
-                row,
-                mlsys_compiler::types::BaseType::String,
-            ) {
-                split.partitions.insert(text.to_string());
-            }
-        }
+        add_dates(&mut split.partitions, filtered.column(schema.fields().len() - 1))?;
         split.rows += kept as u64;
         sink.send(filtered).await?;
     }
