@@ -59,7 +59,7 @@ impl ColumnText {
 }
 
 /// Evaluates `set` on every row and writes the response. `columns` holds each field's values;
-/// `timelines` each lookup's stored timeline per row.
+/// `timelines` each lookup's stored timeline per row; a null request time reads at `now`.
 // Rows index several column-major inputs at once; an iterator over one of them would not help.
 #[allow(clippy::needless_range_loop)]
 pub fn answer(
@@ -67,6 +67,7 @@ pub fn answer(
     columns: &[Vec<Value>],
     timelines: &[Vec<Option<Timeline>>],
     rows: usize,
+    now: i64,
     full_feature_names: bool,
 ) -> Result<String, ServeError> {
     let mut entity_columns: Vec<ColumnText> = set.entity_fields.iter().map(|_| ColumnText::default()).collect();
@@ -79,11 +80,15 @@ pub fn answer(
         }
         found.clear();
         for (lookup, stored) in set.lookups.iter().zip(timelines) {
-            let Value::Timestamp(time) = columns[lookup.time_field][row] else {
-                return Err(ServeError::Internal(format!(
-                    "the request time of {} is not a timestamp",
-                    lookup.table
-                )));
+            let time = match columns[lookup.time_field][row] {
+                Value::Timestamp(time) => time,
+                Value::Null => now,
+                _ => {
+                    return Err(ServeError::Internal(format!(
+                        "the request time of {} is not a timestamp",
+                        lookup.table
+                    )));
+                }
             };
             found.push(in_force(stored.get(row).and_then(Option::as_ref), time));
         }

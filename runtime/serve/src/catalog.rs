@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use mlsys_compiler::plan::{FeatureId, GroupId, Plan};
+use mlsys_compiler::plan::{FeatureId, GroupId, Plan, SourceId};
 
 use crate::error::ServeError;
 
@@ -23,7 +23,14 @@ pub struct Catalog {
     groups: HashMap<(String, u32), GroupId>,
     /// Versions of each group name, for "did you mean" messages.
     versions: BTreeMap<String, Vec<u32>>,
-    services: BTreeMap<String, Vec<FeatureId>>,
+    services: BTreeMap<String, Service>,
+}
+
+/// A feature service: a model's pinned features, read at its examples' time.
+#[derive(Debug)]
+pub struct Service {
+    pub examples: SourceId,
+    pub features: Vec<FeatureId>,
 }
 
 impl Catalog {
@@ -40,7 +47,13 @@ impl Catalog {
         let services = plan
             .models
             .values()
-            .map(|model| (model.name.clone(), model.features.clone()))
+            .map(|model| {
+                let service = Service {
+                    examples: model.examples,
+                    features: model.features.clone(),
+                };
+                (model.name.clone(), service)
+            })
             .collect();
         Catalog {
             groups,
@@ -49,9 +62,9 @@ impl Catalog {
         }
     }
 
-    /// The features of a feature service (a model: its pinned features, in pin order).
-    pub fn service(&self, name: &str) -> Result<&[FeatureId], ServeError> {
-        self.services.get(name).map(Vec::as_slice).ok_or_else(|| {
+    /// A feature service (a model: its pinned features, in pin order).
+    pub fn service(&self, name: &str) -> Result<&Service, ServeError> {
+        self.services.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
             ServeError::not_found(format!(
                 "unknown feature service `{name}`: a feature service is a model name; this plan has {}",

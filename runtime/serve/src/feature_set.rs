@@ -1,12 +1,22 @@
 //! A requested feature set planned for serving, once, then cached: the compiled native function,
 //! the request fields it reads, the store tables it looks up (one batched read each per request)
 //! and, for each compiled input slot, where its value comes from.
+//!
+//! The request time (lang-spec `windows.md`, "The request time"): every windowed value is read at
+//! the time of the row it is computed for, exactly as the batch engine computes it:
+//! - a feature service (a model) reads every windowed value at its examples source's timestamp
+//!   column, as its training set did;
+//! - a feature reference reads at its own group's source's timestamp column: a row-level group's
+//!   derived features read other groups' aggregates at the time of the row-level group's own row,
+//!   as its table does; an entity group's aggregates at its own source's time.
+//!
+//! A request time left out, or null where the column is nullable, is the wall clock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mlsys_compiler::plan::walk::{feature_roots, nodes};
-use mlsys_compiler::plan::{ExprKind, FeatureId, FeatureKind, GroupId, Plan};
+use mlsys_compiler::plan::{ExprKind, FeatureId, FeatureKind, GroupId, Plan, SourceId};
 use mlsys_compiler::types::{BaseType, Type};
 use mlsys_jit::{CompiledFeatures, JitCache, Slot};
 use mlsys_kernels::Value;
@@ -15,12 +25,21 @@ use mlsys_online::TableId;
 
 use crate::error::ServeError;
 
+/// Whose time a feature set's windowed values are read at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestTime {
+    /// A feature service: the model's examples source's timestamp, for every value.
+    Examples(SourceId),
+    /// Feature references: each requested feature's own group's source's timestamp.
+    OwnSource,
+}
+
 /// A request field: a column in `entities` (or `request_context`), one value per row.
 #[derive(Debug)]
 pub struct Field {
     pub name: String,
     pub ty: Type,
-    /// A source's timestamp column: optional; when absent every row reads the request time.
+    /// A source's timestamp column: optional; when absent every row reads the wall clock.
     pub defaults_to_now: bool,
     /// A feature or table that reads the field, for error messages.
     pub read_by: String,
@@ -47,7 +66,7 @@ pub struct TableLookup {
     pub aggregate_names: Vec<String>,
     /// Fields holding the entity key, in key order.
     pub key_fields: Vec<usize>,
-    /// The field holding the time the values are read at.
+    /// The field holding the time the values are read at (null: the wall clock).
     pub time_field: usize,
     /// The empty window's values (`count` 0, other aggregates null), per aggregate.
     pub empty_values: Vec<Value>,
@@ -80,11 +99,17 @@ pub struct FeatureSet {
 }
 
 impl FeatureSet {
-    /// Plans `features` of `plan`, compiling them through `jit`.
-    pub fn build(plan: &Plan, features: &[FeatureId], jit: &JitCache) -> Result<FeatureSet, ServeError> {
+    /// Plans `features` of `plan` read at `time`, compiling them through `jit`.
+    pub fn build(
+        plan: &Plan,
+        features: &[FeatureId],
+        time: RequestTime,
+        jit: &JitCache,
+    ) -> Result<FeatureSet, ServeError> {
         let compiled = jit
             .get_or_compile(plan, features)
             .map_err(|error| ServeError::Internal(format!("the feature set cannot be compiled: {error}")))?;
+        let read_at = read_times(plan, features, time)?;
         let mut planner = Planner {
             plan,
             fields: Vec::new(),
@@ -93,14 +118,15 @@ impl FeatureSet {
         };
         let mut inputs = Vec::with_capacity(compiled.inputs().len());
         for slot in compiled.inputs() {
-            inputs.push(planner.input(slot)?);
+            inputs.push(planner.input(slot, &read_at)?);
         }
         let mut outputs = Vec::with_capacity(features.len());
         for feature in features {
+            let reader = time_source(plan, *feature, time);
             let groups = aggregate_groups_read(plan, *feature);
             let mut lookups = Vec::with_capacity(groups.len());
             for group in groups {
-                lookups.push(planner.lookup(group)?);
+                lookups.push(planner.lookup(group, reader)?);
             }
             let definition = &plan.features[*feature];
             let group = &plan.groups[definition.group];
@@ -134,15 +160,66 @@ impl FeatureSet {
     }
 }
 
+/// The source whose timestamp `feature`'s windowed inputs are read at.
+fn time_source(plan: &Plan, feature: FeatureId, time: RequestTime) -> SourceId {
+    match time {
+        RequestTime::Examples(examples) => examples,
+        RequestTime::OwnSource => plan.groups[plan.features[feature].group].source,
+    }
+}
+
+/// For every windowed aggregate the requested features read, the source whose time it is read at.
+/// One compiled input holds one value per row, so an aggregate needed at two different times (a
+/// row-level group over one source reading it, and the aggregate requested directly with its own
+/// source's time) is refused: the client requests them separately.
+fn read_times(
+    plan: &Plan,
+    features: &[FeatureId],
+    time: RequestTime,
+) -> Result<BTreeMap<FeatureId, SourceId>, ServeError> {
+    let mut read_at: BTreeMap<FeatureId, (SourceId, FeatureId)> = BTreeMap::new();
+    for feature in features {
+        let reader = time_source(plan, *feature, time);
+        for aggregate in aggregates_read(plan, *feature) {
+            let (earlier, by) = *read_at.entry(aggregate).or_insert((reader, *feature));
+            if earlier != reader {
+                let name = |id: FeatureId| plan.features[id].name.clone();
+                let time_of = |source: SourceId| {
+                    let source = &plan.sources[source];
+                    let column = source.timestamp.and_then(|column| source.columns.get(column as usize));
+                    format!(
+                        "`{}.{}`",
+                        source.name,
+                        column.map_or("?", |column| column.name.as_str())
+                    )
+                };
+                return Err(ServeError::bad_request(format!(
+                    "windowed feature `{}` would be read at two request times: at {} for `{}` and at {} for `{}`; request them separately",
+                    name(aggregate),
+                    time_of(earlier),
+                    name(by),
+                    time_of(reader),
+                    name(*feature)
+                )));
+            }
+        }
+    }
+    Ok(read_at
+        .into_iter()
+        .map(|(aggregate, (source, _))| (aggregate, source))
+        .collect())
+}
+
 struct Planner<'a> {
     plan: &'a Plan,
     fields: Vec<Field>,
     lookups: Vec<TableLookup>,
-    lookup_of_group: BTreeMap<GroupId, usize>,
+    /// (group, the source whose time it is read at) → lookup.
+    lookup_of_group: BTreeMap<(GroupId, SourceId), usize>,
 }
 
 impl Planner<'_> {
-    fn input(&mut self, slot: &Slot) -> Result<InputSource, ServeError> {
+    fn input(&mut self, slot: &Slot, read_at: &BTreeMap<FeatureId, SourceId>) -> Result<InputSource, ServeError> {
         let plan = self.plan;
         match *slot {
             Slot::Column { source, column, ty } => {
@@ -170,7 +247,13 @@ impl Planner<'_> {
                         definition.name
                     )));
                 }
-                let lookup = self.lookup(definition.group)?;
+                let reader = read_at.get(&feature).copied().ok_or_else(|| {
+                    ServeError::Internal(format!(
+                        "aggregate {} is an input but no requested feature reads it",
+                        definition.name
+                    ))
+                })?;
+                let lookup = self.lookup(definition.group, reader)?;
                 let position = self.lookups[lookup]
                     .aggregate_names
                     .iter()
@@ -208,9 +291,9 @@ impl Planner<'_> {
         Ok(self.fields.len() - 1)
     }
 
-    /// The lookup of an entity group's table, added on first use.
-    fn lookup(&mut self, group_id: GroupId) -> Result<usize, ServeError> {
-        if let Some(index) = self.lookup_of_group.get(&group_id) {
+    /// The lookup of an entity group's table read at `reader`'s time, added on first use.
+    fn lookup(&mut self, group_id: GroupId, reader: SourceId) -> Result<usize, ServeError> {
+        if let Some(index) = self.lookup_of_group.get(&(group_id, reader)) {
             return Ok(*index);
         }
         let plan = self.plan;
@@ -225,18 +308,29 @@ impl Planner<'_> {
         let read_by = format!("the entity key of {table}");
         let mut key_fields = Vec::with_capacity(entity.keys.len());
         for key in &entity.keys {
-            // Keys are never null: an event with a null key belongs to no entity.
-            let ty = Type::new(key.ty.base);
+            // A null key belongs to no entity: the empty window, as the batch engine reads it.
+            let ty = Type {
+                base: key.ty.base,
+                nullable: true,
+            };
             key_fields.push(self.field(key.name.clone(), ty, false, read_by.clone())?);
         }
-        let source = &plan.sources[group.source];
+        let source = &plan.sources[reader];
         let time_column = source
             .timestamp
             .and_then(|column| source.columns.get(column as usize))
-            .ok_or_else(|| internal("windowed aggregates over a source without a timestamp"))?;
+            .ok_or_else(|| {
+                internal(&format!(
+                    "read at the time of `{}`, which has no timestamp",
+                    source.name
+                ))
+            })?;
         let time_field = self.field(
             time_column.name.clone(),
-            Type::new(BaseType::Timestamp),
+            Type {
+                base: BaseType::Timestamp,
+                nullable: time_column.ty.nullable,
+            },
             true,
             format!("the request time of {table}"),
         )?;
@@ -267,7 +361,7 @@ impl Planner<'_> {
             empty_values,
         });
         let index = self.lookups.len() - 1;
-        self.lookup_of_group.insert(group_id, index);
+        self.lookup_of_group.insert((group_id, reader), index);
         Ok(index)
     }
 }
@@ -275,7 +369,16 @@ impl Planner<'_> {
 /// The entity groups whose windowed aggregates `feature`'s value depends on: its own group for an
 /// aggregate, else the groups of every aggregate it reads through row-level and derived features.
 fn aggregate_groups_read(plan: &Plan, feature: FeatureId) -> BTreeSet<GroupId> {
-    let mut groups = BTreeSet::new();
+    aggregates_read(plan, feature)
+        .into_iter()
+        .map(|aggregate| plan.features[aggregate].group)
+        .collect()
+}
+
+/// The windowed aggregates `feature`'s value depends on: itself for an aggregate, else every
+/// aggregate it reads through row-level and derived features.
+fn aggregates_read(plan: &Plan, feature: FeatureId) -> BTreeSet<FeatureId> {
+    let mut aggregates = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut stack = vec![feature];
     while let Some(id) = stack.pop() {
@@ -286,7 +389,7 @@ fn aggregate_groups_read(plan: &Plan, feature: FeatureId) -> BTreeSet<GroupId> {
             continue;
         }
         if matches!(definition.kind, FeatureKind::Aggregate(_)) {
-            groups.insert(definition.group);
+            aggregates.insert(id);
             continue;
         }
         for root in feature_roots(definition) {
@@ -297,7 +400,7 @@ fn aggregate_groups_read(plan: &Plan, feature: FeatureId) -> BTreeSet<GroupId> {
             }
         }
     }
-    groups
+    aggregates
 }
 
 fn first_duplicate<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {

@@ -12,7 +12,7 @@ use mlsys_online::OnlineStore;
 use crate::answer::answer;
 use crate::catalog::Catalog;
 use crate::error::ServeError;
-use crate::feature_set::FeatureSet;
+use crate::feature_set::{FeatureSet, RequestTime};
 use crate::lookup::read_timelines;
 use crate::metrics::Metrics;
 use crate::request::{RequestBody, Selection};
@@ -56,6 +56,9 @@ pub struct Readiness {
     pub body: String,
 }
 
+/// A planned feature set's identity: what is read, and at whose time.
+type SetKey = (RequestTime, Vec<FeatureId>);
+
 /// Serves the features of one plan from one online store. Share it (`Arc`) between requests.
 pub struct FeatureServer {
     plan: Arc<Plan>,
@@ -63,7 +66,7 @@ pub struct FeatureServer {
     options: ServerOptions,
     catalog: Catalog,
     jit: JitCache,
-    feature_sets: Mutex<HashMap<Vec<FeatureId>, Arc<FeatureSet>>>,
+    feature_sets: Mutex<HashMap<SetKey, Arc<FeatureSet>>>,
     tables: TableChecks,
     metrics: Metrics,
 }
@@ -108,14 +111,14 @@ impl FeatureServer {
             tables: TableChecks::default(),
             metrics: Metrics::new(),
         };
-        let services: Vec<Vec<FeatureId>> = server
+        let services: Vec<SetKey> = server
             .catalog
             .service_names()
             .filter_map(|name| server.catalog.service(name).ok())
-            .map(<[FeatureId]>::to_vec)
+            .map(|service| (RequestTime::Examples(service.examples), service.features.clone()))
             .collect();
-        for features in services {
-            match server.feature_set(&features) {
+        for (time, features) in services {
+            match server.feature_set(time, &features) {
                 // A model whose fields conflict is answered with that 400 on each request.
                 Ok(_) | Err(ServeError::BadRequest(_)) => {}
                 Err(error) => return Err(error),
@@ -140,22 +143,24 @@ impl FeatureServer {
         &self.metrics
     }
 
-    /// The planned and compiled feature set of `features`, from the cache or built now.
-    fn feature_set(&self, features: &[FeatureId]) -> Result<Arc<FeatureSet>, ServeError> {
-        if let Some(set) = self.cached_sets().get(features) {
+    /// The planned and compiled feature set of `features` read at `time`, from the cache or
+    /// built now.
+    fn feature_set(&self, time: RequestTime, features: &[FeatureId]) -> Result<Arc<FeatureSet>, ServeError> {
+        let key = (time, features.to_vec());
+        if let Some(set) = self.cached_sets().get(&key) {
             return Ok(set.clone());
         }
         // Built outside the lock: a compile takes milliseconds and other sets need not wait.
-        let set = Arc::new(FeatureSet::build(&self.plan, features, &self.jit)?);
+        let set = Arc::new(FeatureSet::build(&self.plan, features, time, &self.jit)?);
         let mut sets = self.cached_sets();
         if sets.len() >= self.options.max_feature_sets {
             sets.clear();
             self.jit.clear();
         }
-        Ok(sets.entry(features.to_vec()).or_insert(set).clone())
+        Ok(sets.entry(key).or_insert(set).clone())
     }
 
-    fn cached_sets(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<FeatureId>, Arc<FeatureSet>>> {
+    fn cached_sets(&self) -> std::sync::MutexGuard<'_, HashMap<SetKey, Arc<FeatureSet>>> {
         // The map holds no invariant a panicking holder could break.
         self.feature_sets.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -170,12 +175,18 @@ impl FeatureServer {
             )));
         }
         let request = RequestBody::parse(body)?;
-        let features = match request.selection()? {
-            Selection::Service(name) => self.catalog.service(name)?.to_vec(),
-            Selection::Features(references) => references
-                .iter()
-                .map(|reference| self.catalog.resolve(&self.plan, reference))
-                .collect::<Result<Vec<_>, _>>()?,
+        let (time, features) = match request.selection()? {
+            Selection::Service(name) => {
+                let service = self.catalog.service(name)?;
+                (RequestTime::Examples(service.examples), service.features.clone())
+            }
+            Selection::Features(references) => {
+                let features = references
+                    .iter()
+                    .map(|reference| self.catalog.resolve(&self.plan, reference))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (RequestTime::OwnSource, features)
+            }
         };
         if features.len() > self.options.max_features {
             return Err(ServeError::bad_request(format!(
@@ -192,7 +203,7 @@ impl FeatureServer {
                 "a feature is requested twice: the response would have two columns of the same name",
             ));
         }
-        let set = self.feature_set(&features)?;
+        let set = self.feature_set(time, &features)?;
         let collision = if request.full_feature_names {
             &set.full_name_collision
         } else {
@@ -227,7 +238,7 @@ impl FeatureServer {
                 .await?;
             timelines.push(read_timelines(self.store.as_ref(), lookup, &columns, rows, &self.metrics).await?);
         }
-        let response = answer(&set, &columns, &timelines, rows, request.full_feature_names)?;
+        let response = answer(&set, &columns, &timelines, rows, now, request.full_feature_names)?;
         self.metrics.count_rows(rows as u64);
         Ok(response)
     }

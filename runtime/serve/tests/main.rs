@@ -4,6 +4,7 @@ mod errors;
 mod fraud;
 mod fuzz;
 mod metrics;
+mod request_time;
 mod stores;
 mod support;
 mod wire;
