@@ -8,21 +8,6 @@ use mlsys_batch::store::TableLocation;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
 
-/// Every row of a table (optionally filtered), the named columns cast to the types given.
-pub async fn read_rows(
-    table: &TableLocation,
-    columns: &[(&str, BaseType)],
-    filter: Option<datafusion::logical_expr::Expr>,
-) -> anyhow::Result<Vec<Vec<Value>>> {
-    let mut rows = Vec::new();
-    each_row(table, columns, filter, &mut |row| {
-        rows.push(row.to_vec());
-        Ok(())
-    })
-    .await?;
-    Ok(rows)
-}
-
 /// Calls `each` with every row of a table (optionally filtered), the named columns cast to the
 /// types given, as the table is scanned: only one batch is held at a time.
 pub async fn each_row(

@@ -30,7 +30,7 @@ fn text(output: &Output) -> String {
 }
 
 #[test]
-fn verify_finds_no_skew_on_the_fraud_example_and_reports_a_tampered_value() {
+fn verify_finds_no_skew_on_the_fraud_example_and_reports_each_tampered_thing_it_reads() {
     let project = crate::support::fraud_project("verify");
     let path = project.display().to_string();
     let build = run(&["build", &path]);
@@ -43,6 +43,7 @@ fn verify_finds_no_skew_on_the_fraud_example_and_reports_a_tampered_value() {
     assert!(output.contains("0 mismatches"), "{output}");
     for table in [
         "online user_activity@v1",
+        "features/user_activity/v1 (recomputed from processed/transactions)",
         "features/txn_signals/v2",
         "/snapshot",
         "/holdout",
@@ -50,7 +51,83 @@ fn verify_finds_no_skew_on_the_fraud_example_and_reports_a_tampered_value() {
         assert!(output.contains(table), "{table} is verified: {output}");
     }
 
-    // Change one stored value (same time: the write replaces it): verify names it.
+    // Each thing verify reads, tampered in a copy of the built project, is reported with the
+    // table, the key, the time, the feature and both bit patterns.
+    let tampered = |name: &str, sample: &str, tamper: &dyn Fn(&Path), expected: &[&str]| {
+        let copy = project.with_file_name(format!(
+            "{}-{name}",
+            project.file_name().and_then(|n| n.to_str()).unwrap_or("p")
+        ));
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_tree(&project, &copy);
+        tamper(&copy);
+        let verify = run(&["verify", &copy.display().to_string(), "--sample", sample]);
+        let output = text(&verify);
+        assert_eq!(verify.status.code(), Some(1), "{name}: {output}");
+        for line in expected {
+            assert!(output.contains(line), "{name}: `{line}` in {output}");
+        }
+        let _ = std::fs::remove_dir_all(&copy);
+    };
+    tampered(
+        "store",
+        // Every one of the 1,996 users, so the tampered one is sampled.
+        "2000",
+        &tamper_store_record,
+        &[
+            "MISMATCH online user_activity@v1 [\"user_00727\"] at ",
+            " txn_count_7d: offline ",
+            "vs online 123456 (0x000000000001e240)",
+        ],
+    );
+    tampered(
+        "change-point",
+        "100",
+        &|project| tamper_table(project, "features/user_activity/v1", "max_amount_30d"),
+        &[
+            "MISMATCH features/user_activity/v1 (recomputed from processed/transactions) [\"user_",
+            " max_amount_30d: offline ",
+            "vs recomputed ",
+        ],
+    );
+    tampered(
+        "row-level",
+        "100",
+        &|project| tamper_table(project, "features/txn_signals/v2", "amount_log"),
+        &[
+            "MISMATCH features/txn_signals/v2 [",
+            " row ",
+            " amount_log (amount_log): offline ",
+            "vs served ",
+        ],
+    );
+    tampered(
+        "training-set",
+        "100",
+        &|project| {
+            let set = training_set(project);
+            tamper_table(project, &format!("{set}/holdout"), "txn_signals@v2.night");
+        },
+        &["/holdout [", " txn_signals@v2.night (night): offline ", "vs served "],
+    );
+    let _ = std::fs::remove_dir_all(project);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("directory");
+    for entry in std::fs::read_dir(from).expect("a directory") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Changes `user_00727`'s latest stored `txn_count_7d` (same time: the write replaces it).
+fn tamper_store_record(project: &Path) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let store = RedbStore::open(&project.join(".mlsys/online.redb")).expect("store opens");
@@ -67,15 +144,68 @@ fn verify_finds_no_skew_on_the_fraud_example_and_reports_a_tampered_value() {
             .await
             .expect("write");
     });
-    let verify = run(&["verify", &path, "--sample", "3000"]);
-    let output = text(&verify);
-    assert_eq!(verify.status.code(), Some(1), "{output}");
-    assert!(
-        output.contains("MISMATCH online user_activity@v1 \"user_00727\" txn_count_7d"),
-        "{output}"
-    );
-    assert!(output.contains("1 mismatches"), "{output}");
-    let _ = std::fs::remove_dir_all(project);
+}
+
+/// The model's current training set, `training/fraud_detector/<id>`.
+fn training_set(project: &Path) -> String {
+    let sets = project.join(".mlsys/offline/training/fraud_detector");
+    let entry = std::fs::read_dir(&sets)
+        .expect("a training set")
+        .map(|entry| entry.expect("an entry"))
+        .find(|entry| entry.path().join("manifest.json").exists())
+        .expect("a training set with a manifest");
+    format!("training/fraud_detector/{}", entry.file_name().to_string_lossy())
+}
+
+/// Rewrites a table of the offline store in one Delta commit with every value of `column`
+/// changed: floats get 1.0 added, booleans are negated.
+fn tamper_table(project: &Path, table: &str, column: &str) {
+    use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array};
+    use datafusion::arrow::compute::kernels::boolean::not;
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let location = mlsys_batch::store::TableLocation {
+        name: table.to_string(),
+        path: project.join(".mlsys/offline").join(table),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let provider = location.provider().await.expect("the table opens");
+        let batches = datafusion::prelude::SessionContext::new()
+            .read_table(provider)
+            .expect("a frame")
+            .collect()
+            .await
+            .expect("the rows");
+        let schema = batches[0].schema();
+        let index = schema.index_of(column).expect("the column");
+        let writer = location
+            .writer(schema.clone(), mlsys_batch::store::Replace::All, 1 << 40, 64 << 20)
+            .await
+            .expect("a writer");
+        for batch in batches {
+            let old = batch.column(index);
+            let new: ArrayRef = if let Some(floats) = old.as_any().downcast_ref::<Float64Array>() {
+                Arc::new(
+                    floats
+                        .iter()
+                        .map(|value| value.map(|value| value + 1.0))
+                        .collect::<Float64Array>(),
+                )
+            } else {
+                let flags = old
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .expect("a float or bool column");
+                Arc::new(not(flags).expect("negated"))
+            };
+            let mut columns = batch.columns().to_vec();
+            columns[index] = new;
+            let changed = RecordBatch::try_new(schema.clone(), columns).expect("a batch");
+            writer.sink().send(changed).await.expect("sent");
+        }
+        writer.finish(Ok(())).await.expect("committed");
+    });
 }
 
 const SPEC: &str = r#"
