@@ -1,6 +1,7 @@
 //! The compiler's integration tests: data-driven cases, hash stability, robustness, examples.
 
 mod cases;
+mod duplicates;
 mod evolution;
 mod examples;
 mod format;
