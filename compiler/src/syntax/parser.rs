@@ -70,8 +70,20 @@ fn header_of(text: &str) -> Option<(DeclarationKind, String)> {
 pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
     pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
     let mut parsed = ParsedFile::default();
-    for chunk in chunk::split(text) {
+    let split = chunk::split(text);
+    if let Some(start) = split.unclosed_comment {
+        parsed.diagnostics.push(unclosed_comment(file, start));
+    }
+    for chunk in split.chunks {
         let chunk_text = &text[chunk.start..chunk.end];
+        if split
+            .unclosed_comment
+            .is_some_and(|start| (chunk.start..chunk.end).contains(&start))
+        {
+            // The comment swallowed the declaration's end; its error stands for the declaration.
+            parsed.unparsed.extend(header_of(chunk_text));
+            continue;
+        }
         if chunk.max_nesting > MAX_NESTING {
             parsed.unparsed.extend(header_of(chunk_text));
             parsed.diagnostics.push(
@@ -113,6 +125,17 @@ pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
         parsed.diagnostics.append(&mut builder.diagnostics);
     }
     parsed
+}
+
+/// `E0001` for a `/*` never closed: without it, the rest of the file would silently vanish.
+fn unclosed_comment(file: FileId, start: usize) -> Diagnostic {
+    Diagnostic::new(
+        Code::Syntax,
+        Span::new(file, start, start + 2),
+        "this `/*` comment is never closed: it would comment out the rest of the file",
+    )
+    .with_label_text("comment starts here")
+    .with_help("close the comment with `*/`")
 }
 
 fn first_line_length(text: &str) -> usize {
