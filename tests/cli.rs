@@ -156,3 +156,33 @@ fn every_command_has_help() {
         assert!(text(&output.stdout).len() > 200, "{:?}", command);
     }
 }
+
+#[test]
+fn many_diagnostics_in_one_file_are_all_rendered() {
+    // 20,000 unused entities: one warning each. Rendering used to rescan the file for every
+    // diagnostic (minutes at this size); each format must list every one of them.
+    const COUNT: usize = 20_000;
+    let directory = std::env::temp_dir().join(format!("mlsysc-cli-many-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let text_of_file: String = (0..COUNT)
+        .map(|index| format!("entity e{index} {{ key k: string }}\n"))
+        .collect();
+    std::fs::write(directory.join("many.mlsys"), text_of_file).expect("write");
+    let path = directory.display().to_string();
+    let output = mlsysc(&["check", &path]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("entity `e").count(), COUNT);
+    assert!(stderr.contains(&format!("entity `e{}` is never used", COUNT - 1)));
+    assert!(
+        stderr.contains(&format!("many.mlsys:{COUNT}:8]")),
+        "the last line is located"
+    );
+    for format in ["json", "github", "sarif"] {
+        let output = mlsysc(&["check", &path, "--format", format]);
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        assert_eq!(text(&output.stdout).matches("never used").count(), COUNT, "{format}");
+    }
+    let _ = std::fs::remove_dir_all(directory);
+}

@@ -7,5 +7,6 @@ mod examples;
 mod format;
 mod hashes;
 mod index;
+mod render;
 mod robustness;
 mod support;
