@@ -1,7 +1,10 @@
 //! Runs the real binary on the example project and on broken copies of it.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support;
 
 fn mlsysc(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlsysc"))
@@ -19,22 +22,21 @@ fn fraud() -> String {
     root().join("examples/fraud").display().to_string()
 }
 
-/// A copy of the fraud example with one text replacement applied, in a fresh temporary directory.
-fn broken_copy(name: &str, file: &str, from: &str, to: &str) -> PathBuf {
+/// A copy of the fraud example's `.mlsys` files in a fresh temporary directory.
+fn fraud_copy(name: &str) -> PathBuf {
     let directory = std::env::temp_dir().join(format!("mlsysc-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&directory);
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    for entry in std::fs::read_dir(root().join("examples/fraud")).expect("example") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|extension| extension == "mlsys") {
-            let mut text = std::fs::read_to_string(&path).expect("read");
-            if path.file_name().is_some_and(|name| name == file) {
-                assert!(text.contains(from), "{from} not in {file}");
-                text = text.replacen(from, to, 1);
-            }
-            std::fs::write(directory.join(path.file_name().expect("name")), text).expect("write");
-        }
-    }
+    support::copy_fraud_spec(&directory);
+    directory
+}
+
+/// A copy of the fraud example with one text replacement applied, in a fresh temporary directory.
+fn broken_copy(name: &str, file: &str, from: &str, to: &str) -> PathBuf {
+    let directory = fraud_copy(name);
+    let path = directory.join(file);
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains(from), "{from} not in {file}");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
     directory
 }
 
@@ -184,5 +186,46 @@ fn many_diagnostics_in_one_file_are_all_rendered() {
         assert_eq!(output.status.code(), Some(0), "{format}");
         assert_eq!(text(&output.stdout).matches("never used").count(), COUNT, "{format}");
     }
+    let _ = std::fs::remove_dir_all(directory);
+}
+
+/// Runs `mlsysc`, failing the test instead of hanging when it has not exited after a minute.
+fn mlsysc_exits(arguments: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(arguments)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mlsysc starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("mlsysc can be waited on").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mlsysc {arguments:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("mlsysc output")
+}
+
+#[test]
+fn a_named_pipe_in_the_project_is_skipped_with_a_warning() {
+    let directory = fraud_copy("fifo");
+    let pipe = directory.join("pipe.mlsys");
+    let made = Command::new("mkfifo").arg(&pipe).status().expect("mkfifo runs");
+    assert!(made.success());
+    let output = mlsysc_exits(&["check", &directory.display().to_string()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("skipping") && stderr.contains("pipe.mlsys: not a regular file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("checked 3 files"), "{stderr}");
+    let output = mlsysc_exits(&["check", &pipe.display().to_string()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pipe.mlsys: not a regular file"), "{stderr}");
     let _ = std::fs::remove_dir_all(directory);
 }
