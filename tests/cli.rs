@@ -160,32 +160,35 @@ fn every_command_has_help() {
 }
 
 #[test]
-fn many_diagnostics_in_one_file_are_all_rendered() {
-    // 20,000 unused entities: one warning each. Rendering used to rescan the file for every
-    // diagnostic (minutes at this size); each format must list every one of them.
-    const COUNT: usize = 20_000;
-    let directory = std::env::temp_dir().join(format!("mlsysc-cli-many-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&directory);
-    std::fs::create_dir_all(&directory).expect("temp dir");
-    let text_of_file: String = (0..COUNT)
-        .map(|index| format!("entity e{index} {{ key k: string }}\n"))
-        .collect();
-    std::fs::write(directory.join("many.mlsys"), text_of_file).expect("write");
-    let path = directory.display().to_string();
-    let output = mlsysc(&["check", &path]);
-    assert_eq!(output.status.code(), Some(0));
-    let stderr = text(&output.stderr);
-    assert_eq!(stderr.matches("entity `e").count(), COUNT);
-    assert!(stderr.contains(&format!("entity `e{}` is never used", COUNT - 1)));
-    assert!(
-        stderr.contains(&format!("many.mlsys:{COUNT}:8]")),
-        "the last line is located"
-    );
-    for format in ["json", "github", "sarif"] {
-        let output = mlsysc(&["check", &path, "--format", format]);
-        assert_eq!(output.status.code(), Some(0), "{format}");
-        assert_eq!(text(&output.stdout).matches("never used").count(), COUNT, "{format}");
+fn version_ends_with_a_newline() {
+    for flag in ["--version", "-V"] {
+        let output = mlsysc(&[flag]);
+        assert_eq!(output.status.code(), Some(0));
+        let stdout = text(&output.stdout);
+        assert!(stdout.starts_with("mlsysc "), "{stdout:?}");
+        assert!(stdout.ends_with('\n'), "{stdout:?}");
     }
+}
+
+#[test]
+fn a_feature_group_version_declared_in_two_files_is_an_error() {
+    let directory = fraud_copy("duplicate");
+    let features = std::fs::read_to_string(directory.join("features.mlsys")).expect("read");
+    let start = features
+        .find("features user_activity v1")
+        .expect("the example declares it");
+    let end = start + features[start..].find("\n}\n").expect("its body closes") + 3;
+    std::fs::write(directory.join("more_features.mlsys"), &features[start..end]).expect("write");
+    let output = mlsysc(&["check", &directory.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("E0105"), "{stderr}");
+    assert!(
+        stderr.contains("feature group `user_activity` v1 is declared twice"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("more_features.mlsys:"), "{stderr}");
+    assert!(stderr.contains("features.mlsys:4:10: first declared here"), "{stderr}");
     let _ = std::fs::remove_dir_all(directory);
 }
 
@@ -227,5 +230,35 @@ fn a_named_pipe_in_the_project_is_skipped_with_a_warning() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("pipe.mlsys: not a regular file"), "{stderr}");
+    let _ = std::fs::remove_dir_all(directory);
+}
+
+#[test]
+fn many_diagnostics_in_one_file_are_all_rendered() {
+    // 20,000 unused entities: one warning each. Rendering used to rescan the file for every
+    // diagnostic (minutes at this size); each format must list every one of them.
+    const COUNT: usize = 20_000;
+    let directory = std::env::temp_dir().join(format!("mlsysc-cli-many-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let text_of_file: String = (0..COUNT)
+        .map(|index| format!("entity e{index} {{ key k: string }}\n"))
+        .collect();
+    std::fs::write(directory.join("many.mlsys"), text_of_file).expect("write");
+    let path = directory.display().to_string();
+    let output = mlsysc(&["check", &path]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("entity `e").count(), COUNT);
+    assert!(stderr.contains(&format!("entity `e{}` is never used", COUNT - 1)));
+    assert!(
+        stderr.contains(&format!("many.mlsys:{COUNT}:8]")),
+        "the last line is located"
+    );
+    for format in ["json", "github", "sarif"] {
+        let output = mlsysc(&["check", &path, "--format", format]);
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        assert_eq!(text(&output.stdout).matches("never used").count(), COUNT, "{format}");
+    }
     let _ = std::fs::remove_dir_all(directory);
 }
