@@ -68,7 +68,8 @@ fn read_lock(directory: &Path) -> anyhow::Result<Option<Lock>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::project::read_regular(&path)?;
+    let text = String::from_utf8(bytes).with_context(|| format!("cannot read {}", path.display()))?;
     let lock = Lock::parse(&text).with_context(|| {
         format!(
             "{} is corrupt; restore it from version control or delete it and run `mlsysc lock`",

@@ -32,14 +32,32 @@ fn collect(directory: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
                 collect(&path, found)?;
             }
         } else if path.extension().is_some_and(|extension| extension == "mlsys") {
-            found.push(path);
+            // Following symbolic links; a file that cannot be examined is kept, so reading it
+            // reports why.
+            match std::fs::metadata(&path) {
+                Ok(metadata) if !metadata.is_file() => {
+                    eprintln!("warning: skipping {}: not a regular file", path.display());
+                }
+                _ => found.push(path),
+            }
         }
     }
     Ok(())
 }
 
-/// Loads the project at `path`: a directory (every `.mlsys` file below it, hidden directories and
-/// `target/` excepted) or a single `.mlsys` file.
+/// Reads a file named by the user or found in a project, refusing anything but a regular file: a
+/// named pipe or a device would block the read forever or never end.
+pub fn read_regular(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !metadata.is_file() {
+        bail!("cannot read {}: not a regular file", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Loads the project at `path`: a directory (every `.mlsys` file below it that is a regular file,
+/// hidden directories and `target/` excepted; other files are skipped with a warning) or a single
+/// `.mlsys` file.
 pub fn load(path: &Path) -> anyhow::Result<Project> {
     let metadata = std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
     let (root, mut paths) = if metadata.is_dir() {
@@ -56,7 +74,7 @@ pub fn load(path: &Path) -> anyhow::Result<Project> {
     paths.sort();
     let mut files = Vec::with_capacity(paths.len());
     for file in &paths {
-        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes = read_regular(file)?;
         let name = file
             .strip_prefix(&root)
             .unwrap_or(file)

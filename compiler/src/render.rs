@@ -36,7 +36,7 @@ pub fn plain(diagnostics: &[Diagnostic], files: &[SourceFile]) -> String {
             let (line, column) = index.line_column(&file.text, label.span.start as usize);
             let arrow = if label.primary { "-->" } else { ":::" };
             let _ = writeln!(out, "  {arrow} {}:{line}:{column}", file.name);
-            let line_text = file.text.lines().nth(line - 1).unwrap_or("");
+            let line_text = index.line_text(&file.text, line);
             let (end_line, end_column) = index.line_column(&file.text, label.span.end as usize);
             let width = if end_line == line {
                 end_column.saturating_sub(column).max(1)

@@ -92,9 +92,11 @@ impl SourceFile {
     }
 }
 
-/// Maps byte offsets to 1-based line and column (columns count Unicode scalar values).
+/// Maps byte offsets to 1-based line and column (columns count Unicode scalar values). Built once
+/// per file: every look-up is a binary search, so rendering many diagnostics stays linear.
 #[derive(Clone, Debug)]
 pub struct LineIndex {
+    /// Byte offset where each line starts; the first is 0, one more after every `\n`.
     line_starts: Vec<usize>,
 }
 
@@ -108,11 +110,40 @@ impl LineIndex {
     /// 1-based (line, column) of a byte offset; offsets past the end clamp to the end.
     pub fn line_column(&self, text: &str, offset: usize) -> (usize, usize) {
         let offset = offset.min(text.len());
-        let line = self.line_starts.partition_point(|start| *start <= offset) - 1;
+        let line = self.line_of(offset);
         let start = self.line_starts[line];
         let column = text
             .get(start..offset)
             .map_or(offset - start, |prefix| prefix.chars().count());
         (line + 1, column + 1)
+    }
+
+    /// 0-based line holding a byte offset (the last line for offsets past the end).
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|start| *start <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Byte offset where the 0-based `line` starts; `text_length` for lines past the last.
+    pub fn line_start(&self, line: usize, text_length: usize) -> usize {
+        self.line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(text_length)
+            .min(text_length)
+    }
+
+    /// The text of the 1-based `line` without its line ending (as `str::lines` gives it), or `""`
+    /// past the end.
+    pub fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
+        let Some(index) = line.checked_sub(1) else { return "" };
+        let start = self.line_start(index, text.len());
+        let end = self.line_start(index + 1, text.len());
+        let line = text.get(start..end).unwrap_or_default();
+        match line.strip_suffix('\n') {
+            Some(line) => line.strip_suffix('\r').unwrap_or(line),
+            None => line,
+        }
     }
 }

@@ -194,7 +194,6 @@ impl<'a> Checker<'a> {
             .or_default()
             .insert(version, group_index);
         self.groups.push(GroupInfo {
-            declaration,
             name: name.name.clone(),
             version,
             source,

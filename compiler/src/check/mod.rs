@@ -21,8 +21,7 @@ use crate::syntax::ast::{Declaration, DeclarationKind, Ident, Value};
 use crate::types::Type;
 
 /// What the checker knows of a feature group version.
-pub struct GroupInfo<'a> {
-    pub declaration: &'a Declaration,
+pub struct GroupInfo {
     pub name: String,
     pub version: u32,
     pub source: Option<SourceId>,
@@ -53,11 +52,16 @@ pub struct DeprecationInfo {
 pub struct Checker<'a> {
     pub plan: Plan,
     pub diagnostics: Vec<Diagnostic>,
-    pub groups: Vec<GroupInfo<'a>>,
+    pub groups: Vec<GroupInfo>,
     pub feature_slots: Vec<FeatureSlot<'a>>,
     pub deprecations: HashMap<(SourceId, ColumnIndex), DeprecationInfo>,
     /// Name → (kind, span) of every declaration but feature groups, for duplicate and kind checks.
     declared: HashMap<String, (DeclarationKind, Span)>,
+    /// Group name → version → the name's span, of every feature group version registered so far
+    /// (`group_versions` is only filled once the groups are collected, after registration).
+    declared_groups: HashMap<String, BTreeMap<u32, Span>>,
+    /// Group name → its highest declared version, for "declare it as vN" help.
+    latest_group_versions: HashMap<String, u32>,
     pub sources: HashMap<String, SourceId>,
     pub source_spans: HashMap<SourceId, Span>,
     pub entities: HashMap<String, EntityId>,
@@ -109,6 +113,8 @@ pub fn check(declarations: &[Declaration], unparsed: &[(DeclarationKind, String)
         feature_slots: Vec::new(),
         deprecations: HashMap::new(),
         declared: HashMap::new(),
+        declared_groups: HashMap::new(),
+        latest_group_versions: latest_group_versions(declarations),
         sources: HashMap::new(),
         source_spans: HashMap::new(),
         entities: HashMap::new(),
@@ -242,44 +248,62 @@ impl<'a> Checker<'a> {
             _ => {}
         }
         if kind == DeclarationKind::Features {
-            let version = declaration.version.map_or(0, |version| version.number);
-            if let Some(existing) = self
-                .group_versions
-                .get(&name.name)
-                .and_then(|versions| versions.get(&version))
-            {
-                let first = self.groups[*existing].declaration.name.span;
-                self.error(
-                    Diagnostic::new(
-                        Code::DuplicateDeclaration,
-                        name.span,
-                        format!("feature group `{}` v{version} is declared twice", name.name),
-                    )
-                    .with_secondary(first, "first declared here")
-                    .with_help(format!("give the new definition a new version, e.g. v{}", version + 1)),
-                );
-                return false;
-            }
-            if let Some((other_kind, span)) = self.declared.get(&name.name) {
-                self.duplicate(declaration, *other_kind, *span);
-                return false;
-            }
-            return true;
+            return self.register_group(declaration);
         }
-        let clash = self.declared.get(&name.name).copied().or_else(|| {
-            self.group_versions.get(&name.name).and_then(|versions| {
-                versions
-                    .values()
-                    .next()
-                    .map(|index| (DeclarationKind::Features, self.groups[*index].declaration.name.span))
-            })
-        });
-        if let Some((other_kind, span)) = clash {
+        let group_clash = self
+            .declared_groups
+            .get(&name.name)
+            .and_then(|versions| versions.values().next())
+            .map(|span| (DeclarationKind::Features, *span));
+        if let Some((other_kind, span)) = self.declared.get(&name.name).copied().or(group_clash) {
             self.duplicate(declaration, other_kind, span);
             return false;
         }
         self.declared.insert(name.name.clone(), (kind, name.span));
         true
+    }
+
+    /// Registers a feature group version: the same name and version twice is `E0105` (the first
+    /// declaration counts), as is a group named like a declaration of another kind.
+    fn register_group(&mut self, declaration: &'a Declaration) -> bool {
+        let name = &declaration.name;
+        let version = declaration.version.map_or(0, |version| version.number);
+        if let Some(first) = self
+            .declared_groups
+            .get(&name.name)
+            .and_then(|versions| versions.get(&version))
+            .copied()
+        {
+            self.error(
+                Diagnostic::new(
+                    Code::DuplicateDeclaration,
+                    name.span,
+                    format!("feature group `{}` v{version} is declared twice", name.name),
+                )
+                .with_secondary(first, "first declared here")
+                .with_help(format!(
+                    "versions are never edited in place: give the new definition a new version, e.g. v{}",
+                    self.next_group_version(&name.name)
+                )),
+            );
+            return false;
+        }
+        if let Some((other_kind, span)) = self.declared.get(&name.name).copied() {
+            self.duplicate(declaration, other_kind, span);
+            return false;
+        }
+        self.declared_groups
+            .entry(name.name.clone())
+            .or_default()
+            .insert(version, name.span);
+        true
+    }
+
+    /// One more than the highest declared version of a feature group.
+    fn next_group_version(&self, name: &str) -> u32 {
+        self.latest_group_versions
+            .get(name)
+            .map_or(1, |highest| highest.saturating_add(1))
     }
 
     fn duplicate(&mut self, declaration: &Declaration, other_kind: DeclarationKind, first: Span) {
@@ -376,6 +400,18 @@ impl<'a> Checker<'a> {
             );
         }
     }
+}
+
+/// Group name → the highest version declared for it.
+fn latest_group_versions(declarations: &[Declaration]) -> HashMap<String, u32> {
+    let mut latest: HashMap<String, u32> = HashMap::new();
+    for declaration in declarations {
+        if let (DeclarationKind::Features, Some(version)) = (declaration.kind, declaration.version) {
+            let highest = latest.entry(declaration.name.name.clone()).or_default();
+            *highest = (*highest).max(version.number);
+        }
+    }
+    latest
 }
 
 /// "a source", "an entity".

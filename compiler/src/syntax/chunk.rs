@@ -33,15 +33,18 @@ impl Scanner<'_> {
         }
     }
 
-    fn skip_block_comment(&mut self) {
+    /// Skips a `/* ... */` comment; returns false when it is never closed (the rest of the file
+    /// is then consumed).
+    fn skip_block_comment(&mut self) -> bool {
         self.position += 2;
         while self.position < self.bytes.len() {
             if self.peek(0) == Some(b'*') && self.peek(1) == Some(b'/') {
                 self.position += 2;
-                return;
+                return true;
             }
             self.position += 1;
         }
+        false
     }
 
     fn skip_string(&mut self) {
@@ -94,12 +97,22 @@ fn line_opens_declaration(bytes: &[u8], line_start: usize) -> bool {
         && (bytes[position].is_ascii_alphabetic() || bytes[position] == b'_')
 }
 
+/// A file split into chunks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Chunks {
+    pub chunks: Vec<Chunk>,
+    /// Byte offset of a `/*` that is never closed: it comments out the rest of the file, which is
+    /// an error rather than silently losing the declarations after it.
+    pub unclosed_comment: Option<usize>,
+}
+
 /// Splits `text` into declaration chunks. Text between declarations that is only whitespace and
 /// comments belongs to no chunk; anything else becomes a chunk of its own (and a syntax error).
-pub fn split(text: &str) -> Vec<Chunk> {
+pub fn split(text: &str) -> Chunks {
     let bytes = text.as_bytes();
     let mut scanner = Scanner { bytes, position: 0 };
     let mut chunks = Vec::new();
+    let mut unclosed_comment = None;
     let mut current: Option<Chunk> = None;
     let mut brace_depth = 0usize;
     let mut nesting = 0usize;
@@ -141,7 +154,9 @@ pub fn split(text: &str) -> Vec<Chunk> {
                 continue;
             }
             b'/' if scanner.peek(1) == Some(b'*') => {
-                scanner.skip_block_comment();
+                if !scanner.skip_block_comment() {
+                    unclosed_comment = Some(position);
+                }
                 continue;
             }
             _ => {}
@@ -215,5 +230,8 @@ pub fn split(text: &str) -> Vec<Chunk> {
         chunk.end = text.len();
         chunks.push(chunk);
     }
-    chunks
+    Chunks {
+        chunks,
+        unclosed_comment,
+    }
 }

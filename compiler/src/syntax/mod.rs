@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod chunk;
+mod errors;
 pub mod literal;
 mod parser;
 

@@ -4,19 +4,19 @@
 use std::sync::LazyLock;
 
 use pest::Parser as _;
-use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::*;
 use crate::syntax::chunk;
+use crate::syntax::errors::{first_line_length, syntax_error, unclosed_comment};
 use crate::syntax::literal;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/mlsys.pest"]
-struct MlsysParser;
+pub(super) struct MlsysParser;
 
 /// Deepest nesting of brackets, `if`s and prefix operators accepted in one declaration. Deeper
 /// input is refused with `E0002` before the recursive parser runs, so no input can exhaust the stack.
@@ -55,7 +55,7 @@ pub struct ParsedFile {
 }
 
 /// The `KIND NAME` words at the start of a chunk, if they look like a declaration header.
-fn header_of(text: &str) -> Option<(DeclarationKind, String)> {
+pub(super) fn header_of(text: &str) -> Option<(DeclarationKind, String)> {
     let mut words = text
         .lines()
         .map(str::trim_start)
@@ -70,8 +70,20 @@ fn header_of(text: &str) -> Option<(DeclarationKind, String)> {
 pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
     pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
     let mut parsed = ParsedFile::default();
-    for chunk in chunk::split(text) {
+    let split = chunk::split(text);
+    if let Some(start) = split.unclosed_comment {
+        parsed.diagnostics.push(unclosed_comment(file, start));
+    }
+    for chunk in split.chunks {
         let chunk_text = &text[chunk.start..chunk.end];
+        if split
+            .unclosed_comment
+            .is_some_and(|start| (chunk.start..chunk.end).contains(&start))
+        {
+            // The comment swallowed the declaration's end; its error stands for the declaration.
+            parsed.unparsed.extend(header_of(chunk_text));
+            continue;
+        }
         if chunk.max_nesting > MAX_NESTING {
             parsed.unparsed.extend(header_of(chunk_text));
             parsed.diagnostics.push(
@@ -113,143 +125,6 @@ pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
         parsed.diagnostics.append(&mut builder.diagnostics);
     }
     parsed
-}
-
-fn first_line_length(text: &str) -> usize {
-    text.find('\n').unwrap_or(text.len())
-}
-
-/// Converts a pest error into an `E0001` diagnostic with a readable "expected ..." list.
-fn syntax_error(file: FileId, offset: usize, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
-    let position = match error.location {
-        InputLocation::Pos(position) => position,
-        InputLocation::Span((start, _)) => start,
-    };
-    let found = describe_found(&text[position.min(text.len())..]);
-    let end = position + found_length(&text[position.min(text.len())..]);
-    let span = Span::new(file, offset + position, offset + end);
-    let expected = match &error.variant {
-        ErrorVariant::ParsingError { positives, .. } => expected_list(positives),
-        ErrorVariant::CustomError { message } => message.clone(),
-    };
-    // The most common slip at the top level: a misspelt declaration keyword.
-    if position == 0 || text[..position].trim().chars().all(|c| c == '/' || c.is_whitespace()) {
-        let word: String = text[position..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if DeclarationKind::from_keyword(&word).is_none() {
-            let mut diagnostic = Diagnostic::new(
-                Code::Syntax,
-                span,
-                format!("expected a declaration (source, contract, entity, features, model, serve or monitor), found {found}"),
-            )
-            .with_label_text("not a declaration");
-            if let Some(help) = suggestion(&word, DeclarationKind::ALL.iter().map(|kind| kind.keyword())) {
-                diagnostic = diagnostic.with_help(help);
-            }
-            return diagnostic;
-        }
-    }
-    if text[position.min(text.len())..].trim().is_empty() {
-        let header = text
-            .lines()
-            .find(|line| !line.trim_start().starts_with("//"))
-            .unwrap_or("")
-            .trim();
-        let header = header.trim_end_matches('{').trim();
-        return Diagnostic::new(
-            Code::Syntax,
-            span,
-            format!("`{header}` is not closed: expected {expected} before the end"),
-        )
-        .with_label_text("the declaration ends here")
-        .with_secondary(
-            Span::new(file, offset, offset + first_line_length(text)),
-            "declaration starts here",
-        )
-        .with_help("close every `{`, `(` and `[` you open");
-    }
-    Diagnostic::new(Code::Syntax, span, format!("expected {expected}, found {found}"))
-        .with_label_text(format!("expected {expected}"))
-}
-
-fn found_length(rest: &str) -> usize {
-    let mut chars = rest.chars();
-    match chars.next() {
-        None => 0,
-        Some(first) if first.is_alphanumeric() || first == '_' => rest
-            .char_indices()
-            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
-            .map_or(rest.len(), |(index, _)| index),
-        Some(first) => first.len_utf8(),
-    }
-}
-
-fn describe_found(rest: &str) -> String {
-    let length = found_length(rest);
-    match rest.chars().next() {
-        None => "the end of the file".to_string(),
-        Some('\n') => "the end of the line".to_string(),
-        Some(_) => format!("`{}`", &rest[..length]),
-    }
-}
-
-fn expected_list(rules: &[Rule]) -> String {
-    let mut names: Vec<&str> = rules.iter().filter_map(|rule| rule_name(*rule)).collect();
-    names.sort_unstable();
-    names.dedup();
-    match names.len() {
-        0 => "something else".to_string(),
-        1 => names[0].to_string(),
-        _ => {
-            let last = names.pop().unwrap_or_default();
-            format!("{} or {last}", names.join(", "))
-        }
-    }
-}
-
-/// User-facing names of the grammar rules that can appear in "expected ..." lists.
-fn rule_name(rule: Rule) -> Option<&'static str> {
-    Some(match rule {
-        Rule::declaration | Rule::decl_kind => "a declaration",
-        Rule::ident | Rule::word => "a name",
-        Rule::version => "a version like `v1`",
-        Rule::body => "`{`",
-        Rule::item | Rule::property | Rule::block | Rule::field | Rule::key_decl => "an item",
-        Rule::require_stmt | Rule::expect_stmt | Rule::deprecate_stmt => "an item",
-        Rule::drift_rule | Rule::metric_rule => "an item",
-        Rule::trailing_doc | Rule::doc => "a doc comment",
-        Rule::expr | Rule::value | Rule::paren | Rule::list | Rule::call | Rule::if_expr => "an expression",
-        Rule::version_ref | Rule::path | Rule::string | Rule::int | Rule::float => "an expression",
-        Rule::boolean | Rule::null | Rule::date | Rule::date_range => "an expression",
-        Rule::duration => "a duration like `7d`",
-        Rule::type_expr => "a type",
-        Rule::number | Rule::threshold => "a number",
-        Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`)",
-        Rule::actions => "an action",
-        Rule::drift_target => "`features` or a list of features",
-        Rule::or_op | Rule::and_op | Rule::eq | Rule::ne | Rule::le | Rule::ge | Rule::lt | Rule::gt => "an operator",
-        Rule::add | Rule::sub | Rule::mul | Rule::div => "an operator",
-        Rule::in_op | Rule::not_in_op => "an operator",
-        Rule::over_clause => "`over`",
-        Rule::every_clause | Rule::kw_every => "`every`",
-        Rule::where_clause => "`where`",
-        Rule::on_clause | Rule::kw_on => "`on`",
-        Rule::default_clause => "`default`",
-        Rule::kw_then => "`then`",
-        Rule::kw_else => "`else`",
-        Rule::kw_since => "`since`",
-        Rule::kw_over => "`over`",
-        Rule::EOI => "the end of the declaration",
-        Rule::arrow => "`=>`",
-        Rule::rparen => "`)`",
-        Rule::rbracket => "`]`",
-        Rule::rbrace => "`}`",
-        Rule::assign => "`=`",
-        Rule::colon => "`:`",
-        _ => return None,
-    })
 }
 
 /// Walks pest pairs into the syntax tree, reporting literal and depth errors as it goes.
