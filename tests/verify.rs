@@ -78,7 +78,9 @@ fn verify_finds_no_skew_on_the_fraud_example_and_reports_a_tampered_value() {
     let _ = std::fs::remove_dir_all(project);
 }
 
-const SPEC: &str = r#"
+/// A small project: one CSV source and one entity group of windowed aggregates (also the
+/// project of `redaction.rs`).
+pub const SPEC: &str = r#"
 source clicks {
   format = csv
   location = "data/clicks"
