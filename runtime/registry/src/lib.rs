@@ -51,9 +51,12 @@
 //! - `stages.rs` — the stage rules (a transition table in its docs): [`Registry::resolve`],
 //!   [`Registry::approve`], [`Registry::promote`], [`Registry::rollback`].
 //! - `lineage.rs` — a version's rows (version, features, metrics, approvals) written and read back.
-//! - `schema.rs` — connection settings (WAL, 10 s busy timeout, full sync) and versioned migrations.
+//! - `schema.rs` — creating a registry (built aside, linked into place), identifying an existing
+//!   file (application id, schema, tables), connection settings (WAL, 10 s busy timeout, full sync)
+//!   and versioned migrations.
 //! - `artifact.rs` — [`store_artifact`], [`read_artifact`], [`sha256_hex`].
-//! - `types.rs` — [`Stage`], [`StageRef`], [`NewVersion`], [`ModelVersion`], [`Transition`], [`Event`].
+//! - `types.rs` — [`Stage`], [`StageRef`], [`NewVersion`], [`PromotionRules`], [`ModelVersion`],
+//!   [`Transition`], [`Event`].
 //! - `error.rs` — [`RegistryError`].
 //!
 //! Architecture invariants:
