@@ -34,7 +34,8 @@ pub struct BuildArgs {
     memory_limit: Option<usize>,
     /// The online store the latest windowed values are materialized to: a file path (embedded) or
     /// a `redis://host:port` URL (default: `.mlsys/online.redb` in the project).
-    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE")]
+    // `--help` never shows the variable's value: it may hold a password.
+    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE", hide_env_values = true)]
     online: Option<String>,
     /// Key namespace in a shared online store (several projects on one Redis).
     #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]

@@ -108,12 +108,15 @@ spec and plan hashes, pinned feature hashes, the training-set manifest, hyperpar
 metric, artifact paths and checksums, the git commit."
     )]
     Models(models::ModelsArgs),
-    /// Record an approval of a model version (required before promotion when `approval = required`).
+    /// Record an approval of a model version (required before promotion when `approval = required`);
+    /// each approver counts once per version.
     Approve(models::ApproveArgs),
     /// Move a model version to a stage: production, shadow, approved or archived.
     #[command(
         long_about = "Move a model version to a stage. Promoting to production archives the \
-version in production; a model with `approval = required` needs an approval first. Every change is \
+version in production. A version registered under `approval = required` needs an approval first: \
+the rules are those the registry recorded with the version, not the spec at hand (only a version \
+registered before rules were recorded takes the project's, and the output says so). Every change is \
 one transaction: concurrent promotions never lose a write."
     )]
     Promote(models::PromoteArgs),

@@ -12,7 +12,7 @@ use mlsys_batch::features::history::{Histories, aggregates_of, watermark};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::OfflineStore;
 use mlsys_compiler::plan::{GroupId, Plan};
-use mlsys_online::{EntityKey, OnlineStore, Record, TableId, TableMeta, Timeline, meta_name};
+use mlsys_online::{EntityKey, OnlineStore, Record, StoreLocation, TableId, TableMeta, Timeline, meta_name};
 
 /// Rows per store write.
 const WRITE_BATCH: usize = 10_000;
@@ -112,9 +112,10 @@ async fn write_group(
 }
 
 /// The online store of a project: `--online` if given, else `.mlsys/online.redb` in the project.
-pub fn online_location(project: &Path, given: Option<&str>) -> String {
+/// It prints without its password (the summary, the server's banner, errors).
+pub fn online_location(project: &Path, given: Option<&str>) -> StoreLocation {
     match given {
-        Some(location) => location.to_string(),
-        None => project.join(".mlsys").join("online.redb").display().to_string(),
+        Some(location) => StoreLocation::new(location),
+        None => StoreLocation::new(project.join(".mlsys").join("online.redb").display().to_string()),
     }
 }

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use mlsys_compiler::compile;
-use mlsys_compiler::plan::Approval;
-use mlsys_registry::{ModelVersion, Registry, RegistryError, Stage};
+use mlsys_registry::{ModelVersion, PromotionRules, Registry, RegistryError, Stage};
 
 use crate::{project, report};
 
@@ -85,7 +84,9 @@ pub struct PromoteArgs {
     model: String,
     /// The version number.
     version: u32,
-    /// Project directory (its `approval` policy for the model applies).
+    /// Project directory. The version's promotion rules are those recorded when it was registered;
+    /// the project's `approval` policy applies only to a version registered before rules were
+    /// recorded.
     #[arg(default_value = ".")]
     path: PathBuf,
     /// The stage to move the version to.
@@ -240,39 +241,38 @@ pub fn approve(arguments: ApproveArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn promote(arguments: PromoteArgs) -> anyhow::Result<ExitCode> {
-    let project = project::load(&arguments.path)?;
-    let compilation = compile(&project.files);
-    if !compilation.diagnostics.is_empty() {
-        eprint!("{}", report::human(&compilation.diagnostics, &project.files));
-    }
-    let Some(plan) = &compilation.plan else {
-        eprintln!("not promoted: {}", report::summary(&compilation.diagnostics));
-        return Ok(ExitCode::from(1));
-    };
-    let Some(model) = plan.models.values().find(|model| model.name == arguments.model) else {
-        let names: Vec<&str> = plan.models.values().map(|model| model.name.as_str()).collect();
-        eprintln!(
-            "error: the project has no model named `{}` (its models: {})",
-            arguments.model,
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        );
-        return Ok(ExitCode::from(1));
-    };
-    let approval_required = model.train.approval == Approval::Required;
     let registry_file = registry_path(&arguments.path, arguments.registry.as_deref());
     let mut registry = match open_existing(&registry_file)? {
         Ok(registry) => registry,
         Err(code) => return Ok(code),
     };
+    // The version's own rules, recorded when it was registered, decide; the project is read only
+    // for a version registered before the registry recorded them.
+    let recorded = registry
+        .version(&arguments.model, arguments.version)?
+        .is_none_or(|version| version.lineage.promotion_rules.is_some());
+    let unrecorded = if recorded {
+        None
+    } else {
+        match project_rules(&arguments.path, &arguments.model)? {
+            Ok(rules) => {
+                eprintln!(
+                    "note: {} v{} was registered before the registry recorded promotion rules; the project's \
+                     rules apply (approval {})",
+                    arguments.model,
+                    arguments.version,
+                    if rules.approval_required { "required" } else { "none" }
+                );
+                Some(rules)
+            }
+            Err(code) => return Ok(code),
+        }
+    };
     if let Some(actor) = actor(arguments.by) {
         registry.set_actor(actor);
     }
     let to = arguments.to.stage();
-    let transition = match refusal(registry.promote(&arguments.model, arguments.version, to, approval_required))? {
+    let transition = match refusal(registry.promote(&arguments.model, arguments.version, to, unrecorded))? {
         Ok(transition) => transition,
         Err(code) => return Ok(code),
     };
@@ -295,6 +295,33 @@ pub fn promote(arguments: PromoteArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The promotion rules `model` has in the project at `path` today (for versions registered before
+/// the registry recorded their own).
+fn project_rules(path: &Path, model_name: &str) -> anyhow::Result<Result<PromotionRules, ExitCode>> {
+    let project = project::load(path)?;
+    let compilation = compile(&project.files);
+    if !compilation.diagnostics.is_empty() {
+        eprint!("{}", report::human(&compilation.diagnostics, &project.files));
+    }
+    let Some(plan) = &compilation.plan else {
+        eprintln!("not promoted: {}", report::summary(&compilation.diagnostics));
+        return Ok(Err(ExitCode::from(1)));
+    };
+    let Some(model) = plan.models.values().find(|model| model.name == model_name) else {
+        let names: Vec<&str> = plan.models.values().map(|model| model.name.as_str()).collect();
+        eprintln!(
+            "error: the project has no model named `{model_name}` (its models: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        return Ok(Err(ExitCode::from(1)));
+    };
+    Ok(Ok(crate::train::promotion_rules(model)))
 }
 
 pub fn rollback(arguments: RollbackArgs) -> anyhow::Result<ExitCode> {

@@ -22,7 +22,8 @@ pub struct ServeFeaturesArgs {
     host: String,
     /// The online store: a file path (embedded) or a `redis://host:port` URL (default:
     /// `.mlsys/online.redb` in the project).
-    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE")]
+    // `--help` never shows the variable's value: it may hold a password.
+    #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE", hide_env_values = true)]
     online: Option<String>,
     /// Key namespace in a shared online store.
     #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]

@@ -22,7 +22,7 @@ use mlsys_compiler::plan::{AlgorithmKind, Approval, Literal, MetricSide, Model, 
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
 use mlsys_kernels::interpret::{Bindings, evaluate};
-use mlsys_registry::{FeatureInput, NewVersion, Registry, Stage, StageRef, sha256_hex, store_artifact};
+use mlsys_registry::{FeatureInput, NewVersion, PromotionRules, Registry, Stage, StageRef, sha256_hex, store_artifact};
 use mlsys_train::{Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, TrainOptions};
 
 use crate::external::{self, CommandRun, Matrix};
@@ -298,6 +298,7 @@ async fn train_one(
             .promote_if
             .map(|rule| mlsys_compiler::plan::print::expr_infix(plan, rule)),
         promotable,
+        promotion_rules: Some(promotion_rules(model)),
         artifact,
         onnx: Some(onnx),
         git_commit: git_commit(&places.project),
@@ -305,10 +306,10 @@ async fn train_one(
         seconds: training_seconds,
     };
     let registered = registry.register(&new)?;
-    let approval_required = model.train.approval == Approval::Required;
+    let approval_required = promotion_rules(model).approval_required;
     let promoted = model.train.promote_if.is_some() && promotable && !approval_required;
     if promoted {
-        registry.promote(&model.name, registered.version, Stage::Production, false)?;
+        registry.promote(&model.name, registered.version, Stage::Production, None)?;
     }
     // The checkpoints served their purpose once the version is registered.
     let _ = std::fs::remove_dir_all(places.checkpoints.join(&model.name));
@@ -407,6 +408,13 @@ enum Fitted {
 }
 
 /// Versions registered with their ONNX file as the artifact.
+/// The promotion rules of `model`'s spec, recorded with each version it registers.
+pub fn promotion_rules(model: &Model) -> PromotionRules {
+    PromotionRules {
+        approval_required: model.train.approval == Approval::Required,
+    }
+}
+
 fn is_external(algorithm: &str) -> bool {
     matches!(algorithm, "command" | "onnx")
 }

@@ -6,6 +6,11 @@ mod cli;
 mod data;
 mod lsp;
 mod models;
+mod redaction;
+// The online store's tests start their Redis the same way: one harness for all.
+#[path = "../runtime/online/tests/support/redis_server.rs"]
+#[allow(dead_code)] // restarting a killed server is only exercised by the online tests
+mod redis_server;
 mod support;
 mod train;
 mod verify;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mlsys_registry::{Artifact, EventKind, FeatureInput, NewVersion, Registry, Stage, StageRef};
+use mlsys_registry::{Artifact, EventKind, FeatureInput, NewVersion, PromotionRules, Registry, Stage, StageRef};
 
 use crate::support::copy_fraud_spec;
 
@@ -50,6 +50,10 @@ fn new_version(seed: u32, production: Option<(u32, f64)>) -> NewVersion {
         production_metrics: production.map(|(_, auc)| BTreeMap::from([("auc".to_string(), auc)])),
         promote_if: Some("auc > production.auc".to_string()),
         promotable: production.is_none_or(|(_, production_auc)| auc > production_auc),
+        // The fraud example's `approval = required`.
+        promotion_rules: Some(PromotionRules {
+            approval_required: true,
+        }),
         artifact: Artifact {
             path: format!("/artifacts/{seed}"),
             sha256: format!("{seed:064}"),
@@ -74,7 +78,7 @@ fn project_with_registry(name: &str) -> PathBuf {
         .approve("fraud_detector", 1, "alice", None)
         .expect("approve v1");
     registry
-        .promote("fraud_detector", 1, Stage::Production, true)
+        .promote("fraud_detector", 1, Stage::Production, None)
         .expect("promote v1");
     registry.register(&new_version(2, Some((1, 0.901)))).expect("v2");
     registry.register(&new_version(3, Some((1, 0.901)))).expect("v3");
@@ -296,7 +300,7 @@ fn promote_refuses_unknown_models_versions_and_stages() {
     let output = mlsysc(&["promote", "churn", "1", &project, "--to", "production"], None);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        text(&output.stderr).contains("the project has no model named `churn`"),
+        text(&output.stderr).contains("no model named `churn` in the registry (registered: fraud_detector)"),
         "{}",
         text(&output.stderr)
     );
@@ -365,5 +369,169 @@ fn two_promotions_at_once_leave_exactly_one_production_version() {
     assert_eq!(rolled_back.status.code(), Some(0), "{}", text(&rolled_back.stderr));
     // The loser's promotion is in the history too: rolling back restores it, not v1.
     assert_eq!(production(&directory), Some(if winner == 2 { 3 } else { 2 }));
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// A copy of the fraud example's spec without `approval = required`.
+fn spec_without_approval(name: &str) -> PathBuf {
+    let directory = std::env::temp_dir().join(format!("mlsysc-models-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    copy_fraud_spec(&directory);
+    let model = directory.join("model.mlsys");
+    let text = std::fs::read_to_string(&model).expect("model.mlsys");
+    assert!(text.contains("approval = required"), "{text}");
+    std::fs::write(&model, text.replace("approval = required", "")).expect("write");
+    directory
+}
+
+/// The approval a version was registered under cannot be dropped by promoting it through a copy
+/// of the spec without `approval = required` and the real registry.
+#[test]
+fn promotion_rules_come_from_the_registry_not_the_spec_at_hand() {
+    let directory = project_with_registry("recorded-rules");
+    let copy = spec_without_approval("recorded-rules-copy");
+    let registry = registry_file(&directory).display().to_string();
+    let output = mlsysc(
+        &[
+            "promote",
+            "fraud_detector",
+            "3",
+            &copy.display().to_string(),
+            "--registry",
+            &registry,
+            "--to",
+            "production",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert_eq!(
+        text(&output.stderr).trim(),
+        "error: fraud_detector v3 needs an approval: mlsysc approve fraud_detector 3 --by NAME"
+    );
+    assert_eq!(production(&directory), Some(1));
+    // Not even a project is needed: the registry alone holds the rules.
+    let empty = copy.join("no-project-here");
+    std::fs::create_dir_all(&empty).expect("directory");
+    let output = mlsysc(
+        &[
+            "promote",
+            "fraud_detector",
+            "3",
+            "--registry",
+            &registry,
+            "--to",
+            "shadow",
+        ],
+        Some(&empty),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("needs an approval"),
+        "{}",
+        text(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// A version registered before the registry recorded rules keeps today's behaviour (the
+/// project's rules) and says so.
+#[test]
+fn a_version_without_recorded_rules_takes_the_projects_and_says_so() {
+    let directory = project_with_registry("unrecorded-rules");
+    rusqlite::Connection::open(registry_file(&directory))
+        .expect("raw")
+        .execute(
+            "UPDATE model_versions SET approval_required = NULL WHERE version = 3",
+            [],
+        )
+        .expect("forget v3's rules");
+    let project = directory.display().to_string();
+    let output = mlsysc(
+        &["promote", "fraud_detector", "3", &project, "--to", "production"],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "note: fraud_detector v3 was registered before the registry recorded promotion rules; the \
+             project's rules apply (approval required)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("needs an approval"), "{stderr}");
+
+    let copy = spec_without_approval("unrecorded-rules-copy");
+    let registry = registry_file(&directory).display().to_string();
+    let output = mlsysc(
+        &[
+            "promote",
+            "fraud_detector",
+            "3",
+            &copy.display().to_string(),
+            "--registry",
+            &registry,
+            "--to",
+            "production",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("the project's rules apply (approval none)"));
+    assert_eq!(production(&directory), Some(3));
+    let _ = std::fs::remove_dir_all(&directory);
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+#[test]
+fn approving_twice_counts_once() {
+    let directory = project_with_registry("approve-twice");
+    let project = directory.display().to_string();
+    let approve = || mlsysc(&["approve", "fraud_detector", "3", &project, "--by", "bob"], None);
+    assert_eq!(approve().status.code(), Some(0));
+    let again = approve();
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        text(&again.stderr).trim(),
+        "error: fraud_detector v3 is already approved by bob: an approver counts once"
+    );
+    let version = Registry::open(&registry_file(&directory))
+        .expect("registry")
+        .version("fraud_detector", 3)
+        .expect("read")
+        .expect("v3");
+    assert_eq!(version.approvals.len(), 1);
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// An emptied registry file is an error naming it, never "no models registered yet" (after which
+/// the next build would register v1 again, the approvals and stages gone).
+#[test]
+fn an_emptied_registry_is_an_error_not_a_new_registry() {
+    let directory = std::env::temp_dir().join(format!("mlsysc-models-emptied-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    copy_fraud_spec(&directory);
+    let registry = registry_file(&directory);
+    std::fs::create_dir_all(registry.parent().expect("parent")).expect(".mlsys");
+    std::fs::write(&registry, b"").expect("an empty registry file");
+    let project = directory.display().to_string();
+    for arguments in [
+        vec!["models", &project],
+        vec!["approve", "fraud_detector", "1", &project, "--by", "alice"],
+        vec!["promote", "fraud_detector", "1", &project, "--to", "production"],
+    ] {
+        let output = mlsysc(&arguments, None);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains(&format!("{} is not a model registry", registry.display()))
+                && stderr.contains("the file is empty (0 bytes)"),
+            "{arguments:?}: {stderr}"
+        );
+        assert!(text(&output.stdout).is_empty(), "{arguments:?}");
+    }
+    assert_eq!(std::fs::metadata(&registry).expect("kept").len(), 0);
     let _ = std::fs::remove_dir_all(&directory);
 }

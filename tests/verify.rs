@@ -208,7 +208,9 @@ fn tamper_table(project: &Path, table: &str, column: &str) {
     });
 }
 
-const SPEC: &str = r#"
+/// A small project: one CSV source and one entity group of windowed aggregates (also the
+/// project of `redaction.rs`).
+pub const SPEC: &str = r#"
 source clicks {
   format = csv
   location = "data/clicks"

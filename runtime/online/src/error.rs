@@ -1,6 +1,9 @@
 //! `StoreError`: what can go wrong in an online store, in kinds a server can map to answers.
 
-/// An online store error. Every message names the store (its path or URL, without a password).
+use crate::location::StoreLocation;
+
+/// An online store error. Every message names the store by its path or URL through
+/// [`crate::redact_location`], without a password.
 ///
 /// A serving layer answers [`StoreError::Unavailable`] with 503 (retry later); the others are
 /// faults of the data, the configuration or the machine.
@@ -30,9 +33,9 @@ pub enum StoreError {
     #[error("online store {store} failed: {detail}")]
     Backend { store: String, detail: String },
 
-    /// A location that names no supported store.
+    /// A location that names no supported store (printed without its password).
     #[error("unsupported online store location `{location}`: {reason}")]
-    UnsupportedLocation { location: String, reason: String },
+    UnsupportedLocation { location: StoreLocation, reason: String },
 
     /// A table, namespace or metadata name that breaks its naming rule.
     #[error("invalid {what} `{name}`: expected {rule}")]

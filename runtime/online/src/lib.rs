@@ -10,6 +10,8 @@
 //! - [`table`]: [`TableId`] (`user_activity@v1`), [`Namespace`], and the redb and Redis names.
 //! - [`store`]: the [`OnlineStore`] trait (newest-wins writes, batched reads, metadata) and
 //!   [`open_store`], which picks a backend from a path or URL.
+//! - [`location`]: [`StoreLocation`], a path or URL that prints without its password, and
+//!   [`redact_location`], the one redaction every printed location goes through.
 //! - [`redb_store`]: the embedded store; [`redis_store`]: the Redis store and its write script.
 //! - [`timeline`]: an entity's materialized change points and the lookup of the values at a time.
 //! - [`error`]: [`StoreError`], whose kinds a server maps to answers (`Unavailable` → 503).
@@ -21,15 +23,15 @@
 //!
 //! ```
 //! use mlsys_kernels::Value;
-//! use mlsys_online::{EntityKey, Record, TableId, WriteSummary, open_store};
+//! use mlsys_online::{EntityKey, Record, StoreLocation, TableId, WriteSummary, open_store};
 //!
 //! # let directory = std::env::temp_dir().join(format!("mlsys-online-doctest-{}", std::process::id()));
 //! # let path = directory.join("online.redb");
-//! # let location = path.to_str().expect("a UTF-8 path");
+//! # let location = StoreLocation::new(path.to_str().expect("a UTF-8 path"));
 //! let runtime = tokio::runtime::Runtime::new().expect("a runtime");
 //! runtime.block_on(async {
 //!     // `location` is a file path here; a `redis://host:port` URL would select Redis.
-//!     let store = open_store(location, "fraud").await.expect("the store opens");
+//!     let store = open_store(&location, "fraud").await.expect("the store opens");
 //!     let table: TableId = "user_activity@v1".parse().expect("a table name");
 //!     let user = EntityKey::new(vec![Value::string("u42")]);
 //!
@@ -50,6 +52,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod location;
 pub mod redb_store;
 pub mod redis_store;
 pub mod store;
@@ -58,6 +61,7 @@ pub mod timeline;
 
 pub use codec::{DecodeError, EntityKey, Record};
 pub use error::StoreError;
+pub use location::{StoreLocation, redact_location};
 pub use redb_store::{DEFAULT_REDB_PATH, RedbStore};
 pub use redis_store::{RedisOptions, RedisStore};
 pub use store::{OnlineStore, StoreFuture, WriteSummary, open_store};

@@ -13,6 +13,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use crate::codec::{EntityKey, Record, record_valid_at};
 use crate::error::StoreError;
+use crate::location::redact_location;
 use crate::store::{OnlineStore, StoreFuture, WriteSummary};
 use crate::table::{DEFAULT_NAMESPACE, MetaName, Namespace, TableId};
 
@@ -23,6 +24,8 @@ type BytesTable<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
 /// The embedded online store.
 pub struct RedbStore {
+    path: PathBuf,
+    /// The path as messages print it ([`redact_location`]).
     location: String,
     namespace: Namespace,
     database: Arc<Database>,
@@ -38,15 +41,19 @@ impl RedbStore {
     /// Opens (or creates) the store file; tables and metadata live under `namespace`.
     pub fn open_in_namespace(path: &Path, namespace: &str) -> Result<RedbStore, StoreError> {
         let namespace = Namespace::new(namespace)?;
-        let location = path.display().to_string();
+        let location = redact_location(&path.display().to_string());
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|error| StoreError::Io {
                 store: location.clone(),
-                detail: format!("cannot create directory {}: {error}", parent.display()),
+                detail: format!(
+                    "cannot create directory {}: {error}",
+                    redact_location(&parent.display().to_string())
+                ),
             })?;
         }
         let database = Database::create(path).map_err(|error| redb_error(&location, "opening the file", error))?;
         Ok(RedbStore {
+            path: path.to_path_buf(),
             location,
             namespace,
             database: Arc::new(database),
@@ -54,7 +61,7 @@ impl RedbStore {
     }
 
     pub fn path(&self) -> PathBuf {
-        PathBuf::from(&self.location)
+        self.path.clone()
     }
 
     /// Runs a write transaction on the blocking pool: `work` fills it, then it is committed durably.

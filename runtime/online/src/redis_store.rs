@@ -18,6 +18,7 @@ use redis::{AsyncConnectionConfig, ErrorKind, RedisError, ServerErrorKind};
 
 use crate::codec::{EntityKey, FORMAT_VERSION, Record};
 use crate::error::StoreError;
+use crate::location::{StoreLocation, redact_location};
 use crate::store::{OnlineStore, StoreFuture, WriteSummary};
 use crate::table::{MetaName, Namespace, TableId};
 
@@ -73,9 +74,9 @@ impl RedisStore {
     /// Connects and loads the write script. An unreachable server is [`StoreError::Unavailable`].
     pub async fn connect_with(url: &str, namespace: &str, options: RedisOptions) -> Result<RedisStore, StoreError> {
         let namespace = Namespace::new(namespace)?;
-        let location = redact_url(url);
+        let location = redact_location(url);
         let client = redis::Client::open(url).map_err(|error| StoreError::UnsupportedLocation {
-            location: location.clone(),
+            location: StoreLocation::new(url),
             reason: error.to_string(),
         })?;
         let config = AsyncConnectionConfig::new()
@@ -350,16 +351,4 @@ return {{written, stale}}
         version = FORMAT_VERSION,
         corrupt = CORRUPT_ERROR_CODE,
     )
-}
-
-/// The URL with any user and password replaced by `***`, for messages.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_string(),
-    }
 }

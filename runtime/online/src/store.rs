@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::codec::{EntityKey, Record};
 use crate::error::StoreError;
+use crate::location::StoreLocation;
 use crate::redb_store::RedbStore;
 use crate::redis_store::{RedisOptions, RedisStore};
 use crate::table::TableId;
@@ -35,7 +36,8 @@ pub struct WriteSummary {
 /// The futures run on tokio (the Redis connection and redb's commits use it): await them inside a
 /// tokio runtime.
 pub trait OnlineStore: Send + Sync {
-    /// The store's path or URL (without a password), as error messages name it.
+    /// The store's path or URL through [`crate::redact_location`] (without a password), as
+    /// messages name it.
     fn location(&self) -> &str;
 
     /// Writes rows under newest-wins. Rows are applied in order, so a later row of the same batch
@@ -54,30 +56,35 @@ pub trait OnlineStore: Send + Sync {
 
 /// Opens the store at `location`: a `redis://` URL is a shared Redis server (default timeouts, see
 /// [`RedisOptions`]); anything without a URL scheme is the path of an embedded redb file. Other
-/// URLs (`rediss://` included: this build has no TLS) are an error. Opening a redb file runs on
-/// the calling thread (it is a start-up step).
-pub async fn open_store(location: &str, namespace: &str) -> Result<Arc<dyn OnlineStore>, StoreError> {
+/// URLs (`rediss://` included: this build has no TLS) are an error, and so is a `redis:` location
+/// without `//` (a mistyped URL, not a file name). Opening a redb file runs on the calling thread
+/// (it is a start-up step).
+pub async fn open_store(location: &StoreLocation, namespace: &str) -> Result<Arc<dyn OnlineStore>, StoreError> {
     let unsupported = |reason: &str| StoreError::UnsupportedLocation {
-        location: crate::redis_store::redact_url(location),
+        location: location.clone(),
         reason: reason.to_string(),
     };
-    if location.starts_with("redis://") {
-        let store = RedisStore::connect_with(location, namespace, RedisOptions::default()).await?;
+    let text = location.as_given();
+    if text.starts_with("redis://") {
+        let store = RedisStore::connect_with(text, namespace, RedisOptions::default()).await?;
         return Ok(Arc::new(store));
     }
-    if location.starts_with("rediss://") {
+    if text.starts_with("rediss://") {
         return Err(unsupported(
             "TLS (`rediss://`) is not supported by this build; use `redis://` on a trusted network",
         ));
     }
-    if let Some((scheme, _)) = location.split_once("://") {
+    if let Some((scheme, _)) = text.split_once("://") {
         return Err(unsupported(&format!(
             "unknown scheme `{scheme}`; use `redis://host:port` or a file path for the embedded store"
         )));
     }
-    if location.is_empty() {
+    if text.starts_with("redis:") || text.starts_with("rediss:") {
+        return Err(unsupported("a Redis URL starts with `redis://`"));
+    }
+    if text.is_empty() {
         return Err(unsupported("empty location; use `redis://host:port` or a file path"));
     }
-    let store = RedbStore::open_in_namespace(Path::new(location), namespace)?;
+    let store = RedbStore::open_in_namespace(Path::new(text), namespace)?;
     Ok(Arc::new(store))
 }

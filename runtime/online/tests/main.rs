@@ -3,6 +3,7 @@
 mod behaviour;
 mod codec;
 mod concurrency;
+mod location;
 mod redb_store;
 mod redis_store;
 mod support;

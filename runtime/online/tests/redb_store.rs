@@ -176,7 +176,7 @@ async fn corrupt_stored_bytes_are_an_error_not_a_panic() {
 async fn open_store_picks_the_backend_from_the_location() {
     let directory = TempDir::new();
     let path = directory.path().join(".mlsys/online.redb");
-    let store = open_store(path.to_str().expect("a UTF-8 path"), "default")
+    let store = open_store(&path.to_str().expect("a UTF-8 path").into(), "default")
         .await
         .expect("a path opens redb");
     assert_eq!(store.location(), path.display().to_string());
@@ -189,12 +189,13 @@ async fn open_store_picks_the_backend_from_the_location() {
         ("rediss://127.0.0.1:6379", "TLS"),
         ("http://example.com/store", "unknown scheme `http`"),
         ("", "empty location"),
+        ("redis:/cache:6379", "starts with `redis://`"),
     ] {
-        let error = open_store(location, "default").await.err().expect("refused");
+        let error = open_store(&location.into(), "default").await.err().expect("refused");
         assert!(matches!(error, StoreError::UnsupportedLocation { .. }), "{error}");
         assert!(error.to_string().contains(expected), "{location}: {error}");
     }
-    let error = open_store(path.to_str().expect("a UTF-8 path"), "bad:namespace")
+    let error = open_store(&path.to_str().expect("a UTF-8 path").into(), "bad:namespace")
         .await
         .err()
         .expect("refused");

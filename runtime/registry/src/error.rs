@@ -30,6 +30,14 @@ pub enum RegistryError {
         reason: String,
     },
 
+    #[error("{model} v{version} is already approved by {by}: an approver counts once")]
+    AlreadyApproved { model: String, version: u32, by: String },
+
+    #[error(
+        "{model} v{version} was registered before the registry recorded promotion rules: promote it from its project, whose rules then apply"
+    )]
+    RulesNotRecorded { model: String, version: u32 },
+
     #[error("an approval of {model} v{version} needs the approver's name (--by NAME)")]
     MissingApprover { model: String, version: u32 },
 
@@ -78,6 +86,8 @@ impl RegistryError {
                 | RegistryError::UnknownVersion { .. }
                 | RegistryError::UnknownStage { .. }
                 | RegistryError::ApprovalRequired { .. }
+                | RegistryError::AlreadyApproved { .. }
+                | RegistryError::RulesNotRecorded { .. }
                 | RegistryError::MissingApprover { .. }
                 | RegistryError::InvalidTransition { .. }
                 | RegistryError::NothingInProduction { .. }

@@ -7,7 +7,7 @@
 //! `model@production`, `@candidate`, `@approved`, `@shadow` or `@vN` through [`Registry::resolve`].
 //!
 //! ```
-//! use mlsys_registry::{Registry, Stage, StageRef, store_artifact};
+//! use mlsys_registry::{PromotionRules, Registry, Stage, StageRef, store_artifact};
 //! # let directory = std::env::temp_dir().join(format!("mlsys-registry-doctest-{}", std::process::id()));
 //! # let _ = std::fs::remove_dir_all(&directory);
 //! let mut registry = Registry::open(&directory.join("registry.db"))?;
@@ -19,20 +19,23 @@
 //! #     hyperparameters: "{}".into(), metric: "auc".into(), metrics: [("auc".to_string(), 0.9)].into(),
 //! #     reported_metrics: Default::default(), production_version: None, production_metrics: None,
 //! #     promote_if: None, promotable: true,
+//! #     promotion_rules: Some(PromotionRules { approval_required: true }),
 //! #     artifact: artifact.clone(), onnx: None, git_commit: None, trained_at: 0, seconds: 1.0,
 //! # };
-//! // `new_version` fills a NewVersion: lineage, metrics and the artifact.
+//! // `new_version` fills a NewVersion: lineage, metrics, the artifact and the promotion rules of
+//! // the model's spec (here `approval = required`), which the registry enforces from then on.
 //! let first = registry.register(&new_version("inputs-1"))?;
 //! assert_eq!((first.version, first.stage), (1, Stage::Candidate));
 //!
 //! // `approval = required`: promotion waits for an approval.
-//! assert!(registry.promote("fraud_detector", 1, Stage::Production, true).is_err());
+//! assert!(registry.promote("fraud_detector", 1, Stage::Production, None).is_err());
 //! registry.approve("fraud_detector", 1, "alice", Some("holdout looks right"))?;
-//! registry.promote("fraud_detector", 1, Stage::Production, true)?;
+//! registry.promote("fraud_detector", 1, Stage::Production, None)?;
 //!
 //! let second = registry.register(&new_version("inputs-2"))?;
 //! assert_eq!(registry.resolve("fraud_detector", &StageRef::Candidate)?.map(|v| v.version), Some(2));
-//! registry.promote("fraud_detector", second.version, Stage::Production, false)?;
+//! registry.approve("fraud_detector", second.version, "alice", None)?;
+//! registry.promote("fraud_detector", second.version, Stage::Production, None)?;
 //!
 //! // Rollback restores v1 and archives v2.
 //! let transition = registry.rollback("fraud_detector")?;
@@ -48,9 +51,12 @@
 //! - `stages.rs` — the stage rules (a transition table in its docs): [`Registry::resolve`],
 //!   [`Registry::approve`], [`Registry::promote`], [`Registry::rollback`].
 //! - `lineage.rs` — a version's rows (version, features, metrics, approvals) written and read back.
-//! - `schema.rs` — connection settings (WAL, 10 s busy timeout, full sync) and versioned migrations.
+//! - `schema.rs` — creating a registry (built aside, linked into place), identifying an existing
+//!   file (application id, schema, tables), connection settings (WAL, 10 s busy timeout, full sync)
+//!   and versioned migrations.
 //! - `artifact.rs` — [`store_artifact`], [`read_artifact`], [`sha256_hex`].
-//! - `types.rs` — [`Stage`], [`StageRef`], [`NewVersion`], [`ModelVersion`], [`Transition`], [`Event`].
+//! - `types.rs` — [`Stage`], [`StageRef`], [`NewVersion`], [`PromotionRules`], [`ModelVersion`],
+//!   [`Transition`], [`Event`].
 //! - `error.rs` — [`RegistryError`].
 //!
 //! Architecture invariants:
@@ -60,7 +66,9 @@
 //!   indexes in the database itself;
 //! - version numbers of a model are 1, 2, 3, ... with no gaps, assigned inside the registration
 //!   transaction;
-//! - a version's lineage reads back exactly as registered (NaN metrics included).
+//! - a version's lineage reads back exactly as registered (NaN metrics included);
+//! - a version is promoted under the [`PromotionRules`] recorded when it was registered;
+//! - only a missing file starts a new registry; an existing file that is not one is refused.
 
 mod artifact;
 mod error;
@@ -75,7 +83,8 @@ pub use error::RegistryError;
 pub use registry::Registry;
 pub use stages::resolve_among;
 pub use types::{
-    Approval, Artifact, Event, EventKind, FeatureInput, ModelVersion, NewVersion, Stage, StageRef, Transition,
+    Approval, Artifact, Event, EventKind, FeatureInput, ModelVersion, NewVersion, PromotionRules, Stage, StageRef,
+    Transition,
 };
 
 /// The registry's schema version (the migrations this release applies).

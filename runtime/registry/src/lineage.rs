@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, Row, params};
 
 use crate::error::RegistryError;
-use crate::types::{Approval, Artifact, FeatureInput, ModelVersion, NewVersion, Stage};
+use crate::types::{Approval, Artifact, FeatureInput, ModelVersion, NewVersion, PromotionRules, Stage};
 
 /// Inserts version `version` of `new.model` with its features and metrics (inside the caller's
 /// transaction).
@@ -24,9 +24,9 @@ pub(crate) fn insert_version(
             training_manifest, training_fingerprint, inputs_fingerprint, algorithm, hyperparameters,
             metric, production_version, has_production_metrics, promote_if, promotable,
             artifact_path, artifact_sha256, artifact_bytes, onnx_path, onnx_sha256, onnx_bytes,
-            git_commit, trained_at, seconds
+            git_commit, trained_at, seconds, approval_required
         ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
         params![
             new.model,
             version,
@@ -55,6 +55,7 @@ pub(crate) fn insert_version(
             new.git_commit,
             new.trained_at,
             new.seconds,
+            new.promotion_rules.map(|rules| rules.approval_required),
         ],
     )?;
     let mut insert_feature = connection.prepare(
@@ -99,7 +100,7 @@ struct VersionRow {
 const VERSION_COLUMNS: &str = "model, version, stage, registered_at, task, spec_hash, plan_hash, training_set,
     training_manifest, training_fingerprint, inputs_fingerprint, algorithm, hyperparameters, metric,
     production_version, has_production_metrics, promote_if, promotable, artifact_path, artifact_sha256,
-    artifact_bytes, onnx_path, onnx_sha256, onnx_bytes, git_commit, trained_at, seconds";
+    artifact_bytes, onnx_path, onnx_sha256, onnx_bytes, git_commit, trained_at, seconds, approval_required";
 
 fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
     let onnx_path: Option<String> = row.get(21)?;
@@ -133,6 +134,9 @@ fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
             production_metrics: None,
             promote_if: row.get(16)?,
             promotable: row.get(17)?,
+            promotion_rules: row
+                .get::<_, Option<bool>>(27)?
+                .map(|approval_required| PromotionRules { approval_required }),
             artifact: Artifact {
                 path: row.get(18)?,
                 sha256: row.get(19)?,

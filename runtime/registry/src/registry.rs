@@ -23,8 +23,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the registry at `path`, creating the file, its directories and the schema if needed.
-    /// Refuses a file that is not a registry, a corrupt one and one written by a newer schema.
+    /// Opens the registry at `path`. Only a missing file is created (with its directories and the
+    /// schema); an existing file must be a registry: an empty file, another program's SQLite
+    /// database, a registry missing tables, a corrupt one and one written by a newer schema are
+    /// refused, naming the file, and left as they were.
     pub fn open(path: &Path) -> Result<Registry, RegistryError> {
         Ok(Registry {
             connection: open_database(path)?,
@@ -65,6 +67,11 @@ impl Registry {
         };
         if new.model.trim().is_empty() {
             return Err(invalid("the model name is empty".to_string()));
+        }
+        if new.promotion_rules.is_none() {
+            return Err(invalid(
+                "its promotion rules are missing (every version records the rules it is promoted under)".to_string(),
+            ));
         }
         let transaction = self
             .connection

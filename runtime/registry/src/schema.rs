@@ -1,10 +1,11 @@
 //! Opening the registry database: connection settings (WAL, busy timeout, full sync, foreign keys)
 //! and the versioned schema migrations.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::RegistryError;
 
@@ -122,12 +123,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (model, version, name),
         FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
     ) WITHOUT ROWID;",
+    // 3: the promotion rules of the model's spec when the version was registered; promotion
+    // enforces these, not the rules of whatever spec is at hand later. NULL: registered before the
+    // rules were recorded.
+    "ALTER TABLE model_versions ADD COLUMN approval_required INTEGER CHECK (approval_required IN (0, 1));",
+    // 4: one approval per approver of a version: approving again adds nothing. Earlier repeats are
+    // folded into the first (the event log keeps every one).
+    "UPDATE approvals SET approved_by = TRIM(approved_by);
+    DELETE FROM approvals WHERE id NOT IN (SELECT MIN(id) FROM approvals GROUP BY model, version, approved_by);
+    CREATE UNIQUE INDEX one_approval_per_approver ON approvals (model, version, approved_by);",
 ];
 
 /// The schema version this code reads and writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Opens (creating if needed) the database at `path` with the registry's settings and schema.
+/// Opens the registry at `path`. Only a missing file starts a new registry; an existing file must
+/// be one (an empty file, another SQLite database or a registry missing tables is refused, never
+/// initialised over).
 pub(crate) fn open_database(path: &Path) -> Result<Connection, RegistryError> {
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| RegistryError::Io {
@@ -142,14 +154,148 @@ pub(crate) fn open_database(path: &Path) -> Result<Connection, RegistryError> {
         },
         other => other,
     };
-    let mut connection = Connection::open(path).map_err(RegistryError::from).map_err(locate)?;
-    configure(&connection).map_err(locate)?;
-    migrate(&mut connection, path).map_err(locate)?;
+    match std::fs::metadata(path) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => create(path).map_err(locate)?,
+        Err(source) => {
+            return Err(RegistryError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    open_existing(path).map_err(locate)
+}
+
+/// Creates a complete registry at `path`: it is built under a temporary name beside it and then
+/// linked into place, so that no process ever sees a registry file without its schema. When
+/// several processes create it at once, the first link wins and the others open that one.
+fn create(path: &Path) -> Result<(), RegistryError> {
+    let staging = staging_path(path);
+    let outcome = initialise(&staging).and_then(|()| match std::fs::hard_link(&staging, path) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(RegistryError::Io {
+            path: path.to_path_buf(),
+            source: error,
+        }),
+        _ => Ok(()),
+    });
+    for leftover in ["", "-wal", "-shm", "-journal"] {
+        let mut name = staging.clone().into_os_string();
+        name.push(leftover);
+        let _ = std::fs::remove_file(name);
+    }
+    outcome
+}
+
+/// `registry.db.new-<process>-<nanoseconds>` in the registry's directory.
+fn staging_path(path: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".new-{}-{nanos}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Writes the marked, fully migrated schema into a new file and closes it (checkpointing the
+/// write-ahead log into the file).
+fn initialise(staging: &Path) -> Result<(), RegistryError> {
+    let mut connection = Connection::open(staging)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    configure(&connection)?;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transaction
+        .execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);")?;
+    transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+    apply_migrations(&transaction, 0)?;
+    transaction.commit()?;
+    connection.close().map_err(|(_, error)| RegistryError::from(error))
+}
+
+/// Opens a file that must already be a registry: it is identified by reading alone (a file that
+/// is refused is left as it was), then configured and brought up to [`SCHEMA_VERSION`].
+fn open_existing(path: &Path) -> Result<Connection, RegistryError> {
+    // No CREATE: a file removed since it was seen is an error, not a new registry.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    identify(&connection)?;
+    configure(&connection)?;
+    migrate(&mut connection, path)?;
     Ok(connection)
 }
 
+fn corrupt(message: String) -> RegistryError {
+    RegistryError::Corrupt { path: None, message }
+}
+
+/// Refuses an existing file that is not a registry: empty, another program's SQLite database, an
+/// SQLite database without the registry's schema, or a registry missing a table. A registry
+/// created before the application id was set (id 0, schema present) is accepted; [`migrate`]
+/// marks it.
+fn identify(connection: &Connection) -> Result<(), RegistryError> {
+    let application_id = application_id(connection)?;
+    if application_id != 0 && application_id != APPLICATION_ID {
+        return Err(corrupt(format!(
+            "it is an SQLite database of another program (application_id {application_id:#010x}; a registry's is {APPLICATION_ID:#010x})"
+        )));
+    }
+    let tables = existing_tables(connection)?;
+    if tables.contains("schema_migrations") {
+        return check_tables(connection, &tables);
+    }
+    let pages: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+    if pages == 0 {
+        return Err(corrupt(
+            "the file is empty (0 bytes). Only a missing file starts a new registry: restore the registry \
+             from a backup, or remove the file to start an empty one"
+                .to_string(),
+        ));
+    }
+    Err(corrupt(format!(
+        "an SQLite database with {} table(s) and no registry schema",
+        tables.len()
+    )))
+}
+
+fn application_id(connection: &Connection) -> Result<i64, RegistryError> {
+    Ok(connection.query_row("PRAGMA application_id", [], |row| row.get(0))?)
+}
+
+/// The names of the database's own tables (SQLite's internal ones excepted).
+fn existing_tables(connection: &Connection) -> Result<BTreeSet<String>, RegistryError> {
+    let mut statement =
+        connection.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
+    let names = statement
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<BTreeSet<String>, _>>()?;
+    Ok(names)
+}
+
+/// Refuses a registry that lacks a table one of its applied migrations created (dropped by hand,
+/// or a damaged file). A newer schema is left to [`migrate`] to refuse.
+fn check_tables(connection: &Connection, existing: &BTreeSet<String>) -> Result<(), RegistryError> {
+    let Ok(applied) = usize::try_from(current_version(connection)?) else {
+        return Ok(());
+    };
+    // Every table an applied migration creates; migrations never drop one.
+    let missing: Vec<&str> = MIGRATIONS
+        .get(..applied)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|migration| migration.split("CREATE TABLE ").skip(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|table| !existing.contains(*table))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(corrupt(format!("its schema lacks the table(s) {}", missing.join(", "))))
+    }
+}
+
+/// Connection settings; the busy timeout is set before anything else reads.
 fn configure(connection: &Connection) -> Result<(), RegistryError> {
-    connection.busy_timeout(BUSY_TIMEOUT)?;
     // WAL: readers (`mlsysc models`, serve targets resolving stages) never block a writer and
     // never see a half-committed transaction.
     set_wal(connection)?;
@@ -160,7 +306,8 @@ fn configure(connection: &Connection) -> Result<(), RegistryError> {
 }
 
 /// Switching to WAL needs a moment of exclusive access, and SQLite reports a conflict there without
-/// calling the busy handler; several processes creating the registry at once retry until the timeout.
+/// calling the busy handler; several processes opening a registry not yet in WAL mode retry until
+/// the timeout.
 fn set_wal(connection: &Connection) -> Result<(), RegistryError> {
     let started = Instant::now();
     loop {
@@ -196,27 +343,17 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-fn current_version(connection: &Connection) -> Result<Option<i64>, RegistryError> {
-    let has_table = connection
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if !has_table {
-        return Ok(None);
-    }
-    Ok(Some(connection.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |row| row.get(0),
-    )?))
+/// The newest migration applied (the `schema_migrations` table exists: [`identify`] checked).
+fn current_version(connection: &Connection) -> Result<i64, RegistryError> {
+    Ok(
+        connection.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
-/// Brings the schema up to [`SCHEMA_VERSION`] in one write transaction; refuses a database written
-/// by a newer release and an SQLite file that is something else.
+/// Brings an identified registry up to [`SCHEMA_VERSION`] in one write transaction, and marks one
+/// created before the application id was set; refuses a registry written by a newer release.
 fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError> {
     let newer = |found: i64| RegistryError::NewerSchema {
         path: path.to_path_buf(),
@@ -224,36 +361,26 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
         supported: SCHEMA_VERSION,
     };
     // The common case reads only: an up-to-date registry needs no write lock to open.
-    match current_version(connection)? {
-        Some(found) if found == SCHEMA_VERSION => return Ok(()),
-        Some(found) if found > SCHEMA_VERSION => return Err(newer(found)),
-        _ => {}
-    }
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found = match current_version(&transaction)? {
-        Some(found) => found,
-        None => {
-            let other_tables: i64 = transaction.query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-                [],
-                |row| row.get(0),
-            )?;
-            if other_tables > 0 {
-                return Err(RegistryError::Corrupt {
-                    path: None,
-                    message: format!("an SQLite database with {other_tables} other table(s) and no registry schema"),
-                });
-            }
-            transaction.execute_batch(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
-            )?;
-            transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
-            0
-        }
-    };
+    let found = current_version(connection)?;
     if found > SCHEMA_VERSION {
         return Err(newer(found));
     }
+    if found == SCHEMA_VERSION && application_id(connection)? == APPLICATION_ID {
+        return Ok(());
+    }
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = current_version(&transaction)?;
+    if found > SCHEMA_VERSION {
+        return Err(newer(found));
+    }
+    transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+    apply_migrations(&transaction, found)?;
+    transaction.commit()?;
+    Ok(())
+}
+
+/// Applies the migrations after schema version `found`, inside the caller's transaction.
+fn apply_migrations(transaction: &Connection, found: i64) -> Result<(), RegistryError> {
     let start = usize::try_from(found).unwrap_or(0);
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(start) {
         transaction.execute_batch(migration)?;
@@ -262,6 +389,5 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), RegistryError
             (index as i64 + 1, crate::now_micros()),
         )?;
     }
-    transaction.commit()?;
     Ok(())
 }

@@ -10,8 +10,10 @@
 //! | `production` | yes       | yes      | yes    | —          | yes (manual restore) |
 //! | `archived`   | yes       | yes      | yes    | yes (retires it; nothing is left in production) | — |
 //!
-//! Nothing becomes a `candidate` except by registration. With `approval = required`, `approved`,
-//! `shadow` and `production` need at least one recorded approval. Entering production archives the
+//! Nothing becomes a `candidate` except by registration. The rules are the version's own, recorded
+//! when it was registered ([`PromotionRules`]), never those of the spec at hand when it is promoted:
+//! with `approval = required`, `approved`, `shadow` and `production` need at least one recorded
+//! approval (one per approver: approving again is refused). Entering production archives the
 //! previous production version and pushes the production history that [`Registry::rollback`] pops;
 //! entering shadow archives the previous shadow version.
 
@@ -20,7 +22,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::error::RegistryError;
 use crate::lineage::{Which, load_versions};
 use crate::registry::{NewEvent, Registry, not_registered, record_event};
-use crate::types::{EventKind, ModelVersion, Stage, StageRef, Transition};
+use crate::types::{EventKind, ModelVersion, PromotionRules, Stage, StageRef, Transition};
 
 impl Registry {
     /// The version a stage reference names, if any:
@@ -44,7 +46,8 @@ impl Registry {
         by: &str,
         note: Option<&str>,
     ) -> Result<ModelVersion, RegistryError> {
-        if by.trim().is_empty() {
+        let by = by.trim();
+        if by.is_empty() {
             return Err(RegistryError::MissingApprover {
                 model: model.to_string(),
                 version,
@@ -54,6 +57,13 @@ impl Registry {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = load_one(&transaction, model, version)?;
+        if current.approvals.iter().any(|approval| approval.by == by) {
+            return Err(RegistryError::AlreadyApproved {
+                model: model.to_string(),
+                version,
+                by: by.to_string(),
+            });
+        }
         let at = crate::now_micros();
         transaction.execute(
             "INSERT INTO approvals (model, version, approved_by, approved_at, note) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -81,14 +91,15 @@ impl Registry {
         Ok(approved)
     }
 
-    /// Moves `model` v`version` to stage `to` under the rules in this module's table.
-    /// `approval_required` is the model's `approval = required` policy.
+    /// Moves `model` v`version` to stage `to` under the rules in this module's table and the
+    /// version's recorded [`PromotionRules`]. `unrecorded` applies only to a version registered
+    /// before the registry recorded rules; such a version is refused when it is `None`.
     pub fn promote(
         &mut self,
         model: &str,
         version: u32,
         to: Stage,
-        approval_required: bool,
+        unrecorded: Option<PromotionRules>,
     ) -> Result<Transition, RegistryError> {
         let actor = self.actor.clone();
         let transaction = self
@@ -101,7 +112,15 @@ impl Registry {
             .ok_or_else(|| not_registered(&transaction, model, version))?;
         let from = target.stage;
         check_transition(model, version, from, to)?;
-        if approval_required
+        let rules = target
+            .lineage
+            .promotion_rules
+            .or(unrecorded)
+            .ok_or_else(|| RegistryError::RulesNotRecorded {
+                model: model.to_string(),
+                version,
+            })?;
+        if rules.approval_required
             && matches!(to, Stage::Approved | Stage::Shadow | Stage::Production)
             && target.approvals.is_empty()
         {

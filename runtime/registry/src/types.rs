@@ -166,6 +166,11 @@ pub struct NewVersion {
     pub promote_if: Option<String>,
     /// The `promote_if` outcome (true when nothing was in production).
     pub promotable: bool,
+    /// The promotion rules of the model's spec at registration, which every later promotion of
+    /// this version enforces. Required to register; `None` only on versions registered before the
+    /// registry recorded them.
+    #[serde(default)]
+    pub promotion_rules: Option<PromotionRules>,
     /// The native model bytes.
     pub artifact: Artifact,
     pub onnx: Option<Artifact>,
@@ -174,6 +179,15 @@ pub struct NewVersion {
     pub trained_at: i64,
     /// Training time in seconds.
     pub seconds: f64,
+}
+
+/// The rules a promotion of a version must satisfy, recorded with the version when it is
+/// registered (`lang-spec/grammar.md` §7.5). `promote_if` is not among them: it decides whether a
+/// build promotes a new version by itself, and a person may still promote any version by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionRules {
+    /// `approval = required`: `approved`, `shadow` and `production` need a recorded approval.
+    pub approval_required: bool,
 }
 
 /// One recorded approval.

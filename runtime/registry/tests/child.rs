@@ -81,7 +81,7 @@ fn entry() {
                     .register(&new_version("fraud", seed * 100 + round))
                     .expect("register");
                 registry
-                    .promote("fraud", registered.version, Stage::Production, false)
+                    .promote("fraud", registered.version, Stage::Production, None)
                     .expect("promote");
                 println!("registered and promoted v{}", registered.version);
             }

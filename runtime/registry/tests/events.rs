@@ -2,7 +2,7 @@
 
 use mlsys_registry::{EventKind, Registry, Stage};
 
-use crate::support::{TempDir, register_many};
+use crate::support::{TempDir, new_version, register_many, requiring_approval};
 
 /// (version, kind, from, to, by) of an event.
 type Summary<'a> = (u32, EventKind, Option<Stage>, Stage, Option<&'a str>);
@@ -16,8 +16,8 @@ fn every_change_is_logged_in_commit_order() {
     register_many(&mut registry, "churn", 1);
     registry.approve("fraud", 1, "alice", Some("ok")).expect("approve");
     registry.set_actor("bob");
-    registry.promote("fraud", 1, Stage::Production, true).expect("v1");
-    registry.promote("fraud", 2, Stage::Production, false).expect("v2");
+    registry.promote("fraud", 1, Stage::Production, None).expect("v1");
+    registry.promote("fraud", 2, Stage::Production, None).expect("v2");
     registry.rollback("fraud").expect("rollback");
 
     let events = registry.events("fraud").expect("events");
@@ -59,9 +59,11 @@ fn every_change_is_logged_in_commit_order() {
 fn refused_changes_are_not_logged() {
     let directory = TempDir::new("events-refused");
     let mut registry = Registry::open(&directory.database()).expect("open");
-    register_many(&mut registry, "fraud", 1);
-    assert!(registry.promote("fraud", 1, Stage::Production, true).is_err());
+    registry
+        .register(&requiring_approval(new_version("fraud", 1)))
+        .expect("register");
+    assert!(registry.promote("fraud", 1, Stage::Production, None).is_err());
     assert!(registry.rollback("fraud").is_err());
-    assert!(registry.promote("fraud", 1, Stage::Candidate, false).is_err());
+    assert!(registry.promote("fraud", 1, Stage::Candidate, None).is_err());
     assert_eq!(registry.events("fraud").expect("events").len(), 1);
 }

@@ -106,9 +106,7 @@ fn find_by_inputs_returns_the_newest_match() {
     let mut same_inputs = new_version("fraud", 4);
     same_inputs.inputs_fingerprint = "inputs-2".to_string();
     registry.register(&same_inputs).expect("register v4");
-    registry
-        .promote("fraud", 4, Stage::Archived, false)
-        .expect("archive v4");
+    registry.promote("fraud", 4, Stage::Archived, None).expect("archive v4");
 
     let found = registry.find_by_inputs("fraud", "inputs-2").expect("find");
     assert_eq!(found.map(|version| version.version), Some(4));

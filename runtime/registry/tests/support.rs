@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mlsys_registry::{Artifact, FeatureInput, NewVersion, Registry};
+use mlsys_registry::{Artifact, FeatureInput, NewVersion, PromotionRules, Registry};
 
 /// A directory removed when dropped; unique per test and process.
 pub struct TempDir(PathBuf);
@@ -74,6 +74,9 @@ pub fn new_version(model: &str, seed: u32) -> NewVersion {
         production_metrics: None,
         promote_if: Some("auc > production.auc".to_string()),
         promotable: true,
+        promotion_rules: Some(PromotionRules {
+            approval_required: false,
+        }),
         artifact: Artifact {
             path: format!("/state/artifacts/{seed:064}"),
             sha256: format!("{seed:064}"),
@@ -87,6 +90,16 @@ pub fn new_version(model: &str, seed: u32) -> NewVersion {
         git_commit: Some(format!("{seed:040x}")),
         trained_at: 1_790_000_000_000_000 + i64::from(seed),
         seconds: 12.5 + value,
+    }
+}
+
+/// `version` registered under `approval = required`.
+pub fn requiring_approval(version: NewVersion) -> NewVersion {
+    NewVersion {
+        promotion_rules: Some(PromotionRules {
+            approval_required: true,
+        }),
+        ..version
     }
 }
 

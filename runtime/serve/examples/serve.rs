@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store = mlsys_online::open_store(store, namespace).await?;
+        let store = mlsys_online::open_store(&store.as_str().into(), namespace).await?;
         let server = Arc::new(FeatureServer::new(Arc::new(plan), store)?);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>()?)).await?;
         eprintln!("serving {project} on http://{}", listener.local_addr()?);

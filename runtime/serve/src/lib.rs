@@ -13,7 +13,7 @@
 //! use std::sync::Arc;
 //! use mlsys_compiler::{compile, source::SourceFile};
 //! use mlsys_kernels::Value;
-//! use mlsys_online::{EntityKey, TableId, TableMeta, Timeline, meta_name, open_store};
+//! use mlsys_online::{EntityKey, StoreLocation, TableId, TableMeta, Timeline, meta_name, open_store};
 //! use mlsys_serve::FeatureServer;
 //!
 //! let text = r#"
@@ -36,7 +36,7 @@
 //! "#;
 //! let plan = Arc::new(compile(&[SourceFile::new("project.mlsys", text)]).plan.expect("the project compiles"));
 //! # let directory = std::env::temp_dir().join(format!("mlsys-serve-doctest-{}", std::process::id()));
-//! # let location = directory.join("online.redb").display().to_string();
+//! # let location = StoreLocation::new(directory.join("online.redb").display().to_string());
 //! let runtime = tokio::runtime::Runtime::new().expect("a runtime");
 //! runtime.block_on(async {
 //!     // What `mlsysc build` materializes: per user, the change points of the group's aggregates.

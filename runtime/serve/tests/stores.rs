@@ -18,7 +18,7 @@ fn service_request() -> String {
 async fn redis_serves_the_same_values_then_503_when_it_is_gone() {
     let mut redis = RedisServer::start();
     let plan = fraud_plan();
-    let store: Arc<dyn OnlineStore> = mlsys_online::open_store(&redis.url(), "serve-test")
+    let store: Arc<dyn OnlineStore> = mlsys_online::open_store(&redis.url().into(), "serve-test")
         .await
         .expect("connect to redis");
     write_fixture(&plan, store.as_ref()).await;

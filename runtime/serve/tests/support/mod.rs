@@ -187,7 +187,7 @@ pub async fn write_fixture(plan: &Plan, store: &dyn OnlineStore) {
 /// A redb store in a temporary directory.
 pub async fn redb_store(directory: &TempDir) -> Arc<dyn OnlineStore> {
     let location = directory.path().join("online.redb");
-    mlsys_online::open_store(location.to_str().expect("a UTF-8 path"), "test")
+    mlsys_online::open_store(&location.to_str().expect("a UTF-8 path").into(), "test")
         .await
         .expect("the store opens")
 }
