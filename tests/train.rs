@@ -395,3 +395,55 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
         let _ = std::fs::remove_dir_all(project);
     }
 }
+
+/// `label = EXPR` over the examples' own columns: the label is computed on each example row, the
+/// model trains and registers, and the training set holds the computed label.
+#[test]
+fn a_label_expression_over_the_examples_columns_labels_each_example() {
+    let project = small_project("label-expression", "2026-03-02 .. 2026-03-02", "", true);
+    let spec = std::fs::read_to_string(project.join("spec.mlsys")).expect("spec");
+    let spec = spec
+        .replace(
+            "label = disputes.lost on payment_id default false",
+            "label = amount >= 10.0",
+        )
+        .replace("features = [pay@v1, spend@v1]", "features = [spend@v1]");
+    std::fs::write(project.join("spec.mlsys"), spec).expect("spec");
+    let build = mlsysc(&project, &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build));
+    assert_eq!(versions(&project, "disputes_model").len(), 1);
+    let plan = mlsysc(&project, &["plan", "--emit", "ir"]);
+    assert!(text(&plan).contains("label ge($amount, 10.0)"), "{}", text(&plan));
+    // Day 2's amounts are 0..19: ten examples of the snapshot are labelled true.
+    let sets = project.join(".mlsys/offline/training/disputes_model");
+    let set = std::fs::read_dir(&sets)
+        .expect("a training set")
+        .map(|entry| entry.expect("an entry").path())
+        .find(|path| path.join("manifest.json").exists())
+        .expect("a manifest");
+    let location = mlsys_batch::store::TableLocation {
+        name: "snapshot".to_string(),
+        path: set.join("snapshot"),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let labels: Vec<bool> = runtime.block_on(async {
+        let frame = datafusion::prelude::SessionContext::new()
+            .read_table(location.provider().await.expect("the split opens"))
+            .expect("a frame");
+        let batches = frame.collect().await.expect("rows");
+        batches
+            .iter()
+            .flat_map(|batch| {
+                let column = batch.column_by_name("label").expect("a label column");
+                let flags = column
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+                    .expect("bool labels");
+                flags.iter().map(|flag| flag.expect("labelled")).collect::<Vec<_>>()
+            })
+            .collect()
+    });
+    assert_eq!(labels.len(), 20);
+    assert_eq!(labels.iter().filter(|label| **label).count(), 10);
+    let _ = std::fs::remove_dir_all(project);
+}

@@ -161,13 +161,7 @@ impl Checker<'_> {
                 (source, &parts[1])
             }
             ast::ExprKind::Error => return None,
-            _ => {
-                self.error(
-                    Diagnostic::new(Code::InvalidValue, value.expr.span, "`label` must name a column")
-                        .with_help("write `label = COLUMN` or `label = SOURCE.COLUMN on KEY default VALUE`"),
-                );
-                return None;
-            }
+            _ => return self.label_expression(examples, property),
         };
         let column_index = self.column_of(label_source, column, Code::UnknownName, "label")?;
         let label_type = self.plan.sources[label_source].columns[column_index as usize].ty;
@@ -300,6 +294,67 @@ impl Checker<'_> {
                 column: column_index,
                 join,
                 default,
+                expr: None,
+            },
+            task,
+        ))
+    }
+
+    /// `label = EXPR` over the examples' own columns (`arr_delay > 15`): a bool expression makes a
+    /// classifier, a numeric one a regression; no join and no default (a null label leaves the
+    /// example unlabeled, as a null label column does).
+    fn label_expression(&mut self, examples: SourceId, property: &PropertyValue<'_>) -> Option<(Label, Task)> {
+        let value = property.value;
+        if let Some(clause) = value.clauses.first() {
+            self.error(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    clause.span,
+                    format!("`{}` is not allowed with a label expression", clause.kind.keyword()),
+                )
+                .with_help("a label expression reads the example's own columns: write `label = EXPR`, or join a column with `label = SOURCE.COLUMN on KEY default VALUE`"),
+            );
+            return None;
+        }
+        let env = Env::columns_of(examples, "a label");
+        let typed = self.expr(&env, &value.expr)?;
+        let (expr, ty) = self.known(typed, value.expr.span, "a label")?;
+        let task = match ty.base {
+            BaseType::Bool => Task::Classification,
+            BaseType::Int64 | BaseType::Float64 => Task::Regression,
+            _ => {
+                self.error(
+                    Diagnostic::new(
+                        Code::LabelType,
+                        value.expr.span,
+                        format!(
+                            "a label must be bool (classification) or numeric (regression), this expression is {ty}"
+                        ),
+                    )
+                    .with_label_text(format!("this is {ty}")),
+                );
+                return None;
+            }
+        };
+        let columns = crate::plan::walk::row_columns_read(&self.plan, &[expr]);
+        let Some((_, column)) = columns.first().copied() else {
+            self.error(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    value.expr.span,
+                    "a label expression must read a column of the examples",
+                )
+                .with_help("a constant label teaches the model nothing"),
+            );
+            return None;
+        };
+        Some((
+            Label {
+                source: examples,
+                column,
+                join: None,
+                default: None,
+                expr: Some(expr),
             },
             task,
         ))
@@ -330,7 +385,8 @@ impl Checker<'_> {
 
     /// A feature computed from the label column would hand the model the answer.
     fn check_label_leakage(&mut self, features: &[FeatureId], label: &Label, examples: SourceId, model: &ast::Ident) {
-        if label.source != examples {
+        let label_columns = label.example_columns(&self.plan, examples);
+        if label_columns.is_empty() {
             return;
         }
         for feature in features {
@@ -339,13 +395,10 @@ impl Checker<'_> {
                 continue;
             }
             let roots = crate::plan::walk::feature_roots(&self.plan.features[*feature]);
-            let reads_label =
-                crate::plan::walk::row_columns_read(&self.plan, &roots).contains(&(label.source, label.column));
-            if reads_label {
+            let read = crate::plan::walk::row_columns_read(&self.plan, &roots);
+            if let Some((source, column)) = label_columns.iter().find(|column| read.contains(column)) {
                 let path = crate::plan::print::feature_path(&self.plan, *feature);
-                let column = self.plan.sources[label.source].columns[label.column as usize]
-                    .name
-                    .clone();
+                let column = self.plan.sources[*source].columns[*column as usize].name.clone();
                 let mut diagnostic = Diagnostic::new(
                     Code::Leakage,
                     model.span,
@@ -1196,11 +1249,11 @@ impl Checker<'_> {
         };
         let typed = self.expr(&env, &property.value.expr)?;
         let (id, ty) = self.known(typed, property.value.expr.span, "the fallback")?;
-        let label = &self.plan.models[model.model].label;
-        let label_column = (label.source == examples).then_some((label.source, label.column));
-        if let Some(label_column) = label_column
-            && crate::plan::walk::row_columns_read(&self.plan, &[id]).contains(&label_column)
-        {
+        let label_columns = self.plan.models[model.model]
+            .label
+            .example_columns(&self.plan, examples);
+        let read = crate::plan::walk::row_columns_read(&self.plan, &[id]);
+        if let Some(label_column) = label_columns.into_iter().find(|column| read.contains(column)) {
             let column = self.plan.sources[label_column.0].columns[label_column.1 as usize]
                 .name
                 .clone();

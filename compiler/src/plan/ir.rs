@@ -385,11 +385,29 @@ pub enum Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Label {
     pub source: SourceId,
+    /// The label column; for a label expression, the first column it reads (for messages).
     pub column: ColumnIndex,
     /// For a label from another source: the join key's column in the examples source and in the
     /// label source.
     pub join: Option<(ColumnIndex, ColumnIndex)>,
     pub default: Option<Literal>,
+    /// A label computed from the example's own columns (`label = arr_delay > 15`): evaluated on
+    /// each example row; `source` is the examples source and there is no join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<ExprId>,
+}
+
+impl Label {
+    /// The columns of the example row the label is made of: the label column of the examples
+    /// source, or every column a label expression reads; none for a label joined from another
+    /// source. A feature or a fallback reading one of them would hand the model its answer.
+    pub fn example_columns(&self, plan: &Plan, examples: SourceId) -> Vec<(SourceId, ColumnIndex)> {
+        match self.expr {
+            Some(expr) => crate::plan::walk::row_columns_read(plan, &[expr]),
+            None if self.source == examples => vec![(self.source, self.column)],
+            None => Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -286,7 +286,14 @@ pub fn plan_text(plan: &Plan) -> String {
             .columns
             .get(model.label.column as usize)
             .map_or("<missing>", |column| column.name.as_str());
-        let _ = write!(out, "  label {}.{label_column}", label_source.name);
+        match model.label.expr {
+            Some(expr) => {
+                let _ = write!(out, "  label {}", expr_text(plan, expr, RefStyle::Display));
+            }
+            None => {
+                let _ = write!(out, "  label {}.{label_column}", label_source.name);
+            }
+        }
         if let Some((example_key, _)) = model.label.join {
             let key = plan.sources[model.examples]
                 .columns

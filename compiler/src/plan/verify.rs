@@ -253,6 +253,18 @@ impl Verifier<'_> {
         if !plan.sources.contains(model.examples) || !plan.sources.contains(model.label.source) {
             self.fail(location.clone(), "missing examples or label source");
         }
+        if let Some(expr) = model.label.expr {
+            let fits = plan
+                .exprs
+                .get(expr)
+                .is_some_and(|expr| matches!(expr.ty.base, BaseType::Bool | BaseType::Int64 | BaseType::Float64));
+            if !fits || model.label.source != model.examples || model.label.join.is_some() {
+                self.fail(
+                    location.clone(),
+                    "a label expression must be bool or numeric over the examples, unjoined",
+                );
+            }
+        }
         for pin in &model.pins {
             if !plan.groups.contains(pin.group) {
                 self.fail(location.clone(), "pins a missing group");

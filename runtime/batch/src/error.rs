@@ -24,6 +24,8 @@ pub enum BatchError {
     Query(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("the label expression cannot be evaluated on an example")]
+    LabelExpression(#[source] mlsys_kernels::interpret::EvalError),
 }
 
 impl BatchError {

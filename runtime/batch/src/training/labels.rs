@@ -1,5 +1,6 @@
 //! The label of each example (lang-spec/grammar.md, `model.label`): a column of the example itself,
-//! or the column of another source joined on a key — the matching row with the greatest timestamp
+//! an expression over the example's own columns (evaluated by the reference interpreter, the
+//! language's one definition), or the column of another source joined on a key — the matching row with the greatest timestamp
 //! (ties, and sources without a timestamp: the greatest label value in the total order), rows whose
 //! label is null carrying no label — and the default for examples with no match.
 
@@ -7,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use datafusion::arrow::array::RecordBatch;
-use mlsys_compiler::plan::{Label, Plan};
+use mlsys_compiler::plan::{ExprId, Label, Plan};
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::aggregate::DistinctKey;
 use mlsys_kernels::order::total_cmp;
@@ -19,9 +20,11 @@ use crate::features::eval::BatchColumns;
 use crate::store::OfflineStore;
 
 /// Labels ready to look up for example rows.
-pub enum Labels {
+pub enum Labels<'p> {
     /// The label is a column of the examples source.
     OwnColumn { column: u32 },
+    /// The label is an expression over the examples source's columns.
+    Expression { plan: &'p Plan, expr: ExprId },
     /// Joined from another source: key → (timestamp, label) of the winning row.
     Joined {
         example_key: u32,
@@ -30,8 +33,11 @@ pub enum Labels {
     },
 }
 
-impl Labels {
-    pub async fn load(plan: &Plan, store: &OfflineStore, label: &Label) -> Result<Labels, BatchError> {
+impl<'p> Labels<'p> {
+    pub async fn load(plan: &'p Plan, store: &OfflineStore, label: &Label) -> Result<Labels<'p>, BatchError> {
+        if let Some(expr) = label.expr {
+            return Ok(Labels::Expression { plan, expr });
+        }
         let Some((example_key, label_key)) = label.join else {
             return Ok(Labels::OwnColumn { column: label.column });
         };
@@ -70,9 +76,13 @@ impl Labels {
     }
 
     /// The label of row `row` of a batch of examples.
-    pub fn label(&self, columns: &BatchColumns, row: usize) -> Value {
-        match self {
+    pub fn label(&self, columns: &BatchColumns, row: usize) -> Result<Value, BatchError> {
+        Ok(match self {
             Labels::OwnColumn { column } => columns.value(*column, row),
+            Labels::Expression { plan, expr } => {
+                let inputs = (|_source, column| columns.value(column, row), |_feature| Value::Null);
+                mlsys_kernels::interpret::evaluate(plan, *expr, &inputs).map_err(BatchError::LabelExpression)?
+            }
             Labels::Joined {
                 example_key,
                 best,
@@ -80,7 +90,7 @@ impl Labels {
             } => DistinctKey::of(&columns.value(*example_key, row))
                 .and_then(|key| best.get(&key))
                 .map_or_else(|| default.clone(), |(_, label)| label.clone()),
-        }
+        })
     }
 }
 

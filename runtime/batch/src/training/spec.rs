@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mlsys_compiler::plan::{ColumnIndex, FeatureId, GroupId, Literal, ModelId, Plan, SourceId};
+use mlsys_compiler::plan::print::{RefStyle, expr_text};
+use mlsys_compiler::plan::{ColumnIndex, FeatureId, GroupId, Literal, Model, ModelId, Plan, SourceId};
 use mlsys_compiler::types::Type;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -30,7 +31,8 @@ pub struct TrainingSpec<'a> {
     pub features: Vec<(FeatureId, String)>,
     /// The entity groups read, each with the examples columns holding its keys.
     pub lookups: Vec<(GroupId, Vec<ColumnIndex>)>,
-    /// The label column's name in the training tables (the label source column's name) and type.
+    /// The label column's name in the training tables (the label source column's name, or `label`
+    /// for a label expression) and type.
     pub label_name: String,
     pub label_type: Type,
 }
@@ -58,7 +60,7 @@ impl<'a> TrainingSpec<'a> {
             .map(|id| plan.features[id].group)
             .collect();
         let lookups = entity_keys(plan, model.examples, groups, &format!("model `{}`", model.name))?;
-        let label_column = &plan.sources[model.label.source].columns[model.label.column as usize];
+        let (label_name, label_type) = label_column(plan, model);
         Ok(TrainingSpec {
             plan,
             model: model_id,
@@ -66,8 +68,8 @@ impl<'a> TrainingSpec<'a> {
             timestamp,
             features,
             lookups,
-            label_name: label_column.name.clone(),
-            label_type: label_column.ty,
+            label_name,
+            label_type,
         })
     }
 
@@ -107,6 +109,7 @@ impl<'a> TrainingSpec<'a> {
                 )
             }),
             label_default: model.label.default.as_ref(),
+            label_expression: model.label.expr.map(|expr| expr_text(plan, expr, RefStyle::Display)),
             snapshot: (model.train.snapshot.start, model.train.snapshot.end),
             holdout: (model.train.holdout.start, model.train.holdout.end),
             features: self
@@ -171,10 +174,28 @@ struct Definition<'s> {
     label: &'s str,
     label_join: Option<(&'s str, &'s str)>,
     label_default: Option<&'s Literal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label_expression: Option<String>,
     snapshot: (i32, i32),
     holdout: (i32, i32),
     features: Vec<(&'s str, &'s str)>,
     groups: Vec<&'s str>,
+}
+
+/// The label's column in the training tables: the label column's name and type, or for a label
+/// expression `label` (`_label` when the examples have a column of that name) and its type.
+fn label_column(plan: &Plan, model: &Model) -> (String, Type) {
+    match model.label.expr {
+        Some(expr) => {
+            let taken = plan.sources[model.examples].column_index("label").is_some();
+            let name = if taken { "_label" } else { "label" };
+            (name.to_string(), plan.exprs[expr].ty)
+        }
+        None => {
+            let column = &plan.sources[model.label.source].columns[model.label.column as usize];
+            (column.name.clone(), column.ty)
+        }
+    }
 }
 
 pub fn sha256_hex(text: &str) -> String {

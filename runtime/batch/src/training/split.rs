@@ -76,7 +76,7 @@ impl TrainingSpec<'_> {
 pub async fn compute(
     spec: &TrainingSpec<'_>,
     store: &OfflineStore,
-    labels: &Labels,
+    labels: &Labels<'_>,
     lookups: &Lookups,
     range: DateRange,
     sink: &Sink,
@@ -125,7 +125,7 @@ pub async fn compute(
         let mut dates = ColumnBuilder::new(mlsys_compiler::types::BaseType::String);
         let mut keep = Vec::with_capacity(rows);
         for (row, time) in times.iter().enumerate() {
-            let value = labels.label(&columns, row);
+            let value = labels.label(&columns, row)?;
             keep.push(!value.is_null() && time.is_some());
             label.push(&value)?;
             let date = time.map_or(Value::Null, |time| Value::string(date_text(day_of(time))));
