@@ -210,6 +210,15 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
             store.display()
         );
     }
+    for source in &report.sources {
+        for (reason, count) in &source.rows_skipped {
+            println!(
+                "{}: {count} rows skipped ({}); not bad data, not quarantined",
+                source.source,
+                reason.describe()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

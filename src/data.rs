@@ -144,10 +144,10 @@ fn sample_source(plan: &Plan, source_id: SourceId, project: &Path, limit: usize)
                         entry.0 += count;
                     }
                 }
-                let (valid, rejected) =
+                let validated =
                     validate_batch(&rules, &batch, &file.display, partition).map_err(|error| error.to_string())?;
-                accepted.push(valid);
-                sample.rejections.extend(rejected);
+                accepted.push(validated.accepted);
+                sample.rejections.extend(validated.rejected);
             }
         }
     }
@@ -246,12 +246,17 @@ fn findings_for(
                     source.columns[*column as usize].name
                 ),
             ),
-            RejectionKind::NoEventTime => Diagnostic::new(
+            RejectionKind::EventTimeOutOfRange | RejectionKind::OutsidePartition => Diagnostic::new(
                 Code::DataRowsViolate,
                 source_span,
                 format!(
-                    "{} of sampled rows have no event time; they would be quarantined",
-                    percent(count, sample.rows)
+                    "{} of sampled rows have an event time outside {}; they would be quarantined",
+                    percent(count, sample.rows),
+                    if *kind == RejectionKind::OutsidePartition {
+                        "their `dt=` partition's day"
+                    } else {
+                        "the range of event times"
+                    }
                 ),
             ),
             RejectionKind::NotNull { contract, .. }

@@ -76,8 +76,8 @@ New versions and contracts are added; a locked version whose definition changed 
 .mlsys/offline in the project): every source is read schema-on-read, cast to its declared types and \
 checked against its contracts; good rows go to the processed zone, bad rows to the quarantine with \
 the reason, the file and the row number. Both are Delta tables partitioned by input day.\n\n\
-Only input days whose files changed are reprocessed (fingerprints of names, sizes and times); \
---from/--to limit a backfill to a date range; --full-refresh recomputes everything. Every table \
+Only input days whose files changed are reprocessed (fingerprints of names, sizes and times), \
+with the days whose `unique(...)` verdicts those changes move; --from/--to limit a backfill to a date range; --full-refresh recomputes everything. Every table \
 write is one atomic commit: a build killed at any point and run again ends in the same tables.")]
     Build(build::BuildArgs),
     /// Recompute sampled offline values through the online path and report every difference.

@@ -135,3 +135,36 @@ fn a_killed_build_rerun_equals_a_clean_build() {
     }
     let _ = std::fs::remove_dir_all(clean);
 }
+
+#[test]
+fn rows_without_an_event_time_are_counted_as_skipped_in_the_summary() {
+    let project = std::env::temp_dir().join(format!("mlsysc-build-skipped-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(project.join("data/flights/dt=2026-01-21")).expect("dirs");
+    std::fs::write(
+        project.join("flights.mlsys"),
+        "source flights {\n  format = csv\n  location = \"data/flights\"\n  timestamp = departure\n  \
+         schema { flight: string, departure: timestamp? }\n}\n\nentity plane { key flight: string }\n\n\
+         features departures v1 {\n  entity = plane\n  from = flights\n  n = count() over 1d every 1d\n}\n",
+    )
+    .expect("spec");
+    std::fs::write(
+        project.join("data/flights/dt=2026-01-21/part-0.csv"),
+        "flight,departure\nLH1,2026-01-21T10:00:00Z\nLH2,\nLH3,\n",
+    )
+    .expect("data");
+    let output = build(&project);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("flights: 2 rows skipped (no event time); not bad data, not quarantined"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("rows quarantined"), "{stdout}");
+    let _ = std::fs::remove_dir_all(project);
+}

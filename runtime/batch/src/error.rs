@@ -12,6 +12,14 @@ pub enum BatchError {
         file: String,
         message: String,
     },
+    #[error(
+        "source `{source_name}`: directory `{directory}` is not a date partition ({reason}); name it dt=YYYY-MM-DD or move its files out of it"
+    )]
+    PartitionDirectory {
+        source_name: String,
+        directory: String,
+        reason: String,
+    },
     #[error("source `{source_name}` has {count} bad rows and `bad_rows = fail`; first: {first}")]
     BadRows {
         source_name: String,

@@ -1,4 +1,4 @@
-//! Build state: the run counter and, per source partition, the fingerprint of its input files and
+//! Build state: the run counter and, per source partition, the fingerprints of its inputs and of
 //! what it held — so a build recomputes only what changed. Written atomically (temporary file and
 //! rename) after each stage has committed its tables: a build killed before that simply redoes the
 //! stage, and redoing a stage replaces the same partitions with the same rows.
@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::BatchError;
+use crate::ingest::validate::Skipped;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BuildState {
@@ -30,9 +31,20 @@ pub struct SourceState {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartitionState {
+    /// The fingerprint of the processed partition, what later stages compare: its inputs and its
+    /// `unique` verdicts (a partition re-decided by another partition's change gets a new one).
     pub fingerprint: String,
+    /// The fingerprint of what the partition is read from (its files and the source's rules).
+    #[serde(default)]
+    pub inputs: String,
+    /// The digest of its `unique(...)` rejections, empty for none.
+    #[serde(default)]
+    pub unique: String,
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
+    /// Rows neither accepted nor quarantined, per reason.
+    #[serde(default)]
+    pub rows_skipped: Skipped,
     /// Event-time range of the accepted rows (UTC microseconds), if any.
     pub events: Option<(i64, i64)>,
 }

@@ -6,6 +6,7 @@
 //! ```text
 //! processed/<source>/            typed, validated rows, partitioned by input day `dt`
 //! quarantine/<source>/           rejected rows as text, with the reason, file and row, by `dt`
+//! unique/<source>/               every `unique(...)` value's occurrences (event time, file, row), by `dt`
 //! features/<group>/v<N>/         feature values, partitioned by the day they become valid
 //! training/<model>/<id>/         point-in-time training sets (snapshot/, holdout/, manifest.json)
 //! ```
@@ -119,6 +120,11 @@ impl OfflineStore {
 
     pub fn quarantine(&self, source: &str) -> TableLocation {
         self.table(format!("quarantine/{source}"))
+    }
+
+    /// The occurrences of a source's `unique(...)` values, by `dt` (ingestion's index).
+    pub fn unique_index(&self, source: &str) -> TableLocation {
+        self.table(format!("unique/{source}"))
     }
 
     pub fn features(&self, group: &str, version: u32) -> TableLocation {

@@ -227,6 +227,10 @@ u2,100.5,7,2026-03-03T23:00:00Z
 u1,1e16,1,2026-03-03T01:00:00Z
 u1,1.0,1,2026-03-03T01:30:00Z
 u1,-1e16,1,2026-03-03T01:45:00Z
+";
+
+/// An event exactly at midnight, in its own day's partition.
+const DAY_3: &str = "user_id,amount,qty,paid_at
 u2,0.1,,2026-03-04T00:00:00Z
 ";
 
@@ -237,6 +241,7 @@ fn small_project(name: &str) -> Project {
             ("spec.mlsys", SMALL_SPEC),
             ("data/payments/dt=2026-03-02/part-0.csv", DAY_1),
             ("data/payments/dt=2026-03-03/part-0.csv", DAY_2),
+            ("data/payments/dt=2026-03-04/part-0.csv", DAY_3),
         ],
     )
 }
@@ -386,10 +391,10 @@ async fn unchanged_inputs_write_nothing_and_a_changed_day_recomputes_only_what_i
     assert_eq!(after, commits, "an unchanged build must not commit");
 
     // Change the second day: change points from 2026-03-03 through 2 days + 1 day after its last
-    // event (2026-03-04T00:00 → 2026-03-07) are recomputed; 2026-03-02 is left alone.
+    // event (2026-03-03T23:00 → 2026-03-06) are recomputed; 2026-03-02 is left alone.
     std::fs::write(
         project.root.join("data/payments/dt=2026-03-03/part-0.csv"),
-        "user_id,amount,qty,paid_at\nu2,3.5,1,2026-03-03T05:00:00Z\nu1,2.0,2,2026-03-04T02:00:00Z\n",
+        "user_id,amount,qty,paid_at\nu2,3.5,1,2026-03-03T05:00:00Z\nu1,2.0,2,2026-03-03T22:00:00Z\n",
     )
     .expect("rewrite");
     let report = project.build(&BuildOptions::default()).await.expect("third build");
@@ -398,17 +403,20 @@ async fn unchanged_inputs_write_nothing_and_a_changed_day_recomputes_only_what_i
     assert!(
         recent
             .iter()
-            .all(|day| day.as_str() >= "2026-03-03" && day.as_str() <= "2026-03-07"),
+            .all(|day| day.as_str() >= "2026-03-03" && day.as_str() <= "2026-03-06"),
         "{recent:?}"
     );
     let recent_report = &report.features[0];
     assert!(
-        !recent_report.full && recent_report.partitions_computed == 5,
+        !recent_report.full && recent_report.partitions_computed == 4,
         "{recent_report:?}"
     );
     // Row-level: the changed input day, and every day holding rows at or after the first changed event.
     let (_, signals) = last_commit(&project, tables[1]);
-    assert_eq!(signals, BTreeSet::from(["2026-03-03".to_string()]));
+    assert_eq!(
+        signals,
+        BTreeSet::from(["2026-03-03".to_string(), "2026-03-04".to_string()])
+    );
     assert_equals_full_rebuild(&project, &tables).await;
 
     // A vanished input day: its events leave every window, its rows leave the row-level table.

@@ -2,8 +2,10 @@
 
 mod features;
 mod ingest;
+mod ingest_rules;
 mod lower;
 mod reference;
 mod store;
 mod support;
 mod training;
+mod unique;

@@ -103,7 +103,16 @@ impl Project {
     }
 
     pub async fn build(&self, options: &BuildOptions) -> Result<BuildReport, mlsys_batch::BatchError> {
-        mlsys_batch::build(&self.plan(), &self.root, &self.store(), options, &Silent).await
+        self.build_into(&self.store(), options).await
+    }
+
+    /// A build of the project into the offline store at `store`.
+    pub async fn build_into(
+        &self,
+        store: &Path,
+        options: &BuildOptions,
+    ) -> Result<BuildReport, mlsys_batch::BatchError> {
+        mlsys_batch::build(&self.plan(), &self.root, store, options, &Silent).await
     }
 
     pub fn table(&self, name: &str) -> TableLocation {
@@ -115,7 +124,19 @@ impl Project {
 
     /// Every row of a table, sorted, as text lines (for comparing tables).
     pub async fn rows(&self, name: &str) -> Vec<String> {
-        let provider = self.table(name).provider().await.expect("table opens");
+        self.rows_in(&self.store(), name).await
+    }
+
+    /// Every row of a table of the offline store at `store`, sorted, as text lines; none for no table.
+    pub async fn rows_in(&self, store: &Path, name: &str) -> Vec<String> {
+        let table = TableLocation {
+            name: name.to_string(),
+            path: store.join(name),
+        };
+        if !table.exists() {
+            return Vec::new();
+        }
+        let provider = table.provider().await.expect("table opens");
         let context = SessionContext::new();
         let batches: Vec<RecordBatch> = context
             .read_table(provider)

@@ -73,21 +73,31 @@ fn extension_matches(format: Format, name: &str) -> bool {
     }
 }
 
-/// The `dt=YYYY-MM-DD` value of the nearest enclosing Hive directory, if any.
-pub fn hive_date(relative: &Path) -> Option<String> {
-    relative
-        .parent()?
-        .components()
-        .rev()
-        .filter_map(|component| component.as_os_str().to_str())
-        .find_map(|component| {
-            let value = component
-                .strip_prefix("dt=")
-                .or_else(|| component.strip_prefix("date="))?;
-            mlsys_compiler::syntax::literal::parse_date(value)
-                .ok()
-                .map(|_| value.to_string())
-        })
+/// The `dt=YYYY-MM-DD` value of the nearest enclosing Hive directory, if any. A `dt=` (or `date=`)
+/// directory whose value is not a date is refused, naming the directory: its files would otherwise
+/// be read as undated without anyone noticing.
+pub fn hive_date(source: &Source, relative: &Path) -> Result<Option<String>, BatchError> {
+    let Some(parent) = relative.parent() else {
+        return Ok(None);
+    };
+    let directories: Vec<&Path> = parent.ancestors().filter(|path| !path.as_os_str().is_empty()).collect();
+    for directory in directories {
+        let Some(name) = directory.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let Some(value) = name.strip_prefix("dt=").or_else(|| name.strip_prefix("date=")) else {
+            continue;
+        };
+        return match mlsys_compiler::syntax::literal::parse_date(value) {
+            Ok(_) => Ok(Some(value.to_string())),
+            Err(reason) => Err(BatchError::PartitionDirectory {
+                source_name: source.name.clone(),
+                directory: format!("{}/{}", source.location.trim_end_matches('/'), directory.display()),
+                reason,
+            }),
+        };
+    }
+    Ok(None)
 }
 
 /// Lists the data files of a source (hidden files, `_`-prefixed files such as `_SUCCESS`, and the
@@ -129,7 +139,7 @@ pub fn list_source(project: &Path, source: &Source) -> Result<SourceFiles, Batch
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
-        let partition = hive_date(&relative).unwrap_or_else(|| UNDATED.to_string());
+        let partition = hive_date(source, &relative)?.unwrap_or_else(|| UNDATED.to_string());
         files.partitions.entry(partition).or_default().push(InputFile {
             path,
             display,

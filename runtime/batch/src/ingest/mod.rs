@@ -4,22 +4,21 @@
 
 pub mod list;
 pub mod read;
+pub mod unique;
 pub mod validate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
-};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use mlsys_compiler::plan::{BadRows, ColumnIndex, Expectation, Plan, SourceId, UnknownColumns};
+use mlsys_compiler::plan::{BadRows, ColumnIndex, Plan, SourceId, UnknownColumns};
 
 use crate::error::BatchError;
 use crate::ingest::list::{SourceFiles, list_source};
 use crate::ingest::read::{ROW_COLUMN, read_file};
-use crate::ingest::validate::{Rejection, RowRules, validate_batch};
+use crate::ingest::unique::{Occurrences, UniqueChecks, Verdicts};
+use crate::ingest::validate::{Rejection, RowRules, Skipped, Validated, add_skipped, validate_batch};
 use crate::state::{PartitionState, SourceState};
 use crate::store::{DATE_PARTITION, OfflineStore, Replace, Sink};
 use crate::{BuildContext, Progress};
@@ -34,6 +33,9 @@ pub struct SourceReport {
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
+    /// Rows left out without being bad data (a null event time in a nullable event-time column),
+    /// per reason; neither processed nor quarantined.
+    pub rows_skipped: Skipped,
     /// Schema-on-read notes (unexpected columns, missing nullable columns), once per column.
     pub warnings: Vec<String>,
     /// The input days that were (re)ingested or removed.
@@ -70,9 +72,41 @@ fn rejection_batch(partition: &str, rejections: &[Rejection]) -> Result<RecordBa
     Ok(RecordBatch::try_new(quarantine_schema(), columns)?)
 }
 
-/// The partitions to (re)ingest: changed or new fingerprints, vanished partitions, or all of them
+/// Bumped when ingestion reads or decides rows differently: every partition is re-ingested.
+const FORMAT: &str = "ingest-2";
+
+/// A digest of everything in the plan that decides a source's rows: the source's declaration (not
+/// its doc comment) and the hashes of the contracts on it.
+fn rules_digest(plan: &Plan, source_id: SourceId) -> String {
+    let source = mlsys_compiler::plan::Source {
+        doc: None,
+        ..plan.sources[source_id].clone()
+    };
+    let mut text = format!("{FORMAT}:{}", serde_json::to_string(&source).unwrap_or_default());
+    for contract in plan.contracts.values().filter(|contract| contract.source == source_id) {
+        text.push(':');
+        text.push_str(&contract.hash.0);
+    }
+    crate::training::spec::sha256_hex(&text)
+}
+
+/// What a partition's rows are read from: its files (names, sizes, times) and the rules.
+fn input_fingerprint(files: &SourceFiles, partition: &str, rules: &str) -> String {
+    short_digest(&format!("{rules}:{}", files.fingerprint(partition)))
+}
+
+fn short_digest(text: &str) -> String {
+    crate::training::spec::sha256_hex(text).chars().take(32).collect()
+}
+
+/// The partitions to (re)ingest: changed or new inputs, vanished partitions, or all of them
 /// on a full refresh; limited to `--from/--to` when given.
-fn partitions_to_ingest(context: &BuildContext<'_>, files: &SourceFiles, previous: &SourceState) -> BTreeSet<String> {
+fn partitions_to_ingest(
+    context: &BuildContext<'_>,
+    files: &SourceFiles,
+    previous: &SourceState,
+    rules: &str,
+) -> BTreeSet<String> {
     let in_range = |partition: &String| context.options.in_range(partition);
     let mut changed: BTreeSet<String> = files
         .partitions
@@ -83,7 +117,7 @@ fn partitions_to_ingest(context: &BuildContext<'_>, files: &SourceFiles, previou
                 || previous
                     .partitions
                     .get(*partition)
-                    .is_none_or(|state| state.fingerprint != files.fingerprint(partition))
+                    .is_none_or(|state| state.inputs != input_fingerprint(files, partition, rules))
         })
         .cloned()
         .collect();
@@ -97,6 +131,83 @@ fn partitions_to_ingest(context: &BuildContext<'_>, files: &SourceFiles, previou
     changed
 }
 
+/// What ingesting a source decided before writing: the partitions to write and the `unique`
+/// verdicts with the occurrences behind them.
+struct Decided {
+    changed: BTreeSet<String>,
+    verdicts: Verdicts,
+    occurrences: Occurrences,
+}
+
+/// Decides the `unique(...)` verdicts over the whole source: the occurrences of the `changed`
+/// partitions are read, the others' taken from the index; every unchanged partition whose verdicts
+/// differ from the ones it was written with is added to the partitions to write.
+async fn plan_partitions(
+    context: &BuildContext<'_>,
+    store: &OfflineStore,
+    source_id: SourceId,
+    files: &SourceFiles,
+    state: &SourceState,
+    mut changed: BTreeSet<String>,
+) -> Result<Decided, BatchError> {
+    let checks = UniqueChecks::new(context.plan, source_id);
+    let mut occurrences = Occurrences::default();
+    if checks.is_empty() {
+        let verdicts = Verdicts::default();
+        return Ok(Decided {
+            changed,
+            verdicts,
+            occurrences,
+        });
+    }
+    let rules = RowRules::for_source(context.plan, source_id);
+    for partition in &changed {
+        for (file, raw_batches) in partition_inputs(context, source_id, files, partition).await? {
+            for raw in &raw_batches {
+                let validated = validate_batch(&rules, raw, &file, partition)?;
+                checks.collect(&validated.accepted, partition, &mut occurrences)?;
+            }
+        }
+    }
+    let source = &context.plan.sources[source_id];
+    occurrences.load(&store.unique_index(&source.name), &changed).await?;
+    let verdicts = checks.resolve(&occurrences);
+    let affected: Vec<String> = state
+        .partitions
+        .iter()
+        .filter(|(partition, held)| !changed.contains(*partition) && verdicts.digest(partition) != held.unique)
+        .map(|(partition, _)| partition.clone())
+        .collect();
+    changed.extend(affected);
+    Ok(Decided {
+        changed,
+        verdicts,
+        occurrences,
+    })
+}
+
+/// The files of one partition read as they are (a Delta source: its current snapshot).
+async fn partition_inputs(
+    context: &BuildContext<'_>,
+    source_id: SourceId,
+    files: &SourceFiles,
+    partition: &str,
+) -> Result<Vec<(String, Vec<RecordBatch>)>, BatchError> {
+    let source = &context.plan.sources[source_id];
+    if source.format == mlsys_compiler::plan::Format::Delta {
+        let location = list::resolve_location(context.project, &source.location)?;
+        return Ok(vec![(
+            source.location.clone(),
+            read_delta(&source.name, &location).await?,
+        )]);
+    }
+    let mut inputs = Vec::new();
+    for file in files.partitions.get(partition).into_iter().flatten() {
+        inputs.push((file.display.clone(), read_file(&source.name, source.format, file)?));
+    }
+    Ok(inputs)
+}
+
 /// Ingests one source. Updates `state` for the partitions it rewrote.
 pub async fn ingest_source(
     context: &BuildContext<'_>,
@@ -108,7 +219,10 @@ pub async fn ingest_source(
     let plan = context.plan;
     let source = &plan.sources[source_id];
     let files = list_source(context.project, source)?;
-    let changed = partitions_to_ingest(context, &files, state);
+    let rules = rules_digest(plan, source_id);
+    let changed = partitions_to_ingest(context, &files, state, &rules);
+    let decided = plan_partitions(context, store, source_id, &files, state, changed).await?;
+    let changed = &decided.changed;
     let mut report = SourceReport {
         source: source.name.clone(),
         partitions_ingested: changed.len(),
@@ -139,21 +253,27 @@ pub async fn ingest_source(
         )
         .await?;
     let sinks = (processed.sink(), quarantine.sink());
-    let read = read_partitions(context, source_id, &files, &changed, &mut report, &sinks, progress).await;
+    let read = read_partitions(context, source_id, &files, &decided, &mut report, &sinks, progress).await;
     drop(sinks);
     let mut partition_states = match read {
         Ok(partition_states) => partition_states,
         Err(error) => return Err(processed.abandon(quarantine.abandon(error).await).await),
     };
-    // The processed rows first: a build killed between the two commits re-ingests these
-    // partitions (their fingerprints are saved after both), replacing both tables' rows again.
+    // The processed rows first, the unique index last: a build killed between the commits
+    // re-ingests these partitions (their fingerprints are saved after all three), replacing the
+    // rows again, and decides `unique(...)` against the state, never against a newer index.
     if let Err(error) = processed.finish(Ok(())).await {
         return Err(quarantine.abandon(error).await);
     }
     quarantine.finish(Ok(())).await?;
-    for partition in &changed {
+    write_index(context, store, source_id, &decided, &partitions).await?;
+    for partition in changed {
         match partition_states.remove(partition) {
-            Some(partition_state) => {
+            Some(mut partition_state) => {
+                partition_state.inputs = input_fingerprint(&files, partition, &rules);
+                partition_state.unique = decided.verdicts.digest(partition);
+                partition_state.fingerprint =
+                    short_digest(&format!("{}:{}", partition_state.inputs, partition_state.unique));
                 state.partitions.insert(partition.clone(), partition_state);
             }
             None => {
@@ -164,14 +284,43 @@ pub async fn ingest_source(
     Ok(report)
 }
 
-/// Reads, validates and checks the uniqueness of every row of the partitions `changed`, in
-/// partition, file and row order, sending accepted rows to `sinks.0` and rejected ones to
+/// Replaces the `unique(...)` index rows of the written partitions (nothing without a `unique`).
+async fn write_index(
+    context: &BuildContext<'_>,
+    store: &OfflineStore,
+    source_id: SourceId,
+    decided: &Decided,
+    partitions: &[String],
+) -> Result<(), BatchError> {
+    if UniqueChecks::new(context.plan, source_id).is_empty() {
+        return Ok(());
+    }
+    let source = &context.plan.sources[source_id];
+    let index = store
+        .unique_index(&source.name)
+        .writer(
+            unique::index_schema(),
+            Replace::Dates(partitions),
+            context.run,
+            store.write_buffer(),
+        )
+        .await?;
+    let sent = index
+        .sink()
+        .send(decided.occurrences.index_batch(&decided.changed)?)
+        .await;
+    index.finish(sent).await?;
+    Ok(())
+}
+
+/// Reads and validates every row of the partitions to write, in partition, file and row order,
+/// applying the `unique(...)` verdicts, sending accepted rows to `sinks.0` and rejected ones to
 /// `sinks.1`; the counts go to `report`, and each partition's to the returned states.
 async fn read_partitions(
     context: &BuildContext<'_>,
     source_id: SourceId,
     files: &SourceFiles,
-    changed: &BTreeSet<String>,
+    decided: &Decided,
     report: &mut SourceReport,
     (processed, quarantine): &(Sink, Sink),
     progress: &dyn Progress,
@@ -179,39 +328,35 @@ async fn read_partitions(
     let plan = context.plan;
     let source = &plan.sources[source_id];
     let rules = RowRules::for_source(plan, source_id);
-    let mut unique = Uniqueness::new(plan, source_id);
     let mut first_rejection: Option<Rejection> = None;
     let mut warned: BTreeSet<String> = BTreeSet::new();
     let mut partition_states: BTreeMap<String, PartitionState> = BTreeMap::new();
-    let total_files: usize = changed
+    let total_files: usize = decided
+        .changed
         .iter()
         .filter_map(|partition| files.partitions.get(partition))
         .map(Vec::len)
         .sum();
     progress.start(&format!("ingest {}", source.name), total_files as u64);
-    for partition in changed {
-        let mut partition_state = PartitionState {
-            fingerprint: files.fingerprint(partition),
-            ..PartitionState::default()
-        };
-        let inputs: Vec<(String, Vec<RecordBatch>)> = if source.format == mlsys_compiler::plan::Format::Delta {
-            let location = list::resolve_location(context.project, &source.location)?;
-            vec![(source.location.clone(), read_delta(&source.name, &location).await?)]
-        } else {
-            let mut inputs = Vec::new();
-            for file in files.partitions.get(partition).into_iter().flatten() {
-                inputs.push((file.display.clone(), read_file(&source.name, source.format, file)?));
-            }
-            inputs
-        };
-        for (display, raw_batches) in inputs {
-            let file = &display;
+    for partition in decided
+        .changed
+        .iter()
+        .filter(|partition| files.partitions.contains_key(*partition))
+    {
+        let mut partition_state = PartitionState::default();
+        for (file, raw_batches) in partition_inputs(context, source_id, files, partition).await? {
             report.files_read += 1;
-            check_columns(plan, source_id, &raw_batches, file, &mut warned, &mut report.warnings)?;
+            check_columns(plan, source_id, &raw_batches, &file, &mut warned, &mut report.warnings)?;
             for raw in &raw_batches {
                 report.rows_read += raw.num_rows() as u64;
-                let (mut batch, mut rejections) = validate_batch(&rules, raw, file, partition)?;
-                rejections.extend(unique.check(&mut batch)?);
+                let Validated {
+                    accepted: mut batch,
+                    rejected: mut rejections,
+                    skipped,
+                } = validate_batch(&rules, raw, &file, partition)?;
+                rejections.extend(decided.verdicts.apply(partition, &mut batch)?);
+                add_skipped(&mut partition_state.rows_skipped, &skipped);
+                add_skipped(&mut report.rows_skipped, &skipped);
                 partition_state.rows_accepted += batch.num_rows() as u64;
                 partition_state.rows_quarantined += rejections.len() as u64;
                 report.rows_accepted += batch.num_rows() as u64;
@@ -318,135 +463,32 @@ fn extend_event_range(range: &mut Option<(i64, i64)>, batch: &RecordBatch, times
     }
 }
 
-/// `unique(col)` over the rows of one ingestion: the first occurrence (in partition, file and row
-/// order) is kept, later ones are rejected. Holds each distinct value once, with where it was
-/// first seen (the file as an index into the files seen).
-pub struct Uniqueness {
-    checks: Vec<UniqueCheck>,
-    files: Vec<String>,
-    file_ids: HashMap<String, u32>,
-}
-
-struct UniqueCheck {
-    column: ColumnIndex,
-    name: String,
-    contract: String,
-    seen: HashMap<Box<str>, (u32, u64)>,
-}
-
-impl Uniqueness {
-    pub fn new(plan: &Plan, source_id: SourceId) -> Uniqueness {
-        let source = &plan.sources[source_id];
-        let mut checks = Vec::new();
-        for contract in plan.contracts.values().filter(|contract| contract.source == source_id) {
-            for expectation in &contract.expectations {
-                if let Expectation::Unique { column } = expectation {
-                    checks.push(UniqueCheck {
-                        column: *column,
-                        name: source.columns[*column as usize].name.clone(),
-                        contract: contract.name.clone(),
-                        seen: HashMap::new(),
-                    });
-                }
-            }
-        }
-        Uniqueness {
-            checks,
-            files: Vec::new(),
-            file_ids: HashMap::new(),
-        }
-    }
-
-    fn file_id(&mut self, file: &str) -> u32 {
-        if let Some(id) = self.file_ids.get(file) {
-            return *id;
-        }
-        let id = self.files.len() as u32;
-        self.files.push(file.to_string());
-        self.file_ids.insert(file.to_string(), id);
-        id
-    }
-
-    /// Rejects the rows of a validated `batch` whose value was seen before, removing them.
-    pub fn check(&mut self, batch: &mut RecordBatch) -> Result<Vec<Rejection>, BatchError> {
-        let mut rejected = Vec::new();
-        for index in 0..self.checks.len() {
-            let column = self.checks[index].column;
-            let values = batch.column(column as usize).clone();
-            let formatter = datafusion::arrow::util::display::ArrayFormatter::try_new(
-                values.as_ref(),
-                &datafusion::arrow::util::display::FormatOptions::default(),
-            )?;
-            let files = batch
-                .column_by_name(validate::FILE_COLUMN)
-                .and_then(|array| array.as_any().downcast_ref::<StringArray>().cloned());
-            let rows = batch
-                .column_by_name(ROW_COLUMN)
-                .and_then(|array| array.as_any().downcast_ref::<UInt64Array>().cloned());
-            let (Some(files), Some(rows)) = (files, rows) else {
-                continue;
-            };
-            let mut keep = Vec::with_capacity(batch.num_rows());
-            for row in 0..batch.num_rows() {
-                if values.is_null(row) {
-                    keep.push(true);
-                    continue;
-                }
-                let key = formatter.value(row).to_string();
-                let file = self.file_id(files.value(row));
-                let check = &mut self.checks[index];
-                match check.seen.get(key.as_str()) {
-                    Some((first_file, first_row)) => {
-                        keep.push(false);
-                        rejected.push(Rejection {
-                            file: files.value(row).to_string(),
-                            row: rows.value(row),
-                            kind: validate::RejectionKind::Unique {
-                                column,
-                                contract: check.contract.clone(),
-                            },
-                            reason: format!(
-                                "violates `unique({})` of contract `{}`: `{key}` first seen in {} row {first_row}",
-                                check.name, check.contract, self.files[*first_file as usize]
-                            ),
-                            record: format!("{}={key}", check.name),
-                        });
-                    }
-                    None => {
-                        check.seen.insert(key.into_boxed_str(), (file, rows.value(row)));
-                        keep.push(true);
-                    }
-                }
-            }
-            if keep.iter().any(|keep| !keep) {
-                *batch = filter_record_batch(batch, &BooleanArray::from(keep))?;
-            }
-        }
-        Ok(rejected)
-    }
-}
-
-/// `unique(col)` over `batches` in order ([`Uniqueness`]), each rejection with its row's `dt`.
+/// `unique(col)` over `batches` alone (a sample, as `check --data` reads), by the rule of
+/// [`unique`]; each rejection with its row's `dt`.
 pub fn reject_duplicates(
     plan: &Plan,
     source_id: SourceId,
     batches: &mut [RecordBatch],
 ) -> Result<Vec<(String, Rejection)>, BatchError> {
-    let mut unique = Uniqueness::new(plan, source_id);
-    let mut rejected = Vec::new();
-    for batch in batches.iter_mut() {
-        let partition = batch
+    let checks = UniqueChecks::new(plan, source_id);
+    let partition_of = |batch: &RecordBatch| {
+        batch
             .column_by_name(DATE_PARTITION)
             .and_then(|array| array.as_any().downcast_ref::<StringArray>())
             .filter(|array| !array.is_empty() && array.is_valid(0))
             .map(|array| array.value(0).to_string())
-            .unwrap_or_default();
-        rejected.extend(
-            unique
-                .check(batch)?
-                .into_iter()
-                .map(|rejection| (partition.clone(), rejection)),
-        );
+            .unwrap_or_default()
+    };
+    let mut occurrences = Occurrences::default();
+    for batch in batches.iter() {
+        checks.collect(batch, &partition_of(batch), &mut occurrences)?;
+    }
+    let verdicts = checks.resolve(&occurrences);
+    let mut rejected = Vec::new();
+    for batch in batches.iter_mut() {
+        let partition = partition_of(batch);
+        let found = verdicts.apply(&partition, batch)?;
+        rejected.extend(found.into_iter().map(|rejection| (partition.clone(), rejection)));
     }
     Ok(rejected)
 }
