@@ -6,5 +6,6 @@ mod examples;
 mod format;
 mod hashes;
 mod index;
+mod paths;
 mod robustness;
 mod support;
