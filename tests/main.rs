@@ -6,6 +6,7 @@ mod cli;
 mod data;
 mod lsp;
 mod models;
+mod paths;
 mod support;
 mod train;
 mod verify;
