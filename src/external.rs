@@ -3,7 +3,10 @@
 //! takes a file as it is. Either way the model is then evaluated by mlsys, through ONNX Runtime, on
 //! the same holdout as any built-in model.
 //!
-//! The program's contract: it runs under `sh -c` in the project directory, with
+//! A spec is code: `command(...)` runs a shell program with the rights of whoever runs `mlsysc
+//! build`. The program's contract: it runs under `sh -c` in the project directory, with an
+//! environment holding only `PATH`, `HOME`, `LANG`, `LC_*`, `TMPDIR`, the variables named in
+//! `MLSYS_TRAINER_ENV` (comma-separated) and
 //! - `MLSYS_TRAINING_SET`, `MLSYS_HOLDOUT`: Parquet files, one float64 column per pinned input (named
 //!   `group@vN.feature`, in the model's order; missing = NaN) and a float64 `label` (0/1 for
 //!   classification), in time order;
@@ -14,11 +17,13 @@
 //!
 //! Its stdout and stderr go to `stdout.log` and `stderr.log` beside those files; a failure shows the
 //! end of stderr. A program still running at its `timeout` (default 1h) is stopped with every process
-//! it started: SIGTERM, then SIGKILL 5 s later. It stays in mlsysc's process group, so a Ctrl-C at the
-//! terminal stops it together with the build.
+//! it started, detached ones included: SIGTERM, then SIGKILL 5 s later ([`crate::process_tree`]);
+//! processes it leaves behind when it exits are stopped the same way. A Ctrl-C at the terminal is
+//! passed on to it and stops the build.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -29,13 +34,21 @@ use datafusion::arrow::array::{ArrayRef, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
+use mlsys_batch::ingest::list::{outside_project, resolve_location};
+use mlsys_compiler::paths::{PathReach, reach};
 use mlsys_compiler::plan::Literal;
+
+use crate::process_tree::ProcessTree;
 
 /// How long a trainer may run when its `command(...)` gives no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Between SIGTERM and SIGKILL when a trainer is stopped.
-const GRACE: Duration = Duration::from_secs(5);
+/// Names a comma-separated list of further variables passed from mlsysc's environment to a
+/// trainer (which otherwise sees only [`PASSED_VARIABLES`], `LC_*` and the contract's `MLSYS_*`).
+pub const TRAINER_ENV: &str = "MLSYS_TRAINER_ENV";
+
+/// What a trainer inherits from mlsysc's environment by default.
+const PASSED_VARIABLES: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR"];
 
 /// Lines of stderr shown with a failure.
 const STDERR_TAIL_LINES: usize = 20;
@@ -130,10 +143,13 @@ pub fn run_command(
         mlsys_train::Task::Classification => "classification",
         mlsys_train::Task::Regression => "regression",
     };
-    let mut child = Command::new("sh")
+    let mut trainer = Command::new("sh");
+    trainer
         .arg("-c")
         .arg(command)
         .current_dir(run.project)
+        .env_clear()
+        .envs(passed_environment())
         .env("MLSYS_TRAINING_SET", &training_set)
         .env("MLSYS_HOLDOUT", &holdout)
         .env("MLSYS_HYPERPARAMETERS", &parameters)
@@ -144,16 +160,16 @@ pub fn run_command(
         .env("MLSYS_SEED", run.seed.to_string())
         .stdin(Stdio::null())
         .stdout(open_log(&stdout_log)?)
-        .stderr(open_log(&stderr_log)?)
-        .spawn()
-        .with_context(|| format!("starting `sh -c {command:?}`"))?;
+        .stderr(open_log(&stderr_log)?);
+    // Dropped on every way out of this function: what the trainer left running is stopped.
+    let mut child = ProcessTree::spawn(&mut trainer).with_context(|| format!("starting `sh -c {command:?}`"))?;
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().context("waiting for the trainer")? {
             break status;
         }
         if started.elapsed() >= timeout {
-            stop_tree(&mut child);
+            child.stop();
             bail!(
                 "`{command}` did not finish within {}; it was stopped (raise `timeout` in `command(...)`)\
                  {}",
@@ -163,6 +179,7 @@ pub fn run_command(
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    child.stop();
     if !status.success() {
         bail!(
             "`{command}` {}{}",
@@ -191,18 +208,57 @@ pub fn run_command(
     Ok(CommandOutput { onnx, reported_metrics })
 }
 
-/// The imported model of `onnx("PATH")`, PATH relative to the project directory.
+/// The largest model `onnx("PATH")` reads: an ONNX file is one protobuf message, at most 2 GiB.
+pub const MAX_ONNX_BYTES: u64 = 2 << 30;
+
+/// The imported model of `onnx("PATH")`, PATH relative to the project directory (or absolute, or
+/// a `file://` URL). Only a regular file of at most [`MAX_ONNX_BYTES`] is read, and a relative
+/// path must not lead out of the project through a symbolic link.
 pub fn read_onnx(project: &Path, path: &str) -> anyhow::Result<Vec<u8>> {
-    let full = project.join(path);
-    match std::fs::read(&full) {
-        Ok(bytes) if bytes.is_empty() => bail!("`onnx(\"{path}\")`: {} is empty", full.display()),
-        Ok(bytes) => Ok(bytes),
+    let what = format!("`onnx(\"{path}\")`");
+    let full = resolve_location(project, path).with_context(|| what.clone())?;
+    let metadata = match std::fs::metadata(&full) {
+        Ok(metadata) => metadata,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
-            "`onnx(\"{path}\")`: no such file {} (the path is relative to the project directory)",
+            "{what}: no such file {} (the path is relative to the project directory)",
             full.display()
         ),
-        Err(error) => Err(anyhow!("`onnx(\"{path}\")`: reading {}: {error}", full.display())),
+        Err(error) => return Err(anyhow!("{what}: reading {}: {error}", full.display())),
+    };
+    if !metadata.is_file() {
+        bail!("{what}: {} is not a regular file", full.display());
     }
+    if reach(path) == PathReach::Inside
+        && let Some(target) = outside_project(project, &full)
+    {
+        bail!(
+            "{what}: {} leads out of the project directory through a symbolic link (to {}); write an \
+             absolute path to import a model from outside the project",
+            full.display(),
+            target.display()
+        );
+    }
+    let too_large = |size: u64| {
+        anyhow!(
+            "{what}: {} holds {size} bytes; an ONNX model is at most {MAX_ONNX_BYTES}",
+            full.display()
+        )
+    };
+    if metadata.len() > MAX_ONNX_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&full)
+        .and_then(|file| file.take(MAX_ONNX_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|error| anyhow!("{what}: reading {}: {error}", full.display()))?;
+    if bytes.len() as u64 > MAX_ONNX_BYTES {
+        // It grew while being read.
+        return Err(too_large(bytes.len() as u64));
+    }
+    if bytes.is_empty() {
+        bail!("{what}: {} is empty", full.display());
+    }
+    Ok(bytes)
 }
 
 fn write_split(path: &Path, features: &[String], matrix: &Matrix<'_>) -> anyhow::Result<()> {
@@ -279,68 +335,22 @@ fn stderr_tail(path: &Path, directory: &Path) -> String {
     out
 }
 
-/// SIGTERM to the trainer and every process it started, then SIGKILL to the same after the grace
-/// period (processes its shell started may have been re-parented by then, so the first list is kept).
-fn stop_tree(child: &mut std::process::Child) {
-    let mut pids = descendants(child.id());
-    pids.push(child.id());
-    signal(&pids, "-TERM");
-    let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for pid in descendants(child.id()) {
-        if !pids.contains(&pid) {
-            pids.push(pid);
-        }
-    }
-    signal(&pids, "-KILL");
-    let _ = child.wait();
-}
-
-fn signal(pids: &[u32], name: &str) {
-    let _ = Command::new("kill")
-        .arg(name)
-        .arg("--")
-        .args(pids.iter().map(u32::to_string))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Every process below `root`, from `/proc` (parent of each process: the field after its name).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // `pid (name) state ppid ...`; the name may hold spaces and parentheses.
-        let parent = stat
-            .rfind(')')
-            .and_then(|end| stat[end + 1..].split_whitespace().nth(1))
-            .and_then(|field| field.parse::<u32>().ok());
-        if let Some(parent) = parent {
-            parents.push((pid, parent));
-        }
-    }
-    let mut found = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(parent) = frontier.pop() {
-        for (pid, _) in parents.iter().filter(|(_, of)| *of == parent) {
-            if !found.contains(pid) {
-                found.push(*pid);
-                frontier.push(*pid);
-            }
-        }
-    }
-    found
+/// The variables of mlsysc's environment a trainer sees: [`PASSED_VARIABLES`], `LC_*`, and those
+/// named in [`TRAINER_ENV`].
+fn passed_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let extra = std::env::var(TRAINER_ENV).unwrap_or_default();
+    let extra: Vec<&str> = extra
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    std::env::vars_os()
+        .filter(|(name, _)| {
+            name.to_str().is_some_and(|name| {
+                PASSED_VARIABLES.contains(&name) || name.starts_with("LC_") || extra.contains(&name)
+            })
+        })
+        .collect()
 }
 
 fn human_duration(duration: Duration) -> String {

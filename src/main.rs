@@ -11,6 +11,7 @@ mod fmt;
 mod lsp;
 mod materialize;
 mod models;
+mod process_tree;
 mod project;
 mod report;
 mod serve;

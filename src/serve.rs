@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mlsys_compiler::compile;
+use mlsys_serve::ListenerConfig;
 
 use crate::{project, report};
 
@@ -28,6 +30,19 @@ pub struct ServeFeaturesArgs {
     /// Key namespace in a shared online store.
     #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
     namespace: String,
+    /// Seconds a client may take to send a request's head (request line and headers), counted
+    /// from connecting or from the previous response: also how long an idle kept-alive
+    /// connection stays open.
+    #[arg(long, value_name = "SECONDS", default_value_t = ListenerConfig::default().head_timeout.as_secs())]
+    head_timeout: u64,
+    /// Seconds a client may take to send a request's body, counted from the end of its head
+    /// (answered 408 beyond).
+    #[arg(long, value_name = "SECONDS", default_value_t = ListenerConfig::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Most connections open at once (kept under the open-file limit). A connection beyond it
+    /// closes the oldest connection that is between requests, or is refused if all are in one.
+    #[arg(long, value_name = "N", default_value_t = ListenerConfig::default().max_connections)]
+    max_connections: usize,
 }
 
 pub fn serve_features(arguments: ServeFeaturesArgs) -> anyhow::Result<ExitCode> {
@@ -47,7 +62,12 @@ pub fn serve_features(arguments: ServeFeaturesArgs) -> anyhow::Result<ExitCode> 
         let listener = tokio::net::TcpListener::bind((arguments.host.as_str(), arguments.port)).await?;
         let address = listener.local_addr()?;
         println!("serving features on http://{address} (online store: {location}); ctrl-c stops");
-        mlsys_serve::serve(listener, server).await?;
+        let config = ListenerConfig {
+            head_timeout: Duration::from_secs(arguments.head_timeout),
+            body_timeout: Duration::from_secs(arguments.body_timeout),
+            max_connections: arguments.max_connections,
+        };
+        mlsys_serve::serve(listener, server, config).await?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -11,6 +11,7 @@ mod redaction;
 #[path = "../runtime/online/tests/support/redis_server.rs"]
 #[allow(dead_code)] // restarting a killed server is only exercised by the online tests
 mod redis_server;
+mod paths;
 mod support;
 mod train;
 mod verify;

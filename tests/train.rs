@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use mlsys_registry::{Registry, Stage};
 
-fn mlsysc(directory: &Path, arguments: &[&str]) -> Output {
+pub fn mlsysc(directory: &Path, arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlsysc"))
         .args(arguments)
         .current_dir(directory)
@@ -16,7 +16,7 @@ fn mlsysc(directory: &Path, arguments: &[&str]) -> Output {
         .expect("mlsysc runs")
 }
 
-fn text(output: &Output) -> String {
+pub fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -24,7 +24,42 @@ fn text(output: &Output) -> String {
     )
 }
 
-fn versions(project: &Path, model: &str) -> Vec<mlsys_registry::ModelVersion> {
+/// `mlsysc` with extra environment variables.
+fn mlsysc_with(directory: &Path, arguments: &[&str], environment: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(arguments)
+        .envs(environment.iter().copied())
+        .current_dir(directory)
+        .output()
+        .expect("mlsysc runs")
+}
+
+/// Whether process `pid` is running (a zombie is not).
+fn process_alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().next());
+        state != Some("Z")
+    })
+}
+
+/// Waits (up to a deadline) for the process whose pid the trainer wrote to `pid_file` to be
+/// gone; kills it and fails if it outlives the deadline.
+fn assert_stopped(project: &Path, pid_file: &str, what: &str) {
+    let pid = std::fs::read_to_string(project.join(pid_file)).unwrap_or_else(|_| panic!("{what}: no {pid_file}"));
+    let pid = pid.trim();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while process_alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if process_alive(pid) {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+        panic!("{what} (pid {pid}) outlived the trainer's timeout");
+    }
+}
+
+pub fn versions(project: &Path, model: &str) -> Vec<mlsys_registry::ModelVersion> {
     Registry::open(&project.join(".mlsys/registry.db"))
         .expect("registry opens")
         .versions(model)
@@ -156,7 +191,7 @@ serve disputes_api {
 }
 "#;
 
-fn small_project(name: &str, snapshot: &str, ratio: &str, lost_on_day_2: bool) -> std::path::PathBuf {
+pub fn small_project(name: &str, snapshot: &str, ratio: &str, lost_on_day_2: bool) -> std::path::PathBuf {
     let root = std::env::temp_dir().join(format!("mlsysc-train-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let spec = SPEC.replace("SNAPSHOT", snapshot).replace("RATIO", ratio);
@@ -227,7 +262,7 @@ fn bad_training_data_fails_the_build_naming_the_model_and_registers_nothing() {
 }
 
 /// `small_project` with another algorithm for `disputes_model`.
-fn external_project(name: &str, algorithm: &str) -> std::path::PathBuf {
+pub fn external_project(name: &str, algorithm: &str) -> std::path::PathBuf {
     let project = small_project(name, "2026-03-02 .. 2026-03-02", "", true);
     set_algorithm(&project, algorithm);
     project
@@ -374,23 +409,7 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
         );
         if name == "timeout" {
             // What the program started in the background was stopped with it.
-            let pid = std::fs::read_to_string(project.join("sleeper.pid")).expect("the sleeper's pid");
-            let stat = format!("/proc/{}/stat", pid.trim());
-            let alive = || {
-                std::fs::read_to_string(&stat).is_ok_and(|stat| {
-                    let state = stat
-                        .rfind(')')
-                        .and_then(|end| stat[end + 1..].split_whitespace().next());
-                    state != Some("Z")
-                })
-            };
-            for _ in 0..40 {
-                if !alive() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            assert!(!alive(), "the trainer's background `sleep` outlived the timeout");
+            assert_stopped(&project, "sleeper.pid", "the trainer's background `sleep`");
         }
         let _ = std::fs::remove_dir_all(project);
     }
@@ -445,5 +464,52 @@ fn a_label_expression_over_the_examples_columns_labels_each_example() {
     });
     assert_eq!(labels.len(), 20);
     assert_eq!(labels.iter().filter(|label| **label).count(), 10);
+    let _ = std::fs::remove_dir_all(project);
+}
+
+#[test]
+fn a_timed_out_trainer_is_stopped_with_the_processes_that_left_its_group() {
+    // One grandchild in a new session under the trainer's shell, one in a new session whose
+    // parent exited at once (re-parented away from the trainer's tree); then the trainer hangs.
+    let project = external_project(
+        "detached",
+        r#"command("setsid sleep 1000 & echo $! > session.pid; (setsid sleep 1000 & echo $! > orphan.pid); sleep 1000", timeout = 1s)"#,
+    );
+    let build = mlsysc(&project, &["build"]);
+    let output = text(&build);
+    assert_eq!(build.status.code(), Some(1), "{output}");
+    assert!(output.contains("did not finish within 1s"), "{output}");
+    assert_stopped(&project, "session.pid", "a `setsid` grandchild");
+    assert_stopped(&project, "orphan.pid", "an orphaned `setsid` grandchild");
+    let _ = std::fs::remove_dir_all(project);
+}
+
+#[test]
+fn a_trainer_sees_only_the_passed_environment() {
+    // The trainer records its environment and fails (nothing to register).
+    let project = external_project("environment", r#"command("env > trainer.env; exit 3")"#);
+    let build = mlsysc_with(
+        &project,
+        &["build"],
+        &[
+            ("MLSYS_TEST_SECRET", "hunter2"),
+            ("MLSYS_TEST_PASSED", "visible"),
+            ("MLSYS_TRAINER_ENV", "MLSYS_TEST_PASSED, NOT_SET_ANYWHERE"),
+        ],
+    );
+    assert_eq!(build.status.code(), Some(1), "{}", text(&build));
+    let environment = std::fs::read_to_string(project.join("trainer.env")).expect("the trainer ran");
+    let names: Vec<&str> = environment
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    assert!(
+        !environment.contains("hunter2"),
+        "the secret reached the trainer:\n{environment}"
+    );
+    assert!(environment.contains("MLSYS_TEST_PASSED=visible"), "{environment}");
+    for name in ["PATH", "MLSYS_MODEL_OUTPUT", "MLSYS_TRAINING_SET", "MLSYS_SEED"] {
+        assert!(names.contains(&name), "{name} missing:\n{environment}");
+    }
     let _ = std::fs::remove_dir_all(project);
 }

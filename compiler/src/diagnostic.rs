@@ -56,6 +56,7 @@ codes! {
     DuplicateProperty = "E0110", "property given twice";
     InvalidValue = "E0111", "invalid property value";
     MisplacedHeader = "E0112", "version or `on` target where the declaration kind does not take one";
+    PathEscapesProject = "E0113", "relative path leads out of the project directory";
     TypeMismatch = "E0201", "type mismatch";
     ArgumentCount = "E0202", "wrong number of arguments";
     OperatorTypes = "E0203", "operator not defined for these types";
@@ -98,6 +99,7 @@ codes! {
     DataUnexpectedColumn = "W0903", "unexpected column in the data";
     DataRowsViolate = "W0904", "sampled rows violate a contract or a non-null type";
     DataMissing = "W0905", "no data found for a source";
+    PathOnMachine = "I0101", "path reads from the machine outside the project";
     ColumnAdded = "I0801", "column added";
     DeprecationAdded = "I0802", "deprecation announced";
     ModelInputsChanged = "I0803", "model's pinned features changed";

@@ -40,6 +40,7 @@ pub mod evolution;
 pub mod format;
 pub mod index;
 pub mod lock;
+pub mod paths;
 pub mod plan;
 pub mod render;
 pub mod source;

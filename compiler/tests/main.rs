@@ -8,5 +8,6 @@ mod format;
 mod hashes;
 mod index;
 mod render;
+mod paths;
 mod robustness;
 mod support;

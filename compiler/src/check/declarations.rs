@@ -92,7 +92,10 @@ impl Checker<'_> {
             });
         let location = properties
             .required("location", declaration, "location = \"data/raw/NAME\"", diagnostics)
-            .and_then(|property| string_value(&property, diagnostics));
+            .and_then(|property| {
+                let path = string_value(&property, diagnostics)?;
+                project_path("location", path, property.value.expr.span, diagnostics)
+            });
         let partitioning = properties.value("partition", diagnostics).and_then(|property| {
             choice(
                 &property,

@@ -822,7 +822,11 @@ impl Checker<'_> {
             }
         }
         let kind = if is_onnx {
-            AlgorithmKind::Onnx { path: text }
+            let span = arguments
+                .first()
+                .map_or(property.value.expr.span, |argument| argument.value.span);
+            let path = project_path("`onnx` model", text, span, &mut self.diagnostics)?;
+            AlgorithmKind::Onnx { path }
         } else {
             AlgorithmKind::Command { command: text }
         };

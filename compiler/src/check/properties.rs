@@ -2,6 +2,7 @@
 //! and typed accessors that report `E0111` for values of the wrong shape.
 
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::paths::PathReach;
 use crate::source::Span;
 use crate::syntax::ast::*;
 use crate::syntax::literal::format_duration;
@@ -268,6 +269,41 @@ pub fn string_value(property: &PropertyValue<'_>, diagnostics: &mut Vec<Diagnost
                     format!("`{}` must be a string", property.key.name),
                 )
                 .with_label_text("expected a \"quoted string\""),
+            );
+            None
+        }
+    }
+}
+
+/// A path of the spec (`location`, `onnx("PATH")`) checked by where its text points: climbing out
+/// of the project with `..` is an error (E0113, `None`); an absolute path or `file://` URL is
+/// allowed and noted (I0101), so that review sees a build reading the machine beyond the project.
+pub fn project_path(what: &str, path: String, span: Span, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
+    match crate::paths::reach(&path) {
+        PathReach::Inside | PathReach::Remote => Some(path),
+        PathReach::Machine => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::PathOnMachine,
+                    span,
+                    format!("{what} `{path}` is outside the project directory"),
+                )
+                .with_label_text("read from wherever the build runs")
+                .with_help(
+                    "fine if meant (shared data on every build machine); a path inside the project travels with it",
+                ),
+            );
+            Some(path)
+        }
+        PathReach::Escapes => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::PathEscapesProject,
+                    span,
+                    format!("{what} `{path}` leads out of the project directory"),
+                )
+                .with_label_text("`..` climbs above the project")
+                .with_help("keep relative paths inside the project; to read elsewhere on purpose, write an absolute path or a URL"),
             );
             None
         }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # HTTP load test of the feature server on the fraud example, side by side with Feast's server
 # when Feast is installed: single-row `fraud_detector` requests, wrk at concurrency 1 and 16,
-# server pinned to core 0 and client to core 1. Prints p50/p99 latency and throughput.
+# server pinned to core 0 and client to core 1. Prints p50/p99 latency and throughput. Before any
+# load, both servers answer the same request and the script exits 1 if their values differ
+# (compare_answers.py).
 #
 #   runtime/serve/benches/http.sh [WORK_DIR]
 #
@@ -90,17 +92,52 @@ cat > "$body" <<JSON
 JSON
 export WRK_BODY="$body"
 
-"${nice[@]}" taskset -c 0 "$target/release/examples/serve" "$project" "$project/.mlsys/online.redb" "$mlsys_port" 2> "$work/mlsys-serve.log" &
-server_pid=$!
-wait_for "http://127.0.0.1:$mlsys_port/ready"
+start_mlsys() {
+  "${nice[@]}" taskset -c 0 "$target/release/examples/serve" "$project" "$project/.mlsys/online.redb" "$mlsys_port" 2>> "$work/mlsys-serve.log" &
+  server_pid=$!
+  wait_for "http://127.0.0.1:$mlsys_port/ready"
+}
+
+# The answers first: a benchmark of two servers that answer differently measures nothing, so any
+# difference stops the script before a single load run.
+: > "$work/mlsys-serve.log"
+start_mlsys
 url="http://127.0.0.1:$mlsys_port/get-online-features"
-curl -s -X POST -H 'Content-Type: application/json' --data @"$body" "$url" > "$work/mlsys-response.json"
+curl -sf -X POST -H 'Content-Type: application/json' --data @"$body" "$url" > "$work/mlsys-response.json"
 echo "mlsys response: $(cat "$work/mlsys-response.json")" >&2
+feast_results=()
+if command -v feast > /dev/null; then
+  feast_dir="$work/feast"
+  rm -rf "$feast_dir"
+  python3 "$benches/feast_setup.py" "$url" "$project/data/raw/transactions" "$feast_dir" "$at_micros" >&2
+  cleanup
+  (cd "$feast_dir" && exec "${nice[@]}" taskset -c 0 feast serve --no-access-log --max-requests 100000000 --registry_ttl_sec 3600 -p "$feast_port" > "$work/feast-serve.log" 2>&1) &
+  server_pid=$!
+  wait_for "http://127.0.0.1:$feast_port/health"
+  feast_url="http://127.0.0.1:$feast_port/get-online-features"
+  curl -sf -X POST -H 'Content-Type: application/json' --data @"$body" "$feast_url" > "$work/feast-response.json"
+  echo "feast response: $(cat "$work/feast-response.json")" >&2
+  if ! python3 "$benches/compare_answers.py" "$work/mlsys-response.json" "$work/feast-response.json"; then
+    echo "http.sh: mlsys and Feast answer the same request differently; no figures" >&2
+    exit 1
+  fi
+  for connections in 1 16; do
+    feast_results+=("feast $connections $(load "$feast_url" "$connections")")
+  done
+  feast_results+=("feast 1,paced5ms $(load "$feast_url" 1 5)")
+  cleanup
+  server_pid=""
+  start_mlsys
+else
+  echo "feast is not installed: mlsys figures only, no comparison of answers" >&2
+fi
+
 results=()
 for connections in 1 16; do
   results+=("mlsys $connections $(load "$url" "$connections")")
 done
 results+=("mlsys 1,paced5ms $(load "$url" 1 5)")
+results+=(${feast_results[@]+"${feast_results[@]}"})
 # The server's own view (request and store read histograms), to tell server time from queueing.
 curl -s "http://127.0.0.1:$mlsys_port/metrics" > "$work/mlsys-metrics.txt"
 server_side=$(python3 - "$work/mlsys-metrics.txt" <<'PY'
@@ -117,35 +154,8 @@ print(f"{total:.0f} requests; p50 <= {quantile(0.5) * 1e6:.0f} us, p99 <= {quant
 PY
 )
 
-if command -v feast > /dev/null; then
-  feast_dir="$work/feast"
-  rm -rf "$feast_dir"
-  python3 "$benches/feast_setup.py" "$url" "$project/data/raw/transactions" "$feast_dir" "$at_micros" >&2
-  cleanup
-  (cd "$feast_dir" && exec "${nice[@]}" taskset -c 0 feast serve --no-access-log --max-requests 100000000 --registry_ttl_sec 3600 -p "$feast_port" > "$work/feast-serve.log" 2>&1) &
-  server_pid=$!
-  wait_for "http://127.0.0.1:$feast_port/health"
-  feast_url="http://127.0.0.1:$feast_port/get-online-features"
-  curl -s -X POST -H 'Content-Type: application/json' --data @"$body" "$feast_url" > "$work/feast-response.json"
-  echo "feast response: $(cat "$work/feast-response.json")" >&2
-  # Same request, same values? (Compared by feature name; floats by value.)
-  python3 - "$work/mlsys-response.json" "$work/feast-response.json" >&2 <<'PY'
-import json, sys
-def columns(path):
-    answer = json.load(open(path))
-    return dict(zip(answer["metadata"]["feature_names"], (r["values"] for r in answer["results"])))
-mlsys, feast = columns(sys.argv[1]), columns(sys.argv[2])
-differ = [name for name in mlsys if name in feast and mlsys[name] != feast[name]]
-print(f"values: {len(mlsys) - len(differ)} of {len(mlsys)} columns equal in both servers' answers; differ: {differ}")
-PY
-  for connections in 1 16; do
-    results+=("feast $connections $(load "$feast_url" "$connections")")
-  done
-  results+=("feast 1,paced5ms $(load "$feast_url" 1 5)")
-fi
-
 echo
-echo "mlsys server-side time (its own histogram, both runs): $server_side"
+echo "mlsys server-side time (its own histogram, its runs): $server_side"
 printf '%-8s %16s %10s %10s %12s %8s\n' server connections p50_ms p99_ms requests/s non-200
 for line in "${results[@]}"; do
   # shellcheck disable=SC2086

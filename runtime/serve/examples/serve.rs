@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let server = Arc::new(FeatureServer::new(Arc::new(plan), store)?);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>()?)).await?;
         eprintln!("serving {project} on http://{}", listener.local_addr()?);
-        mlsys_serve::serve(listener, server).await?;
+        mlsys_serve::serve(listener, server, mlsys_serve::ListenerConfig::default()).await?;
         Ok(())
     })
 }

@@ -16,6 +16,9 @@ pub enum ServeError {
     /// The request body is larger than the server accepts: 413.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request body did not arrive within the listener's body timeout: 408.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The online store cannot be reached right now: 503, retry later.
     #[error("{0}")]
     StoreUnavailable(String),
@@ -46,6 +49,7 @@ impl ServeError {
             ServeError::BadRequest(_) => 400,
             ServeError::NotFound(_) => 404,
             ServeError::PayloadTooLarge(_) => 413,
+            ServeError::RequestTimeout(_) => 408,
             ServeError::StoreUnavailable(_) | ServeError::NeverMaterialized(_) | ServeError::NotMaterialized(_) => 503,
             ServeError::Internal(_) => 500,
         }
@@ -57,6 +61,7 @@ impl ServeError {
             ServeError::BadRequest(_) => "bad_request",
             ServeError::NotFound(_) => "not_found",
             ServeError::PayloadTooLarge(_) => "payload_too_large",
+            ServeError::RequestTimeout(_) => "request_timeout",
             ServeError::StoreUnavailable(_) => "store_unavailable",
             ServeError::NeverMaterialized(_) | ServeError::NotMaterialized(_) => "not_materialized",
             ServeError::Internal(_) => "internal",

@@ -1,5 +1,6 @@
 //! The HTTP edge: the axum [`router`] over a [`FeatureServer`], request timing, error bodies, and
-//! [`serve`] with graceful shutdown on ctrl-c or SIGTERM.
+//! [`serve`] with graceful shutdown on ctrl-c or SIGTERM, over the connection loop of
+//! [`crate::listener`].
 //!
 //! Error bodies are `{"detail": "<message>", "kind": "<kind>"}`: `detail` is where FastAPI, and so
 //! Feast's server, puts the message, so Feast clients show it; `kind` is the `mlsys_errors_total`
@@ -17,10 +18,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::error::ServeError;
+use crate::listener::{BodyError, ListenerConfig, serve_router};
 use crate::server::FeatureServer;
 use crate::wire::write_string;
 
@@ -40,23 +41,19 @@ pub fn router(server: Arc<FeatureServer>) -> Router {
 }
 
 /// Serves until ctrl-c or SIGTERM, then finishes the requests in flight.
-pub async fn serve(listener: TcpListener, server: Arc<FeatureServer>) -> io::Result<()> {
-    serve_until(listener, server, shutdown_signal()).await
+pub async fn serve(listener: TcpListener, server: Arc<FeatureServer>, config: ListenerConfig) -> io::Result<()> {
+    serve_until(listener, server, config, shutdown_signal()).await
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Serves until `shutdown` completes, then finishes the requests in flight. Connections are
+/// bounded as [`ListenerConfig`] says.
 pub async fn serve_until(
     listener: TcpListener,
     server: Arc<FeatureServer>,
+    config: ListenerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    // Small responses on kept-alive connections: never wait for Nagle's algorithm.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_router(listener, router(server), config, shutdown).await
 }
 
 /// Completes on ctrl-c or SIGTERM. A signal that cannot be listened to never completes (rather
@@ -110,7 +107,14 @@ fn error_response(server: &FeatureServer, error: &ServeError) -> Response {
     write_string(&mut body, error.kind());
     body.push('}');
     let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, body)
+    let mut response = json_response(status, body);
+    if matches!(error, ServeError::RequestTimeout(_)) {
+        // The rest of the body is not read: the connection cannot carry another request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn get_online_features(State(server): State<Arc<FeatureServer>>, request: Request) -> Response {
@@ -144,7 +148,7 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, ServeError
     let mut bytes = Vec::with_capacity(declared.map_or(0, |size| size as usize));
     let mut body = std::pin::pin!(body);
     while let Some(frame) = std::future::poll_fn(|context| body.as_mut().poll_frame(context)).await {
-        let frame = frame.map_err(|error| ServeError::bad_request(format!("cannot read the request body: {error}")))?;
+        let frame = frame.map_err(body_error)?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > limit {
                 return Err(too_large(&format!("more than {limit}")));
@@ -153,6 +157,15 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, ServeError
         }
     }
     Ok(bytes)
+}
+
+/// A body that arrived too slowly is the client's timeout (408); anything else a bad request.
+fn body_error(error: axum::Error) -> ServeError {
+    let error = error.into_inner();
+    match error.downcast_ref::<BodyError>() {
+        Some(timed_out @ BodyError::TimedOut(_)) => ServeError::RequestTimeout(timed_out.to_string()),
+        _ => ServeError::bad_request(format!("cannot read the request body: {error}")),
+    }
 }
 
 async fn health() -> Response {

@@ -64,6 +64,8 @@
 //! - [`server`]: [`FeatureServer`] (the request flow, independent of HTTP), [`ServerOptions`],
 //!   readiness.
 //! - [`http`]: the axum [`router`], error bodies, request timing, [`serve`] with graceful shutdown.
+//! - [`listener`]: the connection loop under every server: head and body timeouts, the
+//!   connection limit and its eviction policy ([`ListenerConfig`]), the open-file limit.
 //! - [`catalog`]: feature references and feature services resolved to plan features (404s).
 //! - [`feature_set`]: a feature set planned once and cached: the compiled function, the request
 //!   fields, the tables to read, where each input comes from.
@@ -87,6 +89,7 @@ pub mod catalog;
 pub mod error;
 pub mod feature_set;
 pub mod http;
+pub mod listener;
 pub mod lookup;
 pub mod metrics;
 pub mod request;
@@ -96,4 +99,5 @@ pub mod wire;
 
 pub use error::ServeError;
 pub use http::{router, serve, serve_until};
+pub use listener::ListenerConfig;
 pub use server::{FeatureServer, Readiness, ServerOptions};

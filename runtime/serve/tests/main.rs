@@ -1,5 +1,6 @@
 //! The feature server's integration tests: real HTTP on loopback, real redb and Redis stores.
 
+mod connections;
 mod errors;
 mod fraud;
 mod fuzz;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use mlsys_compiler::paths::PathReach;
 use mlsys_compiler::plan::{Format, Source};
 use sha2::{Digest, Sha256};
 
@@ -64,6 +65,14 @@ pub fn resolve_location(project: &Path, location: &str) -> Result<PathBuf, Batch
     Ok(project.join(location))
 }
 
+/// Where `path` really is when symbolic links take it out of `project`; `None` when it stays inside
+/// (or cannot be resolved: reading it then fails with its own error).
+pub fn outside_project(project: &Path, path: &Path) -> Option<PathBuf> {
+    let project = project.canonicalize().ok()?;
+    let target = path.canonicalize().ok()?;
+    (!target.starts_with(&project)).then_some(target)
+}
+
 fn extension_matches(format: Format, name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     match format {
@@ -101,7 +110,9 @@ pub fn hive_date(source: &Source, relative: &Path) -> Result<Option<String>, Bat
 }
 
 /// Lists the data files of a source (hidden files, `_`-prefixed files such as `_SUCCESS`, and the
-/// Delta log are skipped), grouped by Hive date partition.
+/// Delta log are skipped), grouped by Hive date partition. The location must be a folder, and a
+/// relative one must not lead out of the project through a symbolic link (the checker already
+/// refused `..` above the project: E0113).
 pub fn list_source(project: &Path, source: &Source) -> Result<SourceFiles, BatchError> {
     let root = resolve_location(project, &source.location)?;
     if !root.exists() {
@@ -111,15 +122,30 @@ pub fn list_source(project: &Path, source: &Source) -> Result<SourceFiles, Batch
             message: "the location does not exist".to_string(),
         });
     }
+    let refuse = |message: String| BatchError::Input {
+        source_name: source.name.clone(),
+        file: root.display().to_string(),
+        message,
+    };
+    if !root.is_dir() {
+        return Err(refuse(
+            "the location is a file, not a folder: name the folder that holds the data files".to_string(),
+        ));
+    }
+    if mlsys_compiler::paths::reach(&source.location) == PathReach::Inside
+        && let Some(target) = outside_project(project, &root)
+    {
+        return Err(refuse(format!(
+            "the location leads out of the project directory through a symbolic link (to {}); write an \
+             absolute path to read data outside the project",
+            target.display()
+        )));
+    }
     if source.format == Format::Delta {
         return list_delta_log(project, &root);
     }
     let mut found = Vec::new();
-    if root.is_file() {
-        found.push(root.clone());
-    } else {
-        walk(&root, &mut found)?;
-    }
+    walk(&root, &mut found)?;
     found.sort();
     let mut files = SourceFiles::default();
     for path in found {

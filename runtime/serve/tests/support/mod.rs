@@ -14,7 +14,7 @@ use mlsys_compiler::plan::{FeatureId, FeatureKind, GroupId, Plan};
 use mlsys_compiler::source::SourceFile;
 use mlsys_kernels::Value;
 use mlsys_online::{EntityKey, OnlineStore, TableId, TableMeta, Timeline, meta_name};
-use mlsys_serve::{FeatureServer, ServerOptions};
+use mlsys_serve::{FeatureServer, ListenerConfig, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -205,11 +205,20 @@ impl RunningServer {
     }
 
     pub async fn start_with(plan: Arc<Plan>, store: Arc<dyn OnlineStore>, options: ServerOptions) -> RunningServer {
+        RunningServer::start_listening(plan, store, options, ListenerConfig::default()).await
+    }
+
+    pub async fn start_listening(
+        plan: Arc<Plan>,
+        store: Arc<dyn OnlineStore>,
+        options: ServerOptions,
+        listening: ListenerConfig,
+    ) -> RunningServer {
         let server = Arc::new(FeatureServer::with_options(plan, store, options).expect("the server starts"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let address = listener.local_addr().expect("an address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(mlsys_serve::serve_until(listener, server, async {
+        let task = tokio::spawn(mlsys_serve::serve_until(listener, server, listening, async {
             stopped.await.ok();
         }));
         RunningServer {
