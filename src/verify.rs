@@ -1,6 +1,9 @@
 //! `mlsysc verify`: recomputes sampled offline values through the online path and reports every
 //! value that is not bit-identical.
 //!
+//! 0. Every feature table (offline, and online as materialized) is what the plan computes: it
+//!    exists, records the plan's definition and has its columns; otherwise nothing else is compared
+//!    and the exit status is 1.
 //! 1. The online store: for sampled entities of every materialized group, the stored timeline
 //!    (decoded from the store) equals the change points of the offline table from the watermark's
 //!    base on.
@@ -15,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use datafusion::logical_expr::{col, lit};
+use mlsys_batch::features::expected_table;
 use mlsys_batch::features::history::{EntityHistory, aggregates_of, for_each_history, watermark};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::{OfflineStore, TableLocation};
@@ -63,6 +67,9 @@ struct Outcome {
     /// Table → values compared.
     compared: BTreeMap<String, u64>,
     mismatches: Vec<Mismatch>,
+    /// Tables that are not what the plan says (missing, another definition, other columns): their
+    /// values are not compared.
+    stale_tables: Vec<String>,
 }
 
 pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -84,7 +91,13 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
         let store = OfflineStore::new(&store_root);
         let state = BuildState::load(&store.state_file())?;
         let online = mlsys_online::open_store(&location, &arguments.namespace).await?;
-        let mut outcome = Outcome::default();
+        let mut outcome = Outcome {
+            stale_tables: stale_feature_tables(plan, &store).await?,
+            ..Outcome::default()
+        };
+        if !outcome.stale_tables.is_empty() {
+            return anyhow::Ok(outcome);
+        }
         let histories = Histories::default();
         verify_online_store(
             plan,
@@ -96,6 +109,9 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
             &mut outcome,
         )
         .await?;
+        if !outcome.stale_tables.is_empty() {
+            return anyhow::Ok(outcome);
+        }
         let scratch_path = store_root.join("_verify").join("online.redb");
         if let Some(parent) = scratch_path.parent() {
             let _ = std::fs::remove_dir_all(parent);
@@ -146,6 +162,16 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(store_root.join("_verify"));
         anyhow::Ok(outcome)
     })?;
+    if !outcome.stale_tables.is_empty() {
+        for problem in &outcome.stale_tables {
+            println!("STALE {problem}");
+        }
+        println!(
+            "{} tables do not match the plan: run `mlsysc build`",
+            outcome.stale_tables.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
     for (table, compared) in &outcome.compared {
         println!("{table:<48} {compared:>10} values compared");
     }
@@ -173,6 +199,41 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Every feature table that is not what the plan computes: missing, recording another definition
+/// than the plan's, or with other columns.
+async fn stale_feature_tables(plan: &Plan, store: &OfflineStore) -> anyhow::Result<Vec<String>> {
+    let mut stale = Vec::new();
+    for (group_id, group) in plan.groups.iter() {
+        let location = store.features(&group.name, group.version);
+        let label = format!("{}: `{}@v{}`", location.name, group.name, group.version);
+        let expected = expected_table(plan, group_id)?;
+        let Some(metadata) = location.metadata().await? else {
+            stale.push(format!("{label} has no table"));
+            continue;
+        };
+        if metadata.definition.as_deref() != Some(expected.definition.as_str()) {
+            stale.push(format!(
+                "{label} was computed from another definition ({}), the plan's is {}",
+                metadata.definition.as_deref().unwrap_or("none recorded"),
+                expected.definition
+            ));
+        } else if !metadata.has_columns(&expected.schema)? {
+            stale.push(format!(
+                "{label} has the columns ({}), the plan's are ({})",
+                metadata.column_list(),
+                expected
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|field| field.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(stale)
+}
+
 /// A value's bits, for reports (floats by their bit pattern).
 fn bits(value: &Value) -> String {
     match value {
@@ -197,17 +258,25 @@ async fn verify_online_store(
         }
         let table = TableId::new(&group.name, group.version)?;
         let Some(meta) = online.get_meta(&meta_name(&table)).await? else {
-            anyhow::bail!(
-                "{table} was never materialized to {}: run `mlsysc build`",
-                online.location()
-            );
+            outcome
+                .stale_tables
+                .push(format!("online {table}: never materialized to {}", online.location()));
+            continue;
         };
         let meta: TableMeta = serde_json::from_slice(&meta)?;
-        if meta.group_hash != group.hash.0 || Some(meta.watermark) != watermark(plan, state, group_id) {
-            anyhow::bail!(
-                "{table} in {} was materialized from another build: run `mlsysc build`",
-                online.location()
-            );
+        if meta.group_hash != group.hash.0 {
+            outcome.stale_tables.push(format!(
+                "online {table}: materialized from another definition (group hash {}), the plan's is {}",
+                meta.group_hash, group.hash.0
+            ));
+            continue;
+        }
+        if Some(meta.watermark) != watermark(plan, state, group_id) {
+            outcome.stale_tables.push(format!(
+                "online {table}: materialized by another build (watermark {})",
+                meta.watermark
+            ));
+            continue;
         }
         let expected = histories.of(plan, store, group_id).await?;
         let step = expected.entities.len().div_ceil(sample.max(1)).max(1);

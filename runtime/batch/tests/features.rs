@@ -174,7 +174,7 @@ async fn fraud_feature_tables_match_the_reference_interpreter() {
     }
 }
 
-const SMALL_SPEC: &str = r#"
+pub const SMALL_SPEC: &str = r#"
 source payments {
   format = csv
   location = "data/payments"
@@ -230,7 +230,7 @@ u1,-1e16,1,2026-03-03T01:45:00Z
 u2,0.1,,2026-03-04T00:00:00Z
 ";
 
-fn small_project(name: &str) -> Project {
+pub fn small_project(name: &str) -> Project {
     Project::with_files(
         name,
         &[
