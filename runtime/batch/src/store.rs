@@ -213,7 +213,7 @@ impl TableLocation {
     /// committed to the table (a retried step), the writer discards what it is sent.
     ///
     /// A write replacing the whole table gives it the columns of `schema` (a schema overwrite in
-    /// the same commit); a write of some partitions must have the table's columns.
+    /// the same commit); a write of some partitions keeps the table's columns.
     pub async fn writer(
         &self,
         schema: SchemaRef,
@@ -227,7 +227,8 @@ impl TableLocation {
     /// [`TableLocation::writer`] for a table whose rows are computed from `definition` (a
     /// fingerprint of what computes them): a write replacing the whole table records it in the
     /// table's metadata ([`TableMetadata::definition`]); a write of some partitions fails unless
-    /// the table records the same definition, so rows of two definitions never share a table.
+    /// the table records the same definition and has the rows' columns, so rows of two
+    /// definitions never share a table.
     pub async fn defined_writer(
         &self,
         definition: Option<&str>,
@@ -241,7 +242,8 @@ impl TableLocation {
         let app_id = format!("mlsys:{}", self.name);
         let exists = self.exists();
         // The columns the rows have in Delta (no unsigned integers).
-        let columns: StructType = schema.as_ref().try_into_kernel()?;
+        let mut columns: StructType = schema.as_ref().try_into_kernel()?;
+        let mut drop_extra_columns = false;
         if exists {
             let snapshot = table.snapshot().map_err(BatchError::from)?;
             let committed = snapshot
@@ -250,8 +252,15 @@ impl TableLocation {
             if committed.is_some_and(|version| version >= run) {
                 return Ok(TableWriter::discarding());
             }
-            if let Replace::Dates(_) = replace {
-                self.check_partial_write(snapshot, &columns, definition)?;
+            match (replace, definition) {
+                (Replace::Dates(_), Some(definition)) => self.check_partial_write(snapshot, &columns, definition)?,
+                // A table without a recorded definition (ingestion's zones) keeps its columns in a
+                // write of some partitions; the rows' other columns are dropped.
+                (Replace::Dates(_), None) => {
+                    columns = snapshot.schema().as_ref().clone();
+                    drop_extra_columns = true;
+                }
+                (Replace::All, _) => {}
             }
         }
         // One encoder per core, each with its own open files, so a stage's rows are encoded in
@@ -282,6 +291,7 @@ impl TableLocation {
             run,
             replaced,
             columns,
+            drop_extra_columns,
             definition: definition.map(str::to_string),
             buffer: (buffer / encoders).max(1),
         };
@@ -306,7 +316,7 @@ impl TableLocation {
         &self,
         snapshot: &deltalake::table::state::DeltaTableState,
         columns: &StructType,
-        definition: Option<&str>,
+        definition: &str,
     ) -> Result<(), BatchError> {
         let table_columns = snapshot.schema();
         if !same_columns(&table_columns, columns) {
@@ -317,15 +327,13 @@ impl TableLocation {
             });
         }
         let recorded = snapshot.metadata().configuration().get(DEFINITION_PROPERTY);
-        match definition {
-            Some(definition) if recorded.map(String::as_str) != Some(definition) => {
-                Err(BatchError::DefinitionDiffers {
-                    table: self.name.clone(),
-                    recorded: recorded.cloned(),
-                })
-            }
-            _ => Ok(()),
+        if recorded.map(String::as_str) != Some(definition) {
+            return Err(BatchError::DefinitionDiffers {
+                table: self.name.clone(),
+                recorded: recorded.cloned(),
+            });
         }
+        Ok(())
     }
 }
 
@@ -427,13 +435,13 @@ async fn encode(
 }
 
 /// `batch` with the table's column types (Delta has no unsigned integers: `_row` is stored as a
-/// long), columns in table order.
-fn conform(batch: RecordBatch, table: &SchemaRef) -> Result<RecordBatch, BatchError> {
+/// long), columns in table order; columns the table lacks fail unless `drop_extra_columns`.
+fn conform(batch: RecordBatch, table: &SchemaRef, drop_extra_columns: bool) -> Result<RecordBatch, BatchError> {
     if batch.schema().fields() == table.fields() {
         return Ok(batch);
     }
     let mut columns = Vec::with_capacity(table.fields().len());
-    if batch.num_columns() != table.fields().len() {
+    if !drop_extra_columns && batch.num_columns() != table.fields().len() {
         let extra: Vec<String> = batch
             .schema()
             .fields()
@@ -470,6 +478,8 @@ struct Write {
     replaced: Option<BTreeSet<String>>,
     /// The table's columns after the commit.
     columns: StructType,
+    /// Whether rows may have columns the table lacks (dropped); otherwise they fail the write.
+    drop_extra_columns: bool,
     /// Recorded by a write of the whole table.
     definition: Option<String>,
     buffer: usize,
@@ -511,7 +521,7 @@ impl Write {
                 match item {
                     Some(Item::Rows(batch)) => {
                         self.check_partitions(&batch, &mut last_date)?;
-                        let batch = conform(batch, &schema)?;
+                        let batch = conform(batch, &schema, self.drop_extra_columns)?;
                         let sender = &senders[next];
                         next = (next + 1) % senders.len();
                         if sender.send(batch).await.is_err() {
