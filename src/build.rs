@@ -85,10 +85,23 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let directory = project::directory(&arguments.path);
+    // Held until the build ends: a second build of the project fails here, before touching anything.
+    let lock = match crate::build_lock::acquire(&directory.join(".mlsys")) {
+        Ok(lock) => lock,
+        Err(error) => {
+            eprintln!("error: not built: {error}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let store = arguments
         .offline
         .clone()
         .unwrap_or_else(|| directory.join(".mlsys").join("offline"));
+    // What killed builds left: files written before this build took the lock, never committed.
+    if let Err(error) = mlsys_batch::orphans::remove_uncommitted_files(&store, lock.acquired) {
+        eprintln!("error: build failed: cleaning up after an interrupted build: {error}");
+        return Ok(ExitCode::from(1));
+    }
     let options = BuildOptions {
         full_refresh: arguments.full_refresh,
         from: arguments.from.clone(),

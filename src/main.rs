@@ -4,6 +4,7 @@
 
 mod base;
 mod build;
+mod build_lock;
 mod check;
 mod data;
 mod external;

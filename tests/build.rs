@@ -168,3 +168,103 @@ fn rows_without_an_event_time_are_counted_as_skipped_in_the_summary() {
     assert!(!stdout.contains("rows quarantined"), "{stdout}");
     let _ = std::fs::remove_dir_all(project);
 }
+
+/// Waits until `condition` holds, checking every 20 ms, for at most `limit`.
+fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The data files of the store's tables that no log version references (whenever written).
+fn uncommitted(store: &Path) -> Vec<PathBuf> {
+    let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+    mlsys_batch::orphans::table_directories(store)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|table| mlsys_batch::orphans::uncommitted_files(table, later).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn a_second_build_says_which_build_runs_and_a_killed_builds_files_are_removed() {
+    let project = fraud_project("concurrent");
+    let store = project.join(".mlsys/offline");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(["build", &project.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let lock = project.join(".mlsys/build.lock");
+    let pid = first.id().to_string();
+    assert!(
+        wait_until(Duration::from_secs(60), || std::fs::read_to_string(&lock)
+            .is_ok_and(|text| text.trim() == pid)),
+        "the first build takes the lock"
+    );
+    let second = build(&project);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("another build is running (pid {pid})")),
+        "{stderr}"
+    );
+
+    // Killed while a table's files are written and not yet committed (if the build is caught
+    // there; a file planted below stands for one either way).
+    wait_until(Duration::from_secs(120), || !uncommitted(&store).is_empty());
+    let _ = first.kill(); // SIGKILL
+    let _ = first.wait();
+    let planted_directory = store.join("features/user_activity/v1/dt=2026-01-01");
+    std::fs::create_dir_all(&planted_directory).expect("directory");
+    let planted = planted_directory.join("part-00000-00000000-0000-0000-0000-000000000000-c000.snappy.parquet");
+    std::fs::write(&planted, b"PAR1").expect("plant");
+    let left = uncommitted(&store);
+    assert!(left.contains(&planted.canonicalize().expect("planted")), "{left:?}");
+
+    let rerun = build(&project);
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    for file in &left {
+        assert!(!file.exists(), "{} is left", file.display());
+    }
+    assert_eq!(uncommitted(&store), Vec::<PathBuf>::new());
+    // Every file any log version references is still there.
+    for table in mlsys_batch::orphans::table_directories(&store).expect("tables") {
+        let committed = mlsys_batch::orphans::referenced_files(&table)
+            .expect("log")
+            .expect("the whole log");
+        for file in committed {
+            assert!(file.exists(), "committed {} was removed", file.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(project);
+}
+
+#[test]
+fn a_failing_build_shuts_down_without_a_panic() {
+    let project = fraud_project("failing");
+    // The fraud data has duplicate payments: with `bad_rows = fail`, ingestion fails while the
+    // processed and quarantine tables are being written.
+    let sources = project.join("sources.mlsys");
+    let text = std::fs::read_to_string(&sources).expect("sources");
+    std::fs::write(&sources, text.replacen("bad_rows = quarantine", "bad_rows = fail", 1)).expect("edit");
+    for attempt in 0..3 {
+        let output = build(&project);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "attempt {attempt}: {stderr}");
+        assert!(stderr.contains("bad_rows = fail"), "attempt {attempt}: {stderr}");
+        assert!(!stderr.contains("panicked"), "attempt {attempt}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(project);
+}

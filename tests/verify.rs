@@ -179,8 +179,20 @@ fn tamper_table(project: &Path, table: &str, column: &str) {
             .expect("the rows");
         let schema = batches[0].schema();
         let index = schema.index_of(column).expect("the column");
+        // The same definition as the build recorded: only the values are tampered with.
+        let definition = location
+            .metadata()
+            .await
+            .expect("the table's metadata")
+            .and_then(|metadata| metadata.definition);
         let writer = location
-            .writer(schema.clone(), mlsys_batch::store::Replace::All, 1 << 40, 64 << 20)
+            .defined_writer(
+                definition.as_deref(),
+                schema.clone(),
+                mlsys_batch::store::Replace::All,
+                1 << 40,
+                64 << 20,
+            )
             .await
             .expect("a writer");
         for batch in batches {
@@ -437,4 +449,62 @@ fn serve_features_answers_over_http(project: &Path) {
     assert!(missing.contains("recent@v9"), "{missing}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn an_edited_group_builds_and_verify_reports_tables_that_do_not_match_the_plan() {
+    let project = crate::support::fraud_project("verify-edited");
+    let path = project.display().to_string();
+    let build = run(&["build", &path]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build));
+
+    // A deleted table: verify says so (and compares nothing).
+    let table = project.join(".mlsys/offline/features/user_activity/v1");
+    std::fs::remove_dir_all(&table).expect("delete the table");
+    let verify = run(&["verify", &path]);
+    let output = text(&verify);
+    assert_eq!(verify.status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("STALE features/user_activity/v1: `user_activity@v1` has no table"),
+        "{output}"
+    );
+
+    // An edited, unlocked group: every table and the online store are of another definition
+    // until the next build, which rebuilds the table (missing too) with the new column.
+    let features = project.join("features.mlsys");
+    let spec = std::fs::read_to_string(&features).expect("features");
+    let edited = spec.replacen(
+        "  txn_count_30d = count() over 30d every 1d\n",
+        "  txn_count_30d = count() over 30d every 1d\n  min_amount_30d = min(amount) over 30d every 1d\n",
+        1,
+    );
+    assert_ne!(edited, spec);
+    std::fs::write(&features, edited).expect("edit");
+    let verify = run(&["verify", &path]);
+    let output = text(&verify);
+    assert_eq!(verify.status.code(), Some(1), "{output}");
+    for stale in [
+        "STALE features/user_activity/v1",
+        "STALE features/txn_signals/v2: `txn_signals@v2` was computed from another definition",
+    ] {
+        assert!(output.contains(stale), "{stale}: {output}");
+    }
+
+    let build = run(&["build", &path]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build));
+    let verify = run(&["verify", &path, "--sample", "300"]);
+    let output = text(&verify);
+    assert_eq!(verify.status.code(), Some(0), "{output}");
+    assert!(output.contains("0 mismatches"), "{output}");
+    assert!(!output.contains("STALE"), "{output}");
+    // The online store holds the new aggregate too.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let meta = runtime.block_on(async {
+        let store = RedbStore::open(&project.join(".mlsys/online.redb")).expect("store opens");
+        let table = TableId::new("user_activity", 1).expect("table");
+        store.get_meta(&mlsys_online::meta_name(&table)).await.expect("meta")
+    });
+    let meta: mlsys_online::TableMeta = serde_json::from_slice(&meta.expect("materialized")).expect("meta");
+    assert!(meta.features.contains(&"min_amount_30d".to_string()), "{meta:?}");
+    let _ = std::fs::remove_dir_all(project);
 }

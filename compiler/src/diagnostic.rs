@@ -71,6 +71,7 @@ codes! {
     MissingVersion = "E0306", "feature group referenced without a version";
     EntityKeyMissing = "E0307", "entity key not available";
     IncompatibleFeatureSource = "E0308", "feature group computed on another source";
+    OtherSourceAggregates = "E0309", "derived feature over another source's aggregates";
     LabelKeyTypes = "E0401", "label join key types differ";
     Leakage = "E0402", "holdout overlaps or precedes the training snapshot";
     MetricTask = "E0403", "metric does not fit the model's task";

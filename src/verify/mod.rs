@@ -1,6 +1,8 @@
 //! `mlsysc verify`: recomputes sampled offline values another way and reports every value that is
 //! not bit-identical, with the feature, the key, the time and both bit patterns.
 //!
+//! 0. [`stale`]: every feature table, offline and online, is what the plan computes (present, of
+//!    the plan's definition, with its columns); otherwise nothing is compared and verify fails.
 //! 1. [`online`]: for sampled entities of every materialized group, the stored timeline (decoded
 //!    from the store) equals the timeline made from the offline change points by the same function
 //!    that materialized it.
@@ -18,6 +20,7 @@
 mod online;
 mod requests;
 mod sample;
+mod stale;
 mod windows;
 
 use std::collections::BTreeMap;
@@ -73,6 +76,8 @@ pub struct Outcome {
     /// Table → values compared.
     pub compared: BTreeMap<String, u64>,
     pub mismatches: Vec<Mismatch>,
+    /// Tables that are not what the plan says: their values are not compared.
+    pub stale_tables: Vec<String>,
 }
 
 impl Outcome {
@@ -111,6 +116,13 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
             state: &state,
             sample: arguments.sample.max(1),
         };
+        outcome.stale_tables = stale::stale_feature_tables(&context).await?;
+        outcome
+            .stale_tables
+            .extend(stale::stale_online_tables(&context, online_store.as_ref()).await?);
+        if !outcome.stale_tables.is_empty() {
+            return anyhow::Ok(outcome);
+        }
         for group in online::materialized_groups(plan) {
             let sampled = online::verify_group(&context, online_store.as_ref(), group, &mut outcome).await?;
             windows::verify_group(&context, group, &sampled, &mut outcome).await?;
@@ -118,6 +130,16 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
         requests::verify_tables(&context, &store_root.join("_verify"), &mut outcome).await?;
         anyhow::Ok(outcome)
     })?;
+    if !outcome.stale_tables.is_empty() {
+        for problem in &outcome.stale_tables {
+            println!("STALE {problem}");
+        }
+        println!(
+            "{} tables do not match the plan: run `mlsysc build`",
+            outcome.stale_tables.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
     print_outcome(&outcome);
     let total: u64 = outcome.compared.values().sum();
     Ok(if outcome.mismatches.is_empty() && total > 0 {

@@ -55,9 +55,11 @@ pub enum RefPolicy {
     Row {
         source: SourceId,
     },
-    /// Derived features of an entity group: other entity groups of the same entity.
+    /// Derived features of an entity group on `source`: other entity groups of the same entity on
+    /// the same source (their change points are the group's own).
     Entity {
         entity: Option<plan::EntityId>,
+        source: Option<SourceId>,
     },
 }
 
@@ -504,21 +506,51 @@ impl Checker<'_> {
                 }
                 self.keys_available(group, source, span, &label)
             }
-            RefPolicy::Entity { entity } => {
-                if target.entity.is_some() && target.entity == entity {
-                    Ok(())
-                } else {
-                    Err(Box::new(
+            RefPolicy::Entity { entity, source } => {
+                if target.entity.is_none() || target.entity != entity {
+                    return Err(Box::new(
                         Diagnostic::new(
                             Code::IncompatibleFeatureSource,
                             span,
                             format!("`{label}` is not a feature group of the same entity"),
                         )
                         .with_help("derived features combine aggregates of the same entity"),
-                    ))
+                    ));
+                }
+                match (source, target.source) {
+                    (Some(source), Some(target_source)) if source != target_source => Err(Box::new(
+                        self.other_source_aggregates(&label, source, target_source, span),
+                    )),
+                    _ => Ok(()),
                 }
             }
         }
+    }
+
+    /// A derived feature of an entity group on `source` reading a group over `target_source`: its
+    /// change points would be those of both sources' events, which no engine computes.
+    fn other_source_aggregates(
+        &self,
+        label: &str,
+        source: SourceId,
+        target_source: SourceId,
+        span: Span,
+    ) -> Diagnostic {
+        let name = |id: SourceId| self.plan.sources.get(id).map_or("?", |source| source.name.as_str());
+        Diagnostic::new(
+            Code::OtherSourceAggregates,
+            span,
+            format!(
+                "`{label}` aggregates rows of `{}`, but this group aggregates rows of `{}`",
+                name(target_source),
+                name(source)
+            ),
+        )
+        .with_help(format!(
+            "combine them in a row-level group: `features NAME v1 {{ from = {} ... }}` reads both groups \
+             as of each row's time",
+            name(source)
+        ))
     }
 
     /// An entity group's keys must be columns (of the same types) of `source` to be looked up.

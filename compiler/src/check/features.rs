@@ -284,7 +284,10 @@ impl<'a> Checker<'a> {
             columns: info.source,
             local_group: Some(group),
             refs: match info.entity {
-                Some(entity) => RefPolicy::Entity { entity: Some(entity) },
+                Some(entity) => RefPolicy::Entity {
+                    entity: Some(entity),
+                    source: info.source,
+                },
                 None => match info.source {
                     Some(source) => RefPolicy::Row { source },
                     None => RefPolicy::None,

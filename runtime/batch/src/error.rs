@@ -34,6 +34,19 @@ pub enum BatchError {
     Invalid(String),
     #[error("the label expression cannot be evaluated on an example")]
     LabelExpression(#[source] mlsys_kernels::interpret::EvalError),
+    /// A write of some partitions whose rows do not have the table's columns: only a full
+    /// rewrite may change them.
+    #[error(
+        "table `{table}` has the columns ({found}), the rows written to it have ({expected}); only a full rewrite can change them"
+    )]
+    ColumnsDiffer {
+        table: String,
+        found: String,
+        expected: String,
+    },
+    /// A write of some partitions computed from another definition than the table's rows.
+    #[error("table `{table}` was computed from another definition ({}); only a full rewrite can change it", recorded.as_deref().unwrap_or("none recorded"))]
+    DefinitionDiffers { table: String, recorded: Option<String> },
 }
 
 impl BatchError {

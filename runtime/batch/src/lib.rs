@@ -9,6 +9,7 @@ pub mod error;
 pub mod features;
 pub mod ingest;
 pub mod lower;
+pub mod orphans;
 pub mod state;
 pub mod store;
 pub mod training;

@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::kernel::{Action, Add, MetadataExt, StructType, Transaction};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -162,6 +162,20 @@ impl TableLocation {
         Ok(table)
     }
 
+    /// What the table's log says about it: its columns and the definition its rows were computed
+    /// from; `None` for no table.
+    pub async fn metadata(&self) -> Result<Option<TableMetadata>, BatchError> {
+        if !self.exists() {
+            return Ok(None);
+        }
+        let table = self.open().await?;
+        let snapshot = table.snapshot()?;
+        Ok(Some(TableMetadata {
+            columns: snapshot.schema().as_ref().clone(),
+            definition: snapshot.metadata().configuration().get(DEFINITION_PROPERTY).cloned(),
+        }))
+    }
+
     /// The table as a DataFusion provider, optionally with a column holding each row's file.
     pub async fn provider(&self) -> Result<Arc<dyn TableProvider>, BatchError> {
         let table = self.open().await?;
@@ -203,8 +217,27 @@ impl TableLocation {
     ///
     /// The commit carries an application transaction `(table name, run)`: if this run already
     /// committed to the table (a retried step), the writer discards what it is sent.
+    ///
+    /// A write replacing the whole table gives it the columns of `schema` (a schema overwrite in
+    /// the same commit); a write of some partitions keeps the table's columns.
     pub async fn writer(
         &self,
+        schema: SchemaRef,
+        replace: Replace<'_>,
+        run: i64,
+        buffer: usize,
+    ) -> Result<TableWriter, BatchError> {
+        self.defined_writer(None, schema, replace, run, buffer).await
+    }
+
+    /// [`TableLocation::writer`] for a table whose rows are computed from `definition` (a
+    /// fingerprint of what computes them): a write replacing the whole table records it in the
+    /// table's metadata ([`TableMetadata::definition`]); a write of some partitions fails unless
+    /// the table records the same definition and has the rows' columns, so rows of two
+    /// definitions never share a table.
+    pub async fn defined_writer(
+        &self,
+        definition: Option<&str>,
         schema: SchemaRef,
         replace: Replace<'_>,
         run: i64,
@@ -214,14 +247,26 @@ impl TableLocation {
         let table = DeltaTable::try_from_url(url.clone()).await?;
         let app_id = format!("mlsys:{}", self.name);
         let exists = self.exists();
+        // The columns the rows have in Delta (no unsigned integers).
+        let mut columns: StructType = schema.as_ref().try_into_kernel()?;
+        let mut drop_extra_columns = false;
         if exists {
-            let committed = table
-                .snapshot()
-                .map_err(BatchError::from)?
+            let snapshot = table.snapshot().map_err(BatchError::from)?;
+            let committed = snapshot
                 .transaction_version(table.log_store().as_ref(), &app_id)
                 .await?;
             if committed.is_some_and(|version| version >= run) {
                 return Ok(TableWriter::discarding());
+            }
+            match (replace, definition) {
+                (Replace::Dates(_), Some(definition)) => self.check_partial_write(snapshot, &columns, definition)?,
+                // A table without a recorded definition (ingestion's zones) keeps its columns in a
+                // write of some partitions; the rows' other columns are dropped.
+                (Replace::Dates(_), None) => {
+                    columns = snapshot.schema().as_ref().clone();
+                    drop_extra_columns = true;
+                }
+                (Replace::All, _) => {}
             }
         }
         // One encoder per core, each with its own open files, so a stage's rows are encoded in
@@ -229,26 +274,15 @@ impl TableLocation {
         // more and smaller files (every finished set has a file per date partition touched).
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let encoders = cores.min(buffer / ENCODER_BUFFER).max(1);
-        // A new table is created when its rows are committed, with the columns they have in Delta
-        // (no unsigned integers).
-        let new_table = if exists {
-            None
-        } else {
-            let columns: StructType = schema.as_ref().try_into_kernel()?;
-            let arrow: deltalake::arrow::datatypes::Schema = (&columns).try_into_arrow()?;
-            Some(Arc::new(arrow))
-        };
+        let arrow: Arc<deltalake::arrow::datatypes::Schema> = Arc::new((&columns).try_into_arrow()?);
         let mut writers = Vec::with_capacity(encoders);
         for _ in 0..encoders {
-            let writer = match &new_table {
-                None => RecordBatchWriter::for_table(&table)?,
-                Some(arrow) => RecordBatchWriter::try_new(
-                    url.as_str(),
-                    arrow.clone(),
-                    Some(vec![DATE_PARTITION.to_string()]),
-                    None,
-                )?,
-            };
+            let writer = RecordBatchWriter::try_new(
+                url.as_str(),
+                arrow.clone(),
+                Some(vec![DATE_PARTITION.to_string()]),
+                None,
+            )?;
             writers.push(writer.with_writer_properties(writer_properties()));
         }
         let replaced = match replace {
@@ -262,9 +296,13 @@ impl TableLocation {
             app_id,
             run,
             replaced,
+            columns,
+            drop_extra_columns,
+            definition: definition.map(str::to_string),
             buffer: (buffer / encoders).max(1),
         };
-        let task = tokio::spawn(write.run(writers, receiver));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(write.run(writers, receiver, stopped));
         Ok(TableWriter {
             sink: Sink {
                 sender: Some(sender),
@@ -272,8 +310,80 @@ impl TableLocation {
                 writer_stopped: Arc::new(AtomicBool::new(false)),
             },
             task: Some(task),
+            stop: Some(stop),
         })
     }
+}
+
+impl TableLocation {
+    /// A write of some partitions keeps the table's other rows: it must have their columns and,
+    /// when given, their definition.
+    fn check_partial_write(
+        &self,
+        snapshot: &deltalake::table::state::DeltaTableState,
+        columns: &StructType,
+        definition: &str,
+    ) -> Result<(), BatchError> {
+        let table_columns = snapshot.schema();
+        if !same_columns(&table_columns, columns) {
+            return Err(BatchError::ColumnsDiffer {
+                table: self.name.clone(),
+                found: column_list(&table_columns),
+                expected: column_list(columns),
+            });
+        }
+        let recorded = snapshot.metadata().configuration().get(DEFINITION_PROPERTY);
+        if recorded.map(String::as_str) != Some(definition) {
+            return Err(BatchError::DefinitionDiffers {
+                table: self.name.clone(),
+                recorded: recorded.cloned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The table property holding the definition a table's rows were computed from.
+pub const DEFINITION_PROPERTY: &str = "mlsys.definition";
+
+/// What a table's log records about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableMetadata {
+    /// The table's columns, as Delta types.
+    pub columns: StructType,
+    /// The definition its rows were computed from, when its last full write recorded one.
+    pub definition: Option<String>,
+}
+
+impl TableMetadata {
+    /// Whether the table has exactly the columns (names, types, nullability, order) of `schema`.
+    pub fn has_columns(&self, schema: &SchemaRef) -> Result<bool, BatchError> {
+        let columns: StructType = schema.as_ref().try_into_kernel()?;
+        Ok(same_columns(&self.columns, &columns))
+    }
+
+    /// The columns as `name type`, comma-separated, for messages.
+    pub fn column_list(&self) -> String {
+        column_list(&self.columns)
+    }
+}
+
+/// Column names, types and nullability in order (field metadata aside).
+fn same_columns(left: &StructType, right: &StructType) -> bool {
+    left.fields().len() == right.fields().len()
+        && left.fields().zip(right.fields()).all(|(left, right)| {
+            left.name() == right.name()
+                && left.data_type() == right.data_type()
+                && left.is_nullable() == right.is_nullable()
+        })
+}
+
+fn column_list(columns: &StructType) -> String {
+    columns
+        .fields()
+        .map(|field| format!("{} {}", field.name(), field.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The `dt` partition a table file belongs to.
@@ -331,12 +441,25 @@ async fn encode(
 }
 
 /// `batch` with the table's column types (Delta has no unsigned integers: `_row` is stored as a
-/// long), columns in table order.
-fn conform(batch: RecordBatch, table: &SchemaRef) -> Result<RecordBatch, BatchError> {
+/// long), columns in table order; columns the table lacks fail unless `drop_extra_columns`.
+fn conform(batch: RecordBatch, table: &SchemaRef, drop_extra_columns: bool) -> Result<RecordBatch, BatchError> {
     if batch.schema().fields() == table.fields() {
         return Ok(batch);
     }
     let mut columns = Vec::with_capacity(table.fields().len());
+    if !drop_extra_columns && batch.num_columns() != table.fields().len() {
+        let extra: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .filter(|field| table.field_with_name(field.name()).is_err())
+            .map(|field| field.name().clone())
+            .collect();
+        return Err(BatchError::Invalid(format!(
+            "rows with columns the table does not have: {}",
+            extra.join(", ")
+        )));
+    }
     for field in table.fields() {
         let column = batch
             .column_by_name(field.name())
@@ -357,37 +480,56 @@ struct Write {
     exists: bool,
     app_id: String,
     run: i64,
-    /// The replaced `dt` partitions; `None` replaces the whole table.
+    /// The replaced `dt` partitions; `None` replaces the whole table (and its columns).
     replaced: Option<BTreeSet<String>>,
+    /// The table's columns after the commit.
+    columns: StructType,
+    /// Whether rows may have columns the table lacks (dropped); otherwise they fail the write.
+    drop_extra_columns: bool,
+    /// Recorded by a write of the whole table.
+    definition: Option<String>,
     buffer: usize,
 }
 
 impl Write {
+    ///
+    /// The encoder tasks belong to this one (a `JoinSet`: dropping it aborts them), and it ends
+    /// only once every encoder has ended: no encoder outlives its write, so none is still
+    /// uploading a file when a failed build's runtime shuts down. `stop` firing (or its sender
+    /// dropped) abandons the write.
     async fn run(
         self,
         writers: Vec<RecordBatchWriter>,
         mut receiver: tokio::sync::mpsc::Receiver<Item>,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
     ) -> Result<(), BatchError> {
         let schema = writers
             .first()
             .map(RecordBatchWriter::arrow_schema)
             .ok_or_else(|| BatchError::Invalid("a table write without an encoder".to_string()))?;
-        let mut encoders = Vec::with_capacity(writers.len());
+        let mut senders = Vec::with_capacity(writers.len());
+        let mut encoders = tokio::task::JoinSet::new();
         for writer in writers {
             let (sender, batches) = tokio::sync::mpsc::channel(IN_FLIGHT_BATCHES);
-            encoders.push((sender, tokio::spawn(encode(writer, batches, self.buffer))));
+            senders.push(sender);
+            encoders.spawn(encode(writer, batches, self.buffer));
         }
         // Batches go to the encoders in turn; a closed encoder channel means that encoder failed.
         let mut next = 0;
         let mut last_date: Option<String> = None;
         let dispatched: Result<(), BatchError> = async {
             loop {
-                match receiver.recv().await {
+                let item = tokio::select! {
+                    biased;
+                    _ = &mut stop => return Err(BatchError::Invalid("the table write was abandoned".to_string())),
+                    item = receiver.recv() => item,
+                };
+                match item {
                     Some(Item::Rows(batch)) => {
                         self.check_partitions(&batch, &mut last_date)?;
-                        let batch = conform(batch, &schema)?;
-                        let (sender, _) = &encoders[next];
-                        next = (next + 1) % encoders.len();
+                        let batch = conform(batch, &schema, self.drop_extra_columns)?;
+                        let sender = &senders[next];
+                        next = (next + 1) % senders.len();
                         if sender.send(batch).await.is_err() {
                             return Err(BatchError::Invalid("a table encoder stopped".to_string()));
                         }
@@ -402,16 +544,16 @@ impl Write {
             }
         }
         .await;
-        // Every encoder finishes its files (closing its channel ends its rows); on any failure the
-        // encoders' own errors come first, as the cause.
+        // Every encoder finishes its files (closing its channel ends its rows), or on a failure is
+        // stopped; each is awaited. The encoders' own errors come first, as the cause.
+        drop(senders);
+        if dispatched.is_err() {
+            encoders.abort_all();
+        }
         let mut adds = Vec::new();
         let mut failure = None;
-        for (sender, encoder) in encoders {
-            drop(sender);
-            if dispatched.is_err() {
-                encoder.abort();
-            }
-            match encoder.await {
+        while let Some(encoded) = encoders.join_next().await {
+            match encoded {
                 Ok(Ok(encoded)) => adds.extend(encoded),
                 Ok(Err(error)) => failure = failure.or(Some(error)),
                 Err(error) if error.is_cancelled() => {}
@@ -420,7 +562,7 @@ impl Write {
         }
         match (failure, dispatched) {
             (Some(error), _) | (None, Err(error)) => Err(error),
-            (None, Ok(())) => self.commit(adds, schema).await,
+            (None, Ok(())) => self.commit(adds).await,
         }
     }
 
@@ -454,15 +596,21 @@ impl Write {
 
     /// One commit: the new files, the removal of every file of the replaced partitions, and the
     /// run's application transaction.
-    async fn commit(self, adds: Vec<Add>, schema: SchemaRef) -> Result<(), BatchError> {
+    async fn commit(self, adds: Vec<Add>) -> Result<(), BatchError> {
         let table = if self.exists {
             self.table
         } else {
-            let columns: StructType = schema.as_ref().try_into_kernel()?;
             self.table
                 .create()
-                .with_columns(columns.fields().cloned())
+                .with_columns(self.columns.fields().cloned())
                 .with_partition_columns([DATE_PARTITION])
+                // The definition is the application's own property, not one of Delta's.
+                .with_raise_if_key_not_exists(false)
+                .with_configuration(
+                    self.definition
+                        .iter()
+                        .map(|definition| (DEFINITION_PROPERTY, Some(definition))),
+                )
                 .await?
         };
         let snapshot = table.snapshot()?;
@@ -475,6 +623,17 @@ impl Write {
             })
             .map(|file| Action::Remove(file.remove_action(true)))
             .collect();
+        if self.exists && self.replaced.is_none() {
+            // A full rewrite: the table takes the rows' columns and definition in the same commit.
+            let metadata = snapshot.metadata().clone().with_schema(&self.columns);
+            let metadata = match &self.definition {
+                Some(definition) => metadata
+                    .and_then(|metadata| metadata.add_config_key(DEFINITION_PROPERTY.to_string(), definition.clone())),
+                None => metadata.and_then(|metadata| metadata.remove_config_key(DEFINITION_PROPERTY)),
+            };
+            let metadata = metadata.map_err(|error| BatchError::Delta(error.to_string()))?;
+            actions.push(Action::Metadata(metadata));
+        }
         actions.extend(adds.into_iter().map(Action::Add));
         let predicate = self.replaced.as_ref().map(|replaced| {
             let dates: Vec<String> = replaced.iter().map(|date| format!("'{date}'")).collect();
@@ -542,6 +701,8 @@ impl Sink {
 pub struct TableWriter {
     sink: Sink,
     task: Option<tokio::task::JoinHandle<Result<(), BatchError>>>,
+    /// Abandons the write when sent or dropped.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl TableWriter {
@@ -553,6 +714,7 @@ impl TableWriter {
                 writer_stopped: Arc::new(AtomicBool::new(false)),
             },
             task: None,
+            stop: None,
         }
     }
 
@@ -591,28 +753,30 @@ impl TableWriter {
 
     /// Ends the write without committing, for a producer that failed with `error`; returns the
     /// writer's own error instead when the producer failed because the writer had.
+    ///
+    /// Returns once the write's tasks have ended (its encoders stopped and awaited, not merely
+    /// told to stop), so nothing of it is still running when the caller goes on or shuts down.
     pub async fn abandon(mut self, error: BatchError) -> BatchError {
         self.sink.sender = None;
-        let Some(task) = self.task.take() else { return error };
-        if self.sink.writer_stopped.load(Ordering::SeqCst) {
-            match task.await {
-                Ok(Err(writer_error)) => return writer_error,
-                Err(join_error) => return BatchError::Delta(format!("the table writer failed: {join_error}")),
-                Ok(Ok(())) => {}
-            }
-        } else {
-            task.abort();
-            let _ = task.await;
+        let writer_failed = self.sink.writer_stopped.load(Ordering::SeqCst);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        error
+        let Some(task) = self.task.take() else { return error };
+        match task.await {
+            Ok(Err(writer_error)) if writer_failed => writer_error,
+            Err(join_error) if writer_failed => BatchError::Delta(format!("the table writer failed: {join_error}")),
+            _ => error,
+        }
     }
 }
 
+/// A writer dropped unfinished never commits: dropping it drops `stop`, and its task stops its
+/// encoders and ends (use [`TableWriter::abandon`] to wait for that).
 impl Drop for TableWriter {
     fn drop(&mut self) {
-        // An unfinished write never commits.
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
     }
 }

@@ -174,7 +174,7 @@ async fn fraud_feature_tables_match_the_reference_interpreter() {
     }
 }
 
-const SMALL_SPEC: &str = r#"
+pub const SMALL_SPEC: &str = r#"
 source payments {
   format = csv
   location = "data/payments"
@@ -234,7 +234,7 @@ const DAY_3: &str = "user_id,amount,qty,paid_at
 u2,0.1,,2026-03-04T00:00:00Z
 ";
 
-fn small_project(name: &str) -> Project {
+pub fn small_project(name: &str) -> Project {
     Project::with_files(
         name,
         &[

@@ -1,5 +1,6 @@
 //! Integration tests of the batch engine on real files and real Delta tables.
 
+mod definitions;
 mod features;
 mod ingest;
 mod ingest_rules;

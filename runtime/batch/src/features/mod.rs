@@ -8,8 +8,10 @@
 //!   being the row's input partition.
 //!
 //! Incremental: a table is recomputed only for the days its inputs' changes can reach
-//! ([`incremental`]), or entirely when its definition changed or on `--full-refresh`; each table is
-//! written in one commit replacing exactly those `dt` partitions; with no change, nothing is written.
+//! ([`incremental`]), or entirely — with the columns of its current definition, in one commit — when
+//! its definition changed, on `--full-refresh`, or when the table is missing or records another
+//! definition than its stamp; each table is written in one commit replacing exactly those `dt`
+//! partitions; with no change, nothing is written.
 
 pub mod asof;
 pub mod changes;
@@ -25,7 +27,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use mlsys_compiler::plan::GroupId;
+use mlsys_compiler::plan::{GroupId, Plan};
 
 use crate::error::BatchError;
 use crate::features::entity::{Computed, Scope, column, entity_schema, timestamp_literal};
@@ -118,6 +120,38 @@ fn in_group(location: &TableLocation, error: BatchError) -> BatchError {
     BatchError::Invalid(format!("feature table `{}`: {error}", location.name))
 }
 
+/// What a group's table holds when it is current: the definition fingerprint its last full write
+/// recorded, and its columns.
+pub struct ExpectedTable {
+    pub definition: String,
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+}
+
+/// The table `group` has when it is current (`mlsysc verify` compares each table with it).
+pub fn expected_table(plan: &Plan, group: GroupId) -> Result<ExpectedTable, BatchError> {
+    if plan.groups[group].entity.is_some() {
+        let spec = EntityGroupSpec::new(plan, group)?;
+        Ok(ExpectedTable {
+            definition: table_definition(plan, group, &spec.depends_on),
+            schema: entity_schema(&spec),
+        })
+    } else {
+        let spec = RowGroupSpec::new(plan, group)?;
+        Ok(ExpectedTable {
+            definition: table_definition(plan, group, &spec.depends_on),
+            schema: spec.schema(),
+        })
+    }
+}
+
+/// The definition fingerprint of a group's table: its hash and those of the groups it reads.
+fn table_definition(plan: &Plan, group: GroupId, depends_on: &BTreeSet<GroupId>) -> String {
+    let hashes = std::iter::once(group)
+        .chain(depends_on.iter().copied())
+        .map(|id| plan.groups[id].hash.0.clone());
+    definition(hashes)
+}
+
 /// The current stamp of a group's inputs, and what was written (nothing when nothing changed).
 async fn group_work(
     context: &BuildContext<'_>,
@@ -157,16 +191,25 @@ fn current_stamp(
     sources: impl IntoIterator<Item = mlsys_compiler::plan::SourceId>,
 ) -> Stamp {
     let plan = context.plan;
-    let hashes = std::iter::once(group)
-        .chain(depends_on.iter().copied())
-        .map(|id| plan.groups[id].hash.0.clone());
     let sources: BTreeSet<String> = sources.into_iter().map(|id| plan.sources[id].name.clone()).collect();
-    Stamp::current(definition(hashes), &sources, state)
+    Stamp::current(table_definition(plan, group, depends_on), &sources, state)
 }
 
-/// Whether the whole table is recomputed.
-fn is_full(context: &BuildContext<'_>, previous: Option<&Stamp>, now: &Stamp) -> bool {
-    context.options.full_refresh || previous.is_none_or(|previous| previous.definition != now.definition)
+/// The stamp a table is updated incrementally from, or `None` when it is recomputed in full:
+/// `--full-refresh`, no stamp, a changed definition, or a table that is not what the stamp says
+/// (deleted, or written by another definition: a restored state file, a table replaced by hand).
+async fn incremental_base<'s>(
+    context: &BuildContext<'_>,
+    location: &TableLocation,
+    previous: Option<&'s Stamp>,
+    now: &Stamp,
+) -> Result<Option<&'s Stamp>, BatchError> {
+    let Some(previous) = previous else { return Ok(None) };
+    if context.options.full_refresh || previous.definition != now.definition {
+        return Ok(None);
+    }
+    let recorded = location.metadata().await?.and_then(|metadata| metadata.definition);
+    Ok((recorded.as_deref() == Some(now.definition.as_str())).then_some(previous))
 }
 
 /// The partitions a full recomputation replaces besides those it computes: every existing one.
@@ -195,26 +238,29 @@ async fn entity_table(
     now: &Stamp,
     spec: &EntityGroupSpec<'_>,
 ) -> Result<Option<Write>, BatchError> {
-    let previous = match previous {
-        Some(previous) if !is_full(context, Some(previous), now) => previous,
-        _ => {
-            let mut replaced = existing_partitions(previous, location).await?;
-            let writer = location
-                .writer(entity_schema(spec), Replace::All, context.run, store.write_buffer())
-                .await?;
-            let scope = Scope {
-                events: None,
-                emit: &|_| true,
-            };
-            let produced = entity::compute(spec, store, &scope, &writer.sink()).await;
-            let (computed, _) = writer.finish(produced).await?;
-            replaced.extend(computed.partitions.iter().cloned());
-            return Ok(Some(Write {
-                computed,
-                replaced,
-                full: true,
-            }));
-        }
+    let Some(previous) = incremental_base(context, location, previous, now).await? else {
+        let mut replaced = existing_partitions(previous, location).await?;
+        let writer = location
+            .defined_writer(
+                Some(&now.definition),
+                entity_schema(spec),
+                Replace::All,
+                context.run,
+                store.write_buffer(),
+            )
+            .await?;
+        let scope = Scope {
+            events: None,
+            emit: &|_| true,
+        };
+        let produced = entity::compute(spec, store, &scope, &writer.sink()).await;
+        let (computed, _) = writer.finish(produced).await?;
+        replaced.extend(computed.partitions.iter().cloned());
+        return Ok(Some(Write {
+            computed,
+            replaced,
+            full: true,
+        }));
     };
     let source = &context.plan.sources[spec.source].name;
     let days = affected_days(&previous.changes(now, source).ranges, spec.reach);
@@ -229,7 +275,8 @@ async fn entity_table(
     let replaced: BTreeSet<String> = days.iter().map(|day| date_text(*day)).collect();
     let dates: Vec<String> = replaced.iter().cloned().collect();
     let writer = location
-        .writer(
+        .defined_writer(
+            Some(&now.definition),
             entity_schema(spec),
             Replace::Dates(&dates),
             context.run,
@@ -258,22 +305,25 @@ async fn row_table(
     spec: &RowGroupSpec<'_>,
 ) -> Result<Option<Write>, BatchError> {
     let plan = context.plan;
-    let previous = match previous {
-        Some(previous) if !is_full(context, Some(previous), now) => previous,
-        _ => {
-            let mut replaced = existing_partitions(previous, location).await?;
-            let writer = location
-                .writer(spec.schema(), Replace::All, context.run, store.write_buffer())
-                .await?;
-            let produced = rows::compute(spec, store, None, &writer.sink()).await;
-            let (computed, _) = writer.finish(produced).await?;
-            replaced.extend(computed.partitions.iter().cloned());
-            return Ok(Some(Write {
-                computed,
-                replaced,
-                full: true,
-            }));
-        }
+    let Some(previous) = incremental_base(context, location, previous, now).await? else {
+        let mut replaced = existing_partitions(previous, location).await?;
+        let writer = location
+            .defined_writer(
+                Some(&now.definition),
+                spec.schema(),
+                Replace::All,
+                context.run,
+                store.write_buffer(),
+            )
+            .await?;
+        let produced = rows::compute(spec, store, None, &writer.sink()).await;
+        let (computed, _) = writer.finish(produced).await?;
+        replaced.extend(computed.partitions.iter().cloned());
+        return Ok(Some(Write {
+            computed,
+            replaced,
+            full: true,
+        }));
     };
     let source = &plan.sources[spec.source];
     let mut partitions = previous.changes(now, &source.name).partitions;
@@ -297,7 +347,13 @@ async fn row_table(
     }
     let dates: Vec<String> = partitions.iter().cloned().collect();
     let writer = location
-        .writer(spec.schema(), Replace::Dates(&dates), context.run, store.write_buffer())
+        .defined_writer(
+            Some(&now.definition),
+            spec.schema(),
+            Replace::Dates(&dates),
+            context.run,
+            store.write_buffer(),
+        )
         .await?;
     let produced = rows::compute(spec, store, Some(&partitions), &writer.sink()).await;
     let (computed, _) = writer.finish(produced).await?;

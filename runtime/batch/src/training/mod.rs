@@ -144,8 +144,18 @@ async fn build_one(
         }
     };
     let mut splits = Vec::new();
-    for (((location, writer), split), range) in writers.into_iter().zip(computed).zip(ranges) {
-        writer.finish(Ok(())).await?;
+    let mut writers = writers.into_iter();
+    for (split, range) in computed.into_iter().zip(ranges) {
+        let Some((location, writer)) = writers.next() else {
+            break;
+        };
+        if let Err(mut error) = writer.finish(Ok(())).await {
+            // The other split's write ends too (its tasks awaited), uncommitted.
+            for (_, writer) in writers {
+                error = writer.abandon(error).await;
+            }
+            return Err(error);
+        }
         splits.push(split_manifest(location.name, range, split.rows, split.unlabeled));
     }
     let [snapshot, holdout]: [SplitManifest; 2] = splits

@@ -1,0 +1,65 @@
+//! The build lock: one `mlsysc build` at a time writes a project's stores. An exclusive advisory
+//! lock on `.mlsys/build.lock` (released by the operating system when the process ends, however it
+//! ends), holding the pid of the build that has it, so a second build can say which one runs.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another build is running (pid {pid}); it holds {}", path.display())]
+    Held { pid: String, path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The lock, held until dropped.
+pub struct BuildLock {
+    _file: File,
+    /// When it was taken: a file written before then by a build is one a killed build left.
+    pub acquired: SystemTime,
+}
+
+/// Takes the lock of the project whose state directory is `state_directory` (`.mlsys/`), or says
+/// which build holds it.
+pub fn acquire(state_directory: &Path) -> Result<BuildLock, LockError> {
+    let path = state_directory.join("build.lock");
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(state_directory).map_err(io)?;
+    // Not truncated on open: the holder's pid stays readable until the lock is ours.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = match pid.trim() {
+                "" => "unknown".to_string(),
+                pid => pid.to_string(),
+            };
+            return Err(LockError::Held { pid, path });
+        }
+        Err(TryLockError::Error(source)) => return Err(io(source)),
+    }
+    let acquired = SystemTime::now();
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(BuildLock { _file: file, acquired })
+}
