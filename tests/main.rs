@@ -8,10 +8,10 @@ mod lsp;
 mod models;
 mod redaction;
 // The online store's tests start their Redis the same way: one harness for all.
+mod paths;
 #[path = "../runtime/online/tests/support/redis_server.rs"]
 #[allow(dead_code)] // restarting a killed server is only exercised by the online tests
 mod redis_server;
-mod paths;
 mod support;
 mod train;
 mod verify;

@@ -7,7 +7,7 @@ mod examples;
 mod format;
 mod hashes;
 mod index;
-mod render;
 mod paths;
+mod render;
 mod robustness;
 mod support;

@@ -28,7 +28,12 @@ pub async fn stale_feature_tables(context: &Context<'_>) -> anyhow::Result<Vec<S
                 expected.definition
             ));
         } else if !metadata.has_columns(&expected.schema)? {
-            let columns: Vec<&str> = expected.schema.fields().iter().map(|field| field.name().as_str()).collect();
+            let columns: Vec<&str> = expected
+                .schema
+                .fields()
+                .iter()
+                .map(|field| field.name().as_str())
+                .collect();
             stale.push(format!(
                 "{label} has the columns ({}), the plan's are ({})",
                 metadata.column_list(),
