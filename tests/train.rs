@@ -355,8 +355,9 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
         ),
         (
             "timeout",
-            r#"command("sleep 300 & echo $! > sleeper.pid; wait", timeout = 1s)"#.to_string(),
-            vec!["did not finish within 1s", "raise `timeout`"],
+            // The timeout leaves the shell ample time to start the sleeper and record its pid.
+            r#"command("sleep 300 & echo $! > sleeper.pid; wait", timeout = 5s)"#.to_string(),
+            vec!["did not finish within 5s", "raise `timeout`"],
         ),
     ];
     for (name, algorithm, expected) in cases {
@@ -384,13 +385,15 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
                     state != Some("Z")
                 })
             };
-            for _ in 0..40 {
-                if !alive() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
+            // Poll up to a generous deadline: the sleeper would otherwise live for 300 s.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while alive() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the trainer's background `sleep` outlived the timeout"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            assert!(!alive(), "the trainer's background `sleep` outlived the timeout");
         }
         let _ = std::fs::remove_dir_all(project);
     }

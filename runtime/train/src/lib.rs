@@ -61,7 +61,7 @@ mod rng;
 
 pub use dataset::{Dataset, Task};
 pub use error::{DatasetError, MetricError, ModelError, OnnxError, OnnxRuntimeError, PredictError, TrainError};
-pub use gbdt::checkpoint::{CHECKPOINT_FILE, CheckpointedModel, train_with_checkpoints};
+pub use gbdt::checkpoint::{CHECKPOINT_FILE, CheckpointedModel, train_with_checkpoint_hook, train_with_checkpoints};
 pub use gbdt::train_gbdt;
 pub use linear::{train_linear_regression, train_logistic_regression};
 pub use metrics::{LOGLOSS_EPSILON, Metric, accuracy, auc, evaluate_all, f1, logloss, mae, mape, rmse};
