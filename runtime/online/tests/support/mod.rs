@@ -1,41 +1,13 @@
 //! Test support: temporary directories, a real Redis server, and a fresh store of each backend.
 
 pub mod redis_server;
+mod temp_dir;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use mlsys_online::{OnlineStore, RedbStore, RedisStore};
 use redis_server::RedisServer;
-
-static NEXT_DIRECTORY: AtomicU32 = AtomicU32::new(0);
-
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "mlsys-online-test-{}-{}",
-            std::process::id(),
-            NEXT_DIRECTORY.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::remove_dir_all(&path).ok();
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
+pub use temp_dir::TempDir;
 
 /// The two backends every behavioural check runs against.
 #[derive(Clone, Copy, Debug)]
