@@ -5,9 +5,18 @@ mod temp_dir;
 
 use std::sync::Arc;
 
-use mlsys_online::{OnlineStore, RedbStore, RedisStore};
+use std::time::Duration;
+
+use mlsys_online::{OnlineStore, RedbStore, RedisOptions, RedisStore};
 use redis_server::RedisServer;
 pub use temp_dir::TempDir;
+
+/// Redis timeouts for calls a test expects to succeed: generous, so a loaded machine never fails
+/// them (the store's defaults are tuned for serving, not for a shared test machine).
+pub const PATIENT: RedisOptions = RedisOptions {
+    connect_timeout: Duration::from_secs(10),
+    response_timeout: Duration::from_secs(10),
+};
 
 /// The two backends every behavioural check runs against.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +46,7 @@ impl StoreFixture {
             }
             Backend::Redis => {
                 let server = RedisServer::start();
-                let store = RedisStore::connect(&server.url(), "test")
+                let store = RedisStore::connect_with(&server.url(), "test", PATIENT)
                     .await
                     .expect("connect to redis");
                 StoreFixture {
