@@ -139,10 +139,7 @@ pub fn run_command(
         .with_context(|| format!("writing {}", parameters.display()))?;
 
     let open_log = |path: &Path| std::fs::File::create(path).with_context(|| format!("creating {}", path.display()));
-    let task = match run.task {
-        mlsys_train::Task::Classification => "classification",
-        mlsys_train::Task::Regression => "regression",
-    };
+    let task = run.task.name();
     let mut trainer = Command::new("sh");
     trainer
         .arg("-c")

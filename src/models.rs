@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use mlsys_compiler::compile;
+use mlsys_kernels::time;
 use mlsys_registry::{ModelVersion, PromotionRules, Registry, RegistryError, Stage};
 
 use crate::{project, report};
@@ -423,32 +424,11 @@ fn metric_value(value: f64) -> String {
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a time in microseconds since the Unix epoch.
 fn utc_minutes(micros: i64) -> String {
-    let minutes = micros.div_euclid(60_000_000);
-    let days = minutes.div_euclid(24 * 60);
-    let minute_of_day = minutes.rem_euclid(24 * 60);
-    let (year, month, day) = civil_from_days(days);
+    let minute_of_day = micros.div_euclid(60_000_000).rem_euclid(24 * 60);
+    let (year, month, day) = time::civil_from_days(time::date_of(micros));
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}",
         minute_of_day / 60,
         minute_of_day % 60
     )
-}
-
-/// The proleptic Gregorian date of a day number (days since 1970-01-01), after Howard Hinnant's
-/// `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }

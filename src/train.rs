@@ -18,7 +18,7 @@ use anyhow::{Context, anyhow, bail};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::{OfflineStore, TableLocation};
 use mlsys_batch::training::manifest::Manifest;
-use mlsys_compiler::plan::{AlgorithmKind, Approval, Literal, MetricSide, Model, ModelId, Plan, Task};
+use mlsys_compiler::plan::{AlgorithmKind, Approval, Literal, MetricSide, Model, ModelId, Plan};
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
 use mlsys_kernels::interpret::{Bindings, evaluate};
@@ -118,10 +118,7 @@ async fn train_one(
     let Some(manifest) = Manifest::read(&set_directory)? else {
         return Ok(Outcome::NoTrainingSet);
     };
-    let task = match model.task {
-        Task::Classification => mlsys_train::Task::Classification,
-        Task::Regression => mlsys_train::Task::Regression,
-    };
+    let task = model.task;
     let trainer = trainer_of(model, &places.project)?;
     let hyperparameters = trainer.hyperparameters()?;
     let spec_hash = sha256_hex(
@@ -489,9 +486,8 @@ fn algorithm_of(model: &Model) -> anyhow::Result<Algorithm> {
 /// Every metric of the task on a holdout, by name.
 fn all_metrics(task: mlsys_train::Task, labels: &[f64], predictions: &[f64]) -> anyhow::Result<BTreeMap<String, f64>> {
     let mut metrics = BTreeMap::new();
-    for metric in mlsys_train::Metric::all_for(task) {
-        let value = metric
-            .compute(labels, predictions)
+    for &metric in mlsys_compiler::plan::Metric::all_for(task) {
+        let value = mlsys_train::compute(metric, labels, predictions)
             .map_err(|error| anyhow!("{} on the holdout: {error}", metric.name()))?;
         metrics.insert(metric.name().to_string(), value);
     }

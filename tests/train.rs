@@ -49,7 +49,7 @@ fn process_alive(pid: &str) -> bool {
 fn assert_stopped(project: &Path, pid_file: &str, what: &str) {
     let pid = std::fs::read_to_string(project.join(pid_file)).unwrap_or_else(|_| panic!("{what}: no {pid_file}"));
     let pid = pid.trim();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while process_alive(pid) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -195,12 +195,13 @@ pub fn small_project(name: &str, snapshot: &str, ratio: &str, lost_on_day_2: boo
     let root = std::env::temp_dir().join(format!("mlsysc-train-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let spec = SPEC.replace("SNAPSHOT", snapshot).replace("RATIO", ratio);
-    let mut payments = String::from("payment_id,user_id,amount,paid_at\n");
+    // Each day's payments in that day's partition (a row outside its `dt=` day is a bad row).
+    let mut payments = [2, 3].map(|_| String::from("payment_id,user_id,amount,paid_at\n"));
     let mut disputes = String::from("payment_id,lost,reported_at\n");
-    for day in [2, 3] {
+    for (file, day) in payments.iter_mut().zip([2, 3]) {
         for index in 0..20 {
             let id = format!("p{day}_{index}");
-            payments.push_str(&format!(
+            file.push_str(&format!(
                 "{id},u{},{}.0,2026-03-0{day}T{:02}:00:00Z\n",
                 index % 3,
                 index,
@@ -210,9 +211,11 @@ pub fn small_project(name: &str, snapshot: &str, ratio: &str, lost_on_day_2: boo
             disputes.push_str(&format!("{id},{lost},2026-03-10T00:00:00Z\n"));
         }
     }
+    let [day_2, day_3] = payments;
     for (path, content) in [
         ("spec.mlsys", spec),
-        ("data/payments/dt=2026-03-02/part-0.csv", payments),
+        ("data/payments/dt=2026-03-02/part-0.csv", day_2),
+        ("data/payments/dt=2026-03-03/part-0.csv", day_3),
         ("data/disputes/dt=2026-03-10/part-0.csv", disputes),
     ] {
         let path = root.join(path);
@@ -390,8 +393,9 @@ fn failing_external_trainers_fail_the_build_with_the_cause_and_register_nothing(
         ),
         (
             "timeout",
-            r#"command("sleep 300 & echo $! > sleeper.pid; wait", timeout = 1s)"#.to_string(),
-            vec!["did not finish within 1s", "raise `timeout`"],
+            // The timeout leaves the shell ample time to start the sleeper and record its pid.
+            r#"command("sleep 300 & echo $! > sleeper.pid; wait", timeout = 5s)"#.to_string(),
+            vec!["did not finish within 5s", "raise `timeout`"],
         ),
     ];
     for (name, algorithm, expected) in cases {
@@ -473,12 +477,12 @@ fn a_timed_out_trainer_is_stopped_with_the_processes_that_left_its_group() {
     // parent exited at once (re-parented away from the trainer's tree); then the trainer hangs.
     let project = external_project(
         "detached",
-        r#"command("setsid sleep 1000 & echo $! > session.pid; (setsid sleep 1000 & echo $! > orphan.pid); sleep 1000", timeout = 1s)"#,
+        r#"command("setsid sleep 1000 & echo $! > session.pid; (setsid sleep 1000 & echo $! > orphan.pid); sleep 1000", timeout = 5s)"#,
     );
     let build = mlsysc(&project, &["build"]);
     let output = text(&build);
     assert_eq!(build.status.code(), Some(1), "{output}");
-    assert!(output.contains("did not finish within 1s"), "{output}");
+    assert!(output.contains("did not finish within 5s"), "{output}");
     assert_stopped(&project, "session.pid", "a `setsid` grandchild");
     assert_stopped(&project, "orphan.pid", "an orphaned `setsid` grandchild");
     let _ = std::fs::remove_dir_all(project);

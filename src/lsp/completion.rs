@@ -4,6 +4,7 @@
 use lsp_types::{CompletionItem, CompletionItemKind, InsertTextFormat};
 use mlsys_compiler::builtins::{AggregateFunction, Builtin};
 use mlsys_compiler::index::{Symbol, SymbolKind};
+use mlsys_compiler::plan::Metric;
 use mlsys_compiler::source::FileId;
 
 use super::context::{self, Context, DECLARATION_KEYWORDS};
@@ -70,7 +71,16 @@ fn items_of(block: &str) -> &'static [(&'static str, Form)] {
     }
 }
 
-const METRICS: [&str; 7] = ["auc", "logloss", "accuracy", "f1", "rmse", "mae", "mape"];
+/// The metric names, from the plan's one list.
+const METRICS: [&str; Metric::ALL.len()] = {
+    let mut names = [""; Metric::ALL.len()];
+    let mut index = 0;
+    while index < names.len() {
+        names[index] = Metric::ALL[index].name();
+        index += 1;
+    }
+    names
+};
 const STAGES: [&str; 4] = ["production", "candidate", "approved", "shadow"];
 const TYPES: [&str; 7] = ["bool", "int64", "float64", "string", "date", "timestamp", "duration"];
 const EXPRESSION_KEYWORDS: [&str; 9] = ["if", "then", "else", "and", "or", "not", "in", "true", "false"];

@@ -339,7 +339,7 @@ impl Metric {
         Metric::Mape,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Metric::Auc => "auc",
             Metric::Logloss => "logloss",
@@ -353,6 +353,14 @@ impl Metric {
 
     pub fn from_name(name: &str) -> Option<Self> {
         Metric::ALL.into_iter().find(|metric| metric.name() == name)
+    }
+
+    /// The metrics recorded for every version of a model of `task`, in [`Metric::ALL`]'s order.
+    pub fn all_for(task: Task) -> &'static [Metric] {
+        match task {
+            Task::Classification => &Metric::ALL[..4],
+            Task::Regression => &Metric::ALL[4..],
+        }
     }
 
     pub fn task(self) -> Task {
@@ -373,13 +381,34 @@ impl Metric {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     /// bool label; the model outputs the probability of `true` as float64.
     Classification,
     /// numeric label; the model outputs float64.
     Regression,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+        }
+    }
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -87,8 +87,14 @@ async fn a_second_build_writes_nothing_and_a_changed_day_is_redone_alone() {
         .root
         .join("data/raw/transactions/dt=2026-02-10/part-00000.parquet");
     let bytes = std::fs::read(&day).expect("read");
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    let modified = std::fs::metadata(&day).and_then(|meta| meta.modified()).expect("mtime");
     std::fs::write(&day, bytes).expect("rewrite");
+    // Set explicitly: a rewrite within the file system's timestamp granularity keeps the old time.
+    std::fs::File::options()
+        .write(true)
+        .open(&day)
+        .and_then(|file| file.set_modified(modified + std::time::Duration::from_secs(10)))
+        .expect("a new modification time");
     let report = project.build(&BuildOptions::default()).await.expect("third build");
     let transactions = source(&report, "transactions");
     assert_eq!(transactions.changed_partitions, vec!["2026-02-10".to_string()]);

@@ -23,135 +23,11 @@ use mlsys_compiler::plan::{ColumnIndex, Expectation, ExprId, ExprKind, FeatureId
 use mlsys_compiler::source::SourceFile;
 use mlsys_compiler::types::{BaseType, Type};
 use mlsys_kernels::Value;
-use mlsys_kernels::interpret::{evaluate, evaluate_features};
+use mlsys_kernels::interpret::{evaluate, evaluate_features, find_column, find_feature};
 use proptest::prelude::*;
 
-/// splitmix64: small, seedable and good enough to pick test values.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
-
-const HOUR: i64 = 3_600_000_000;
-const DAY: i64 = 86_400_000_000;
-const STRINGS: &[&str] = &[
-    "",
-    "a",
-    "US",
-    "CA",
-    "web",
-    "api",
-    "checkout",
-    "/admin/x",
-    "ß",
-    "ﬁ",
-    "ΣΑΣ",
-    "İ",
-    "é",
-    "e\u{301}",
-    "Z",
-    "z",
-    "日本語",
-    "🦀",
-    " ",
-    "none",
-];
-
-fn random_value(rng: &mut Rng, ty: Type) -> Value {
-    if ty.nullable && rng.chance(15) {
-        return Value::Null;
-    }
-    match ty.base {
-        BaseType::Bool => Value::Bool(rng.chance(50)),
-        BaseType::Int64 => Value::Int(match rng.below(3) {
-            0 => rng.pick(&[
-                0,
-                1,
-                -1,
-                2,
-                7,
-                10,
-                42,
-                100,
-                i64::MIN,
-                i64::MAX,
-                i64::MIN + 1,
-                1 << 53,
-                (1 << 53) + 1,
-            ]),
-            1 => rng.below(2001) as i64 - 1000,
-            _ => rng.next() as i64,
-        }),
-        BaseType::Float64 => Value::Float(match rng.below(3) {
-            0 => rng.pick(&[
-                0.0,
-                -0.0,
-                f64::NAN,
-                f64::from_bits(0xFFF8_0000_0000_0001),
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::MIN_POSITIVE,
-                5e-324,
-                -5e-324,
-                f64::MAX,
-                f64::MIN,
-                0.5,
-                2.5,
-                -2.5,
-                -0.4,
-                1e16,
-                10.0,
-                1000.0,
-            ]),
-            1 => (rng.below(20001) as f64 - 10000.0) / 8.0,
-            _ => f64::from_bits(rng.next()),
-        }),
-        BaseType::String => match rng.below(3) {
-            0 | 1 => Value::string(rng.pick(STRINGS)),
-            _ => {
-                let text: String = (0..rng.below(6))
-                    .map(|_| rng.pick(&['a', 'B', 'é', '/', 'Σ', 'ß', 'z']))
-                    .collect();
-                Value::string(text)
-            }
-        },
-        BaseType::Date => Value::Date(match rng.below(3) {
-            0 => rng.pick(&[0, -1, 1, -719_468, -719_469, 20_758, -25_567, i32::MIN, i32::MAX]),
-            1 => rng.below(100_001) as i32 - 50_000,
-            _ => rng.next() as i32,
-        }),
-        BaseType::Timestamp => Value::Timestamp(match rng.below(4) {
-            0 => rng.pick(&[0, -1, 1, i64::MIN, i64::MAX, 1_767_225_600_000_000]),
-            1 => (rng.below(2_000_001) as i64 - 1_000_000) * rng.pick(&[HOUR, DAY]) + rng.pick(&[-1, 0, 1]),
-            2 => 1_767_225_600_000_000 + (rng.next() % (400 * DAY as u64)) as i64,
-            _ => rng.next() as i64,
-        }),
-        BaseType::Duration => Value::Duration(match rng.below(3) {
-            0 => rng.pick(&[0, 1, -1, HOUR, DAY, -DAY, i64::MIN, i64::MAX]),
-            1 => (rng.below(2001) as i64 - 1000) * rng.pick(&[1, 1000, HOUR]),
-            _ => rng.next() as i64,
-        }),
-    }
-}
+use crate::random_values::{Rng, random_typed_value};
+use crate::spec_cases::{column_cases, constant_cases, probe_project};
 
 fn array(values: &[Value], base: BaseType) -> ArrayRef {
     macro_rules! build {
@@ -210,7 +86,7 @@ struct Rows {
 }
 
 fn random_rows(plan: &Plan, count: usize, rng: &mut Rng) -> Rows {
-    rows_of(plan, count, |_, ty| random_value(rng, ty))
+    rows_of(plan, count, |_, ty| random_typed_value(rng, ty))
 }
 
 /// `count` rows with a column for every source column and every feature of `plan`, valued by `value`.
@@ -638,7 +514,7 @@ fn generated_plan(text: &str) -> Option<Plan> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn generated_expressions_agree_in_datafusion_the_jit_and_the_interpreter(seed in any::<u64>()) {
@@ -659,162 +535,43 @@ proptest! {
     }
 }
 
-/// The row the edge cases read: `f` is -0.0, `nf` NaN, `i` -2^63, `t` one microsecond before 1970,
-/// `d` 1970-01-01, `u` 1h, every other nullable column null.
-fn edge_row(name: &str, ty: Type) -> Value {
-    match name.split('_').nth(1) {
-        Some("c0") => Value::Bool(true),
-        Some("c1") => Value::Int(i64::MIN),
-        Some("c2") => Value::Float(-0.0),
-        Some("c3") => Value::string("ΣΑΣ"),
-        Some("c4") => Value::Date(0),
-        Some("c5") => Value::Timestamp(-1),
-        Some("c6") => Value::Duration(HOUR),
-        Some("c9") => Value::Float(f64::NAN),
-        _ if ty.nullable => Value::Null,
-        // Features (read by no edge case) hold any value of their type.
-        _ => random_value(&mut Rng(0), ty),
-    }
-}
-
-/// lang-spec/builtins.md section 4 and types.md section 4, over [`edge_row`]: DataFusion, the
-/// interpreter and the spec's value must all agree.
+/// lang-spec's edge-case tables (the kernels' `spec_cases`, also run on the interpreter and the
+/// JIT), each case on its own one-row batch: DataFusion and the interpreter must give the spec's
+/// value.
 #[tokio::test]
 async fn spec_edge_cases_agree() {
-    let (nan, inf) = (Value::Float(f64::NAN), Value::Float(f64::INFINITY));
-    let float = Value::Float;
-    let cases: Vec<(&str, Value)> = vec![
-        ("ln(0.0)", Value::Float(f64::NEG_INFINITY)),
-        ("ln(f)", Value::Float(f64::NEG_INFINITY)),
-        ("ln(-1.0)", nan.clone()),
-        ("ln(1 / 0)", inf.clone()),
-        ("ln(nf)", nan.clone()),
-        ("exp(nf)", nan.clone()),
-        ("sqrt(nf)", nan.clone()),
-        ("log10(0)", Value::Float(f64::NEG_INFINITY)),
-        ("exp(-1 / 0)", float(0.0)),
-        ("exp(1000.0)", inf.clone()),
-        ("sqrt(-1.0)", nan.clone()),
-        ("sqrt(f)", float(-0.0)),
-        ("abs(i)", Value::Int(i64::MIN)),
-        ("abs(-9223372036854775807 - 1)", Value::Int(i64::MIN)),
-        ("abs(f)", float(0.0)),
-        ("pow(nf, 0)", float(1.0)),
-        ("pow(0.0, 0)", float(1.0)),
-        ("pow(1.0, nf)", float(1.0)),
-        ("pow(0.0, -1)", inf.clone()),
-        ("pow(-8.0, 1.0 / 3.0)", nan.clone()),
-        ("pow(2, 3)", float(8.0)),
-        ("round(2.5)", float(3.0)),
-        ("round(-2.5)", float(-3.0)),
-        ("round(-0.4)", float(-0.0)),
-        ("round(7)", float(7.0)),
-        ("floor(-0.5)", float(-1.0)),
-        ("ceil(-0.5)", float(-0.0)),
-        ("clamp(15, 0, 10)", Value::Int(10)),
-        ("clamp(nf, 0.0, 1.0)", float(1.0)),
-        ("clamp(f, 0.0, 1.0)", float(0.0)),
-        ("clamp(5, 10 + 0 * i, 0 * i)", Value::Int(0)),
-        ("least(1.0, nf)", float(1.0)),
-        ("greatest(1.0, nf)", nan.clone()),
-        ("least(f, 0.0)", float(-0.0)),
-        ("greatest(f, 0.0)", float(0.0)),
-        ("least(0.0, f)", float(-0.0)),
-        ("least(3, 2.5)", float(2.5)),
-        ("least(1, ni)", Value::Null),
-        ("upper(\"ß\")", Value::string("SS")),
-        ("upper(\"ﬁ\")", Value::string("FI")),
-        ("lower(s)", Value::string("σας")),
-        ("lower(\"İ\")", Value::string("i\u{307}")),
-        ("length(lower(\"İ\"))", Value::Int(2)),
-        ("length(\"é\")", Value::Int(1)),
-        ("length(\"e\\u{301}\")", Value::Int(2)),
-        ("contains(\"é\", \"e\")", Value::Bool(false)),
-        ("contains(\"abc\", \"\")", Value::Bool(true)),
-        ("starts_with(\"\", \"\")", Value::Bool(true)),
-        ("concat(\"a\", ns, \"b\")", Value::Null),
-        ("concat(\"a\")", Value::string("a")),
-        ("hour(t)", Value::Int(23)),
-        ("date_of(t)", Value::Date(-1)),
-        ("day_of_week(d)", Value::Int(4)),
-        ("day_of_week(2026-11-01)", Value::Int(7)),
-        ("year(0000-03-01)", Value::Int(0)),
-        ("coalesce(if b then null else 2.0, 0.0 / 0, 1.0)", nan.clone()),
-        ("coalesce(nf, 1.0)", nan.clone()),
-        ("coalesce(nf)", nan.clone()),
-        ("coalesce(ni)", Value::Null),
-        ("u + t", Value::Timestamp(HOUR - 1)),
-        ("is_null(nf)", Value::Bool(false)),
-        ("is_null(ni)", Value::Bool(true)),
-        ("hash_bucket(ni, 10)", Value::Null),
-        ("hash_bucket(\"\", 10)", Value::Int(7)),
-        ("hash_bucket(\"US\", 1000)", Value::Int(17)),
-        ("hash_bucket(0, 1000)", Value::Int(405)),
-        ("hash_bucket(42, 1000)", Value::Int(255)),
-        ("hash_bucket(-1, 1000)", Value::Int(757)),
-        ("bucketize(5, [10, 20])", Value::Int(0)),
-        ("bucketize(10, [10, 20])", Value::Int(1)),
-        ("bucketize(25, [10, 20])", Value::Int(2)),
-        ("bucketize(nf, [0.0])", Value::Int(1)),
-        ("bucketize(f, [0.0])", Value::Int(1)),
-        ("1 / 0", inf.clone()),
-        ("-1 / 0", Value::Float(f64::NEG_INFINITY)),
-        ("0 / 0", nan.clone()),
-        ("1.0 / f", Value::Float(f64::NEG_INFINITY)),
-        ("9223372036854775807 + 1", Value::Int(i64::MIN)),
-        ("-(-9223372036854775807 - 1)", Value::Int(i64::MIN)),
-        ("-i", Value::Int(i64::MIN)),
-        ("i - 1", Value::Int(i64::MAX)),
-        ("i * -1", Value::Int(i64::MIN)),
-        ("-f", float(0.0)),
-        ("-(0.0)", float(-0.0)),
-        ("f + 0.0", float(0.0)),
-        ("f * 1", float(-0.0)),
-        ("nf == nf", Value::Bool(false)),
-        ("nf != nf", Value::Bool(true)),
-        ("nf < 1.0", Value::Bool(false)),
-        ("nf >= nf", Value::Bool(false)),
-        ("f == 0.0", Value::Bool(true)),
-        ("f < 0.0", Value::Bool(false)),
-        ("-0.0 == 0.0", Value::Bool(true)),
-        ("\"Z\" < \"a\"", Value::Bool(true)),
-        ("\"é\" > \"z\"", Value::Bool(true)),
-        ("1 in [2, null]", Value::Null),
-        ("1 in [1, null]", Value::Bool(true)),
-        ("ni in [1]", Value::Null),
-        ("f in [0.0]", Value::Bool(true)),
-        ("0.0 in [-0.0]", Value::Bool(true)),
-        ("nf in [1.0, null]", Value::Null),
-        ("nf in [1.0]", Value::Bool(false)),
-        ("nf not in [1.0]", Value::Bool(true)),
-        ("i in [1.5, -9223372036854775807]", Value::Bool(true)),
-        ("false and nb", Value::Bool(false)),
-        ("true or nb", Value::Bool(true)),
-        ("true and nb", Value::Null),
-        ("not nb", Value::Null),
-        ("if nb then 1 else 2", Value::Int(2)),
-        ("t - t", Value::Duration(0)),
-        ("t + u - t", Value::Duration(HOUR)),
-    ];
-    let features: Vec<String> = cases
-        .iter()
-        .enumerate()
-        .map(|(index, (text, _))| format!("  x{index} = {text}\n"))
-        .collect();
-    let source = format!(
-        "source s {{\n  format = parquet\n  location = \"data/s\"\n  schema {{ {SCHEMA} }}\n}}\n\
-         features g v1 {{\n  from = s\n{}}}\n",
-        features.concat()
-    );
-    let compilation = compile(&[SourceFile::new("edge.mlsys", source)]);
-    let plan = compilation
-        .plan
-        .unwrap_or_else(|| panic!("the edge cases compile: {:#?}", compilation.diagnostics));
-    assert_eq!(plan.features.len(), cases.len());
-    let rows = rows_of(&plan, 3, edge_row);
+    let cases = constant_cases()
+        .into_iter()
+        .map(|(expression, value)| (expression, Vec::new(), value))
+        .chain(column_cases());
     let mut failures = Vec::new();
-    for ((_, feature), (text, expected)) in plan.features.iter().zip(&cases) {
-        let FeatureKind::Row { expr } = feature.kind else {
+    for (expression, row, expected) in cases {
+        let compilation = compile(&[SourceFile::new("edge.mlsys", probe_project(expression))]);
+        let Some(plan) = compilation.plan else {
+            failures.push(format!(
+                "`{expression}` does not compile: {:#?}",
+                compilation.diagnostics
+            ));
+            continue;
+        };
+        let given: HashMap<String, Value> = row
+            .iter()
+            .filter_map(|(name, value)| {
+                let (source, column) = find_column(&plan, "rows", name)?;
+                Some((column_name(source, column), value.clone()))
+            })
+            .collect();
+        // What a case does not set is null, or any value where the column cannot be (`at`).
+        let rows = rows_of(&plan, 1, |name, ty| match given.get(name) {
+            Some(value) => value.clone(),
+            None if ty.nullable => Value::Null,
+            None => random_typed_value(&mut Rng(0), ty),
+        });
+        let Some(feature) = find_feature(&plan, "probe", 1, "value") else {
+            failures.push(format!("`{expression}`: no probe feature"));
+            continue;
+        };
+        let FeatureKind::Row { expr } = plan.features[feature].kind else {
             continue;
         };
         if let Err(failure) = check(&plan, expr, &rows).await {
@@ -826,8 +583,10 @@ async fn spec_edge_cases_agree() {
                 .map_or(Value::Null, |values| values[0].clone())
         };
         match evaluate(&plan, expr, &(column, |_: FeatureId| Value::Null)) {
-            Ok(value) if value == *expected => {}
-            other => failures.push(format!("{text}: the spec says {expected}, the interpreter {other:?}")),
+            Ok(value) if value == expected => {}
+            other => failures.push(format!(
+                "`{expression}` on {row:?}: the spec says {expected}, the interpreter {other:?}"
+            )),
         }
     }
     assert!(

@@ -122,14 +122,24 @@ async fn a_write_commits_once_and_only_when_its_producer_finished() {
     assert!(error.to_string().contains("the producer broke"), "{error}");
     assert_eq!(contents(&table).await, first);
 
-    // A writer dropped mid-way (its step returned early) commits nothing either.
+    // A writer dropped mid-way (its step returned early) commits nothing either: its write stops
+    // (a sink kept alive finds no receiver) and the table is unchanged once it has.
     let writer = table
         .writer(schema(), Replace::Dates(&day("2026-01-01")), 2, BUFFER)
         .await
         .expect("writer");
-    writer.sink().send(batch(&[(11, "2026-01-01")])).await.expect("sent");
+    let sink = writer.sink();
+    sink.send(batch(&[(11, "2026-01-01")])).await.expect("sent");
     drop(writer);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sink.send(batch(&[(11, "2026-01-01")])).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped writer's write never stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(sink);
     assert_eq!(contents(&table).await, first);
 
     // Every sink clone dropped without the producer finishing is not an end of the rows.

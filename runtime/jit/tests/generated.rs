@@ -466,7 +466,7 @@ fn generated_programs_agree_with_the_interpreter_and_reach_every_builtin() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn random_programs_agree_with_the_interpreter(seed in any::<u64>()) {

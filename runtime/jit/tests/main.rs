@@ -5,7 +5,13 @@
 mod api;
 mod generated;
 mod projects;
+#[allow(dead_code)] // values for typed Arrow columns are the batch lowering's tests'
+mod random_values;
 mod scale;
+// The spec's edge-case tables: one definition, also run by the kernels' and the batch lowering's tests.
+#[path = "../../kernels/tests/spec_cases.rs"]
+#[allow(dead_code)] // the checker-error rows are the kernels' tests'
+mod spec_cases;
 mod spec_table;
 mod support;
 mod threads;

@@ -8,6 +8,7 @@ mod fraud;
 mod interpret;
 mod properties;
 mod scalar;
+mod spec_cases;
 mod spec_table;
 mod support;
 mod window;

@@ -6,6 +6,9 @@ use mlsys_compiler::{compile, source::SourceFile};
 use mlsys_kernels::Value;
 use mlsys_kernels::interpret::{Bindings, EvalError, evaluate_feature, find_column, find_feature};
 
+use crate::spec_cases::probe_project;
+pub use crate::spec_cases::{float, int, text};
+
 /// Compiles a one-file project that must be free of errors and pass the verifier.
 pub fn compile_project(text: &str) -> Plan {
     let compilation = compile(&[SourceFile::new("test.mlsys", text)]);
@@ -13,18 +16,6 @@ pub fn compile_project(text: &str) -> Plan {
     let plan = compilation.plan.expect("a plan without errors");
     assert_eq!(verify(&plan), Vec::new());
     plan
-}
-
-/// The columns every expression test may read (all nullable; absent ones are null).
-const SCHEMA: &str = "i: int64?, j: int64?, f: float64?, g: float64?, s: string?, d: date?, t: timestamp?, \
-                      b: bool?, at: timestamp";
-
-/// A project with one row-level feature `probe@v1.value = expression` over the test columns.
-fn probe_project(expression: &str) -> String {
-    format!(
-        "source rows {{ format = csv, location = \"rows\", timestamp = at, schema {{ {SCHEMA} }} }}\n\
-         features probe v1 {{ from = rows\n value = {expression}\n }}\n"
-    )
 }
 
 /// The error codes the checker reports for `expression` (empty if it compiles).
@@ -64,18 +55,6 @@ pub fn assert_bits(actual: f64, expected: f64) {
         actual.to_bits(),
         expected.to_bits()
     );
-}
-
-pub fn float(value: f64) -> Value {
-    Value::Float(value)
-}
-
-pub fn int(value: i64) -> Value {
-    Value::Int(value)
-}
-
-pub fn text(value: &str) -> Value {
-    Value::string(value)
 }
 
 /// Day number of a calendar date.

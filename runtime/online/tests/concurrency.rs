@@ -6,7 +6,7 @@ use mlsys_kernels::Value;
 use mlsys_online::{OnlineStore, Record, WriteSummary};
 
 use crate::behaviour::{table, user};
-use crate::support::{Backend, StoreFixture};
+use crate::support::{Backend, PATIENT, StoreFixture};
 
 const WRITERS: i64 = 4;
 const ROUNDS: i64 = 25;
@@ -94,7 +94,7 @@ async fn redis_concurrent_writers_keep_the_maximum() {
 async fn redis_writers_on_separate_connections_keep_the_maximum() {
     let fixture = StoreFixture::new(Backend::Redis).await;
     let server = fixture.redis_server.as_ref().expect("a redis fixture has a server");
-    let second = mlsys_online::RedisStore::connect(&server.url(), "test")
+    let second = mlsys_online::RedisStore::connect_with(&server.url(), "test", PATIENT)
         .await
         .expect("a second connection");
     let second: Arc<dyn OnlineStore> = Arc::new(second);

@@ -8,9 +8,10 @@ use std::time::Duration;
 use mlsys_online::{Namespace, OnlineStore, RedisOptions, RedisStore, StoreError, open_store};
 
 use crate::behaviour::{record, table, user};
+use crate::support::PATIENT;
 use crate::support::redis_server::{RedisServer, free_port};
 
-/// Short timeouts so the unavailability tests are quick.
+/// Short timeouts so the tests that expect a timeout are quick; only for calls that must fail.
 const QUICK: RedisOptions = RedisOptions {
     connect_timeout: Duration::from_millis(300),
     response_timeout: Duration::from_millis(300),
@@ -44,7 +45,9 @@ fn assert_unavailable(result: Result<impl std::fmt::Debug, StoreError>, url: &st
 #[tokio::test]
 async fn keys_follow_the_documented_layout() {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url(), "fraud-prod").await.expect("connect");
+    let store = RedisStore::connect_with(&server.url(), "fraud-prod", PATIENT)
+        .await
+        .expect("connect");
     store
         .write(&table("user_activity@v1"), &[(user("u1"), record(5, 1))])
         .await
@@ -125,7 +128,8 @@ async fn a_killed_server_is_unavailable_and_a_restarted_one_is_used_again() {
     let mut server = RedisServer::start();
     let url = server.url();
     let port = server.port();
-    let store = RedisStore::connect_with(&url, "test", QUICK).await.expect("connect");
+    // A killed server refuses connections at once: no timeout is needed to see it unavailable.
+    let store = RedisStore::connect_with(&url, "test", PATIENT).await.expect("connect");
     let table_id = table("user_activity@v1");
     store
         .write(&table_id, &[(user("u"), record(1, 1))])
@@ -163,7 +167,9 @@ async fn a_killed_server_is_unavailable_and_a_restarted_one_is_used_again() {
 #[tokio::test]
 async fn writes_reload_a_flushed_script() {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url(), "test").await.expect("connect");
+    let store = RedisStore::connect_with(&server.url(), "test", PATIENT)
+        .await
+        .expect("connect");
     let table_id = table("user_activity@v1");
     store
         .write(&table_id, &[(user("u"), record(1, 1))])
@@ -196,7 +202,9 @@ async fn writes_reload_a_flushed_script() {
 #[tokio::test]
 async fn corrupt_values_are_an_error_not_a_panic() {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url(), "test").await.expect("connect");
+    let store = RedisStore::connect_with(&server.url(), "test", PATIENT)
+        .await
+        .expect("connect");
     let table_id = table("user_activity@v1");
     store
         .write(&table_id, &[(user("good"), record(1, 1))])

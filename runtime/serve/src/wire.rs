@@ -16,7 +16,7 @@
 
 use std::fmt::Write;
 
-use mlsys_compiler::syntax::literal::{civil_from_days, days_from_civil, parse_duration};
+use mlsys_compiler::syntax::literal::{civil_from_days, days_from_civil, days_in_month, parse_duration};
 use mlsys_compiler::types::{BaseType, Type};
 use mlsys_jit::ValueRef;
 use mlsys_kernels::Value;
@@ -209,16 +209,6 @@ impl Scanner<'_> {
 
     fn at_end(&self) -> bool {
         self.position == self.bytes.len()
-    }
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if leap => 29,
-        _ => 28,
     }
 }
 

@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = train_gbdt(&training, &params, &options)?;
     let seconds = started.elapsed().as_secs_f64();
     let predictions = model.predict_dataset(&holdout)?;
-    let auc = Metric::Auc.compute(holdout.labels(), &predictions)?;
+    let auc = mlsys_train::compute(Metric::Auc, holdout.labels(), &predictions)?;
     let trees = match &model {
         mlsys_train::Model::TreeEnsemble(ensemble) => ensemble.trees.len(),
         _ => 0,

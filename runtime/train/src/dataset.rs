@@ -1,28 +1,11 @@
 //! `Dataset`: the validated in-memory training matrix (column-major float64 features, labels, time order).
 
 use std::collections::HashSet;
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 
 use crate::error::DatasetError;
 
-/// What a model predicts: the probability of `true`, or a number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    Classification,
-    Regression,
-}
-
-impl fmt::Display for Task {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(match self {
-            Task::Classification => "classification",
-            Task::Regression => "regression",
-        })
-    }
-}
+/// What a model predicts: the plan's task, one definition for the compiler and the trainers.
+pub use mlsys_compiler::plan::Task;
 
 /// A training or evaluation set, validated once so that every trainer and metric can trust it.
 ///

@@ -5,7 +5,7 @@
 //! registry stores [`Model::to_bytes`], serving scores with [`Model::predict`] or ONNX Runtime.
 //!
 //! ```
-//! use mlsys_train::{Algorithm, Dataset, GbdtParams, Metric, Model, Task, TrainOptions, train};
+//! use mlsys_train::{Algorithm, Dataset, GbdtParams, Metric, Model, Task, TrainOptions, compute, train};
 //!
 //! let x: Vec<f64> = (0..200).map(|i| if i % 17 == 0 { f64::NAN } else { f64::from(i % 10) }).collect();
 //! let labels: Vec<f64> = x.iter().map(|&v| if v >= 5.0 { 1.0 } else { 0.0 }).collect();
@@ -14,7 +14,7 @@
 //! let params = GbdtParams { trees: 20, depth: 2, min_rows_per_leaf: 5, ..GbdtParams::default() };
 //! let model = train(&data, &Algorithm::Gbdt(params), &TrainOptions::default())?;
 //! let predictions = model.predict_dataset(&data)?;
-//! assert!(Metric::Auc.compute(data.labels(), &predictions)? > 0.9);
+//! assert!(compute(Metric::Auc, data.labels(), &predictions)? > 0.9);
 //!
 //! let bytes = model.to_bytes()?;
 //! assert_eq!(Model::from_bytes(&bytes)?, model);
@@ -61,10 +61,10 @@ mod rng;
 
 pub use dataset::{Dataset, Task};
 pub use error::{DatasetError, MetricError, ModelError, OnnxError, OnnxRuntimeError, PredictError, TrainError};
-pub use gbdt::checkpoint::{CHECKPOINT_FILE, CheckpointedModel, train_with_checkpoints};
+pub use gbdt::checkpoint::{CHECKPOINT_FILE, CheckpointedModel, train_with_checkpoint_hook, train_with_checkpoints};
 pub use gbdt::train_gbdt;
 pub use linear::{train_linear_regression, train_logistic_regression};
-pub use metrics::{LOGLOSS_EPSILON, Metric, accuracy, auc, evaluate_all, f1, logloss, mae, mape, rmse};
+pub use metrics::{LOGLOSS_EPSILON, Metric, accuracy, auc, compute, evaluate_all, f1, logloss, mae, mape, rmse};
 pub use model::{LinearModel, MODEL_FORMAT_VERSION, Model, Tree, TreeEnsemble, TreeNode, sigmoid};
 pub use onnx::runtime::{ONNX_RUNTIME_VERSION, OnnxScorer, onnx_runtime_library};
 pub use onnx::{ONNX_INPUT, ONNX_IR_VERSION, onnx_output_name, to_onnx};

@@ -4,84 +4,25 @@
 //! take numeric labels and predictions. Sums are compensated (Neumaier) so that a metric does not
 //! drift with the number of examples; every metric is a pure function of its inputs in order.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use crate::dataset::Task;
 use crate::error::MetricError;
 
 /// Probabilities are clamped to `[LOGLOSS_EPSILON, 1 - LOGLOSS_EPSILON]` before the logarithm.
 pub const LOGLOSS_EPSILON: f64 = 1e-15;
 
-/// A metric name of the language (`metric = auc`, `promote_if = rmse < ...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Auc,
-    Logloss,
-    Accuracy,
-    F1,
-    Rmse,
-    Mae,
-    Mape,
-}
+/// A metric name of the language (`metric = auc`, `promote_if = rmse < ...`): the plan's own.
+pub use mlsys_compiler::plan::Metric;
 
-impl Metric {
-    pub const CLASSIFICATION: [Metric; 4] = [Metric::Auc, Metric::Logloss, Metric::Accuracy, Metric::F1];
-    pub const REGRESSION: [Metric; 3] = [Metric::Rmse, Metric::Mae, Metric::Mape];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Auc => "auc",
-            Metric::Logloss => "logloss",
-            Metric::Accuracy => "accuracy",
-            Metric::F1 => "f1",
-            Metric::Rmse => "rmse",
-            Metric::Mae => "mae",
-            Metric::Mape => "mape",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Metric> {
-        Metric::CLASSIFICATION
-            .into_iter()
-            .chain(Metric::REGRESSION)
-            .find(|metric| metric.name() == name)
-    }
-
-    pub fn task(self) -> Task {
-        match self {
-            Metric::Auc | Metric::Logloss | Metric::Accuracy | Metric::F1 => Task::Classification,
-            Metric::Rmse | Metric::Mae | Metric::Mape => Task::Regression,
-        }
-    }
-
-    /// The metrics recorded for every version of a model of this task.
-    pub fn all_for(task: Task) -> &'static [Metric] {
-        match task {
-            Task::Classification => &Metric::CLASSIFICATION,
-            Task::Regression => &Metric::REGRESSION,
-        }
-    }
-
-    /// Computes this metric.
-    pub fn compute(self, labels: &[f64], predictions: &[f64]) -> Result<f64, MetricError> {
-        match self {
-            Metric::Auc => auc(labels, predictions),
-            Metric::Logloss => logloss(labels, predictions),
-            Metric::Accuracy => accuracy(labels, predictions),
-            Metric::F1 => f1(labels, predictions),
-            Metric::Rmse => rmse(labels, predictions),
-            Metric::Mae => mae(labels, predictions),
-            Metric::Mape => mape(labels, predictions),
-        }
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
+/// Computes `metric` as lang-spec defines it.
+pub fn compute(metric: Metric, labels: &[f64], predictions: &[f64]) -> Result<f64, MetricError> {
+    match metric {
+        Metric::Auc => auc(labels, predictions),
+        Metric::Logloss => logloss(labels, predictions),
+        Metric::Accuracy => accuracy(labels, predictions),
+        Metric::F1 => f1(labels, predictions),
+        Metric::Rmse => rmse(labels, predictions),
+        Metric::Mae => mae(labels, predictions),
+        Metric::Mape => mape(labels, predictions),
     }
 }
 
@@ -89,7 +30,7 @@ impl fmt::Display for Metric {
 pub fn evaluate_all(task: Task, labels: &[f64], predictions: &[f64]) -> Result<Vec<(Metric, f64)>, MetricError> {
     Metric::all_for(task)
         .iter()
-        .map(|&metric| Ok((metric, metric.compute(labels, predictions)?)))
+        .map(|&metric| Ok((metric, compute(metric, labels, predictions)?)))
         .collect()
 }
 

@@ -1,7 +1,7 @@
 //! The gbdt trainer: determinism, thread-count independence, early stopping, quality, bad input.
 
 use mlsys_train::{
-    Algorithm, Dataset, GbdtParams, LogisticRegressionParams, Metric, Model, Task, TrainError, TrainOptions,
+    Algorithm, Dataset, GbdtParams, LogisticRegressionParams, Metric, Model, Task, TrainError, TrainOptions, compute,
     float32_threshold_between, train, train_gbdt,
 };
 use proptest::prelude::*;
@@ -57,7 +57,7 @@ fn validation_logloss(model: &Model, validation: &Dataset, trees: usize) -> f64 
     let mut prefix = ensemble.clone();
     prefix.trees.truncate(trees);
     let predictions = Model::TreeEnsemble(prefix).predict_dataset(validation).unwrap();
-    Metric::Logloss.compute(validation.labels(), &predictions).unwrap()
+    compute(Metric::Logloss, validation.labels(), &predictions).unwrap()
 }
 
 #[test]
@@ -119,12 +119,13 @@ fn gbdt_learns_a_nonlinear_signal_and_beats_logistic_regression() {
         &threads(2),
     )
     .unwrap();
-    let gbdt_auc = Metric::Auc
-        .compute(holdout.labels(), &gbdt.predict_dataset(&holdout).unwrap())
-        .unwrap();
-    let logistic_auc = Metric::Auc
-        .compute(holdout.labels(), &logistic.predict_dataset(&holdout).unwrap())
-        .unwrap();
+    let gbdt_auc = compute(Metric::Auc, holdout.labels(), &gbdt.predict_dataset(&holdout).unwrap()).unwrap();
+    let logistic_auc = compute(
+        Metric::Auc,
+        holdout.labels(),
+        &logistic.predict_dataset(&holdout).unwrap(),
+    )
+    .unwrap();
     assert!(gbdt_auc > 0.9, "gbdt holdout AUC {gbdt_auc}");
     assert!(
         gbdt_auc > logistic_auc + 0.05,
@@ -146,11 +147,9 @@ fn gbdt_regression_fits_well() {
     };
     let model = train_gbdt(&training, &params, &threads(2)).unwrap();
     let predictions = model.predict_dataset(&holdout).unwrap();
-    let rmse = Metric::Rmse.compute(holdout.labels(), &predictions).unwrap();
+    let rmse = compute(Metric::Rmse, holdout.labels(), &predictions).unwrap();
     let mean = holdout.labels().iter().sum::<f64>() / holdout.rows() as f64;
-    let spread = Metric::Rmse
-        .compute(holdout.labels(), &vec![mean; holdout.rows()])
-        .unwrap();
+    let spread = compute(Metric::Rmse, holdout.labels(), &vec![mean; holdout.rows()]).unwrap();
     assert!(rmse < 0.25 * spread, "rmse {rmse} vs label spread {spread}");
 }
 

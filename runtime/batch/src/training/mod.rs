@@ -15,7 +15,7 @@ pub mod split;
 use std::path::Path;
 use std::time::Instant;
 
-use mlsys_compiler::plan::{DateRange, ModelId, Task};
+use mlsys_compiler::plan::{DateRange, ModelId};
 
 use crate::error::BatchError;
 use crate::features::asof::{LookupPasses, Lookups};
@@ -170,11 +170,7 @@ async fn build_one(
         model: model.name.clone(),
         id,
         definition,
-        task: match model.task {
-            Task::Classification => "classification",
-            Task::Regression => "regression",
-        }
-        .to_string(),
+        task: model.task.name().to_string(),
         examples: plan.sources[model.examples].name.clone(),
         label: Column {
             name: spec.label_name.clone(),

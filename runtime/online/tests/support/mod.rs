@@ -1,41 +1,22 @@
 //! Test support: temporary directories, a real Redis server, and a fresh store of each backend.
 
 pub mod redis_server;
+mod temp_dir;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use mlsys_online::{OnlineStore, RedbStore, RedisStore};
+use std::time::Duration;
+
+use mlsys_online::{OnlineStore, RedbStore, RedisOptions, RedisStore};
 use redis_server::RedisServer;
+pub use temp_dir::TempDir;
 
-static NEXT_DIRECTORY: AtomicU32 = AtomicU32::new(0);
-
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "mlsys-online-test-{}-{}",
-            std::process::id(),
-            NEXT_DIRECTORY.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::remove_dir_all(&path).ok();
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
+/// Redis timeouts for calls a test expects to succeed: generous, so a loaded machine never fails
+/// them (the store's defaults are tuned for serving, not for a shared test machine).
+pub const PATIENT: RedisOptions = RedisOptions {
+    connect_timeout: Duration::from_secs(10),
+    response_timeout: Duration::from_secs(10),
+};
 
 /// The two backends every behavioural check runs against.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +46,7 @@ impl StoreFixture {
             }
             Backend::Redis => {
                 let server = RedisServer::start();
-                let store = RedisStore::connect(&server.url(), "test")
+                let store = RedisStore::connect_with(&server.url(), "test", PATIENT)
                     .await
                     .expect("connect to redis");
                 StoreFixture {

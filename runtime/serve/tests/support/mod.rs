@@ -5,10 +5,12 @@
 #[path = "../../../online/tests/support/redis_server.rs"]
 #[allow(dead_code)] // restarting a killed server at its port is only exercised by the online tests
 pub mod redis_server;
+#[path = "../../../online/tests/support/temp_dir.rs"]
+mod temp_dir;
+pub use temp_dir::TempDir;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use mlsys_compiler::plan::{FeatureId, FeatureKind, GroupId, Plan};
 use mlsys_compiler::source::SourceFile;
@@ -18,34 +20,6 @@ use mlsys_serve::{FeatureServer, ListenerConfig, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-
-static NEXT_DIRECTORY: AtomicU32 = AtomicU32::new(0);
-
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "mlsys-serve-test-{}-{}",
-            std::process::id(),
-            NEXT_DIRECTORY.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::remove_dir_all(&path).ok();
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

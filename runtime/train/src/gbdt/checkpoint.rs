@@ -50,6 +50,19 @@ pub fn train_with_checkpoints(
     dir: &Path,
     every_n_trees: u32,
 ) -> Result<CheckpointedModel, TrainError> {
+    train_with_checkpoint_hook(dataset, params, options, dir, every_n_trees, &mut |_| {})
+}
+
+/// [`train_with_checkpoints`], calling `after_checkpoint` with the number of trees saved each time
+/// a checkpoint is durable on disk (progress reports; a test stops a run at a known checkpoint).
+pub fn train_with_checkpoint_hook(
+    dataset: &Dataset,
+    params: &GbdtParams,
+    options: &TrainOptions,
+    dir: &Path,
+    every_n_trees: u32,
+    after_checkpoint: &mut dyn FnMut(usize),
+) -> Result<CheckpointedModel, TrainError> {
     if every_n_trees == 0 {
         return Err(TrainError::CheckpointInterval);
     }
@@ -68,6 +81,7 @@ pub fn train_with_checkpoints(
     run.run(&mut |run| {
         if run.progress.trees.len() % every_n_trees as usize == 0 {
             write_checkpoint(dir, &path, &fingerprint, &run.progress)?;
+            after_checkpoint(run.progress.trees.len());
         }
         Ok(())
     })?;
