@@ -165,24 +165,7 @@ impl Checker<'_> {
         };
         let column_index = self.column_of(label_source, column, Code::UnknownName, "label")?;
         let label_type = self.plan.sources[label_source].columns[column_index as usize].ty;
-        let task = match label_type.base {
-            BaseType::Bool => Task::Classification,
-            BaseType::Int64 | BaseType::Float64 => Task::Regression,
-            _ => {
-                self.error(
-                    Diagnostic::new(
-                        Code::LabelType,
-                        column.span,
-                        format!(
-                            "a label must be bool (classification) or numeric (regression), `{}` is {label_type}",
-                            column.name
-                        ),
-                    )
-                    .with_help("derive a bool or numeric column in the source"),
-                );
-                return None;
-            }
-        };
+        let task = self.label_task(label_type, column.span, &format!("`{}`", column.name))?;
         if let Some(repeated) = crate::check::features::repeated_clause(&value.clauses) {
             self.error(Diagnostic::new(
                 Code::InvalidValue,
@@ -300,6 +283,26 @@ impl Checker<'_> {
         ))
     }
 
+    /// The task a label of type `ty` makes: bool classifies, numbers regress; else `E0405`.
+    fn label_task(&mut self, ty: crate::types::Type, span: crate::source::Span, what: &str) -> Option<Task> {
+        match ty.base {
+            BaseType::Bool => Some(Task::Classification),
+            BaseType::Int64 | BaseType::Float64 => Some(Task::Regression),
+            _ => {
+                self.error(
+                    Diagnostic::new(
+                        Code::LabelType,
+                        span,
+                        format!("a label must be bool (classification) or numeric (regression), {what} is {ty}"),
+                    )
+                    .with_label_text(format!("this is {ty}"))
+                    .with_help("derive a bool or numeric column in the source, or write a label expression such as `label = delay > 15.0`"),
+                );
+                None
+            }
+        }
+    }
+
     /// `label = EXPR` over the examples' own columns (`arr_delay > 15`): a bool expression makes a
     /// classifier, a numeric one a regression; no join and no default (a null label leaves the
     /// example unlabeled, as a null label column does).
@@ -319,23 +322,7 @@ impl Checker<'_> {
         let env = Env::columns_of(examples, "a label");
         let typed = self.expr(&env, &value.expr)?;
         let (expr, ty) = self.known(typed, value.expr.span, "a label")?;
-        let task = match ty.base {
-            BaseType::Bool => Task::Classification,
-            BaseType::Int64 | BaseType::Float64 => Task::Regression,
-            _ => {
-                self.error(
-                    Diagnostic::new(
-                        Code::LabelType,
-                        value.expr.span,
-                        format!(
-                            "a label must be bool (classification) or numeric (regression), this expression is {ty}"
-                        ),
-                    )
-                    .with_label_text(format!("this is {ty}")),
-                );
-                return None;
-            }
-        };
+        let task = self.label_task(ty, value.expr.span, "this expression")?;
         let columns = crate::plan::walk::row_columns_read(&self.plan, &[expr]);
         let Some((_, column)) = columns.first().copied() else {
             self.error(

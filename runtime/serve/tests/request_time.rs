@@ -100,6 +100,15 @@ async fn store_with_two_events(plan: &Plan, directory: &TempDir) -> Arc<dyn Onli
     store
 }
 
+/// A server over the two-event store (the directory holds the store while the server runs).
+async fn server() -> (TempDir, FeatureServer) {
+    let plan = plan();
+    let directory = TempDir::new();
+    let store = store_with_two_events(&plan, &directory).await;
+    let server = FeatureServer::new(plan, store).expect("the server starts");
+    (directory, server)
+}
+
 async fn ask(server: &FeatureServer, body: serde_json::Value) -> serde_json::Value {
     let answer = server
         .get_online_features(body.to_string().as_bytes())
@@ -120,10 +129,7 @@ fn column<'a>(answer: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 
 #[tokio::test]
 async fn a_row_level_group_reads_other_sources_aggregates_at_its_own_rows_time() {
-    let plan = plan();
-    let directory = TempDir::new();
-    let store = store_with_two_events(&plan, &directory).await;
-    let server = FeatureServer::new(plan, store).expect("the server starts");
+    let (_directory, server) = server().await;
     // A client of source `a` sends `a`'s columns; it has no `b_ts` to send.
     let answer = ask(
         &server,
@@ -137,10 +143,7 @@ async fn a_row_level_group_reads_other_sources_aggregates_at_its_own_rows_time()
 
 #[tokio::test]
 async fn a_feature_service_reads_every_input_at_its_examples_time() {
-    let plan = plan();
-    let directory = TempDir::new();
-    let store = store_with_two_events(&plan, &directory).await;
-    let server = FeatureServer::new(plan, store).expect("the server starts");
+    let (_directory, server) = server().await;
     let answer = ask(
         &server,
         json!({"feature_service": "m", "entities": {
@@ -153,10 +156,7 @@ async fn a_feature_service_reads_every_input_at_its_examples_time() {
 
 #[tokio::test]
 async fn an_entity_group_requested_directly_reads_at_its_own_sources_time_and_null_is_now() {
-    let plan = plan();
-    let directory = TempDir::new();
-    let store = store_with_two_events(&plan, &directory).await;
-    let server = FeatureServer::new(plan, store).expect("the server starts");
+    let (_directory, server) = server().await;
     // `b_ts` is nullable: null is accepted and read as the wall clock (the events are long gone).
     let answer = ask(
         &server,
@@ -169,10 +169,7 @@ async fn an_entity_group_requested_directly_reads_at_its_own_sources_time_and_nu
 
 #[tokio::test]
 async fn one_aggregate_needed_at_two_request_times_is_refused_with_the_reason() {
-    let plan = plan();
-    let directory = TempDir::new();
-    let store = store_with_two_events(&plan, &directory).await;
-    let server = FeatureServer::new(plan, store).expect("the server starts");
+    let (_directory, server) = server().await;
     let body = json!({"features": ["arow@v1:n_plus_x", "bstats@v1:n_1d"], "entities": {
         "k": ["u1"], "x": [1.0], "a_ts": ["2026-03-02T12:00:00Z"], "b_ts": ["2026-03-02T12:00:00Z"]}});
     let error = server
