@@ -231,3 +231,32 @@ fn no_completion_inside_comments_and_strings() {
     );
     assert!(offered.is_empty(), "{offered:?}");
 }
+
+/// Closing a document whose path is now a named pipe reads nothing: a read would block the
+/// server forever. (Fails, instead of hanging, after a generous bound.)
+#[test]
+fn closing_a_document_that_became_a_named_pipe_does_not_block() {
+    let root = std::env::temp_dir().join(format!("mlsys-lsp-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("a directory");
+    let path = root.join("pipe.mlsys");
+    std::fs::write(&path, "entity user { key user_id: string }\n").expect("a file");
+    let uri = uri::from_path(&path).expect("a file URI");
+    let (done, finished) = std::sync::mpsc::channel();
+    let workspace_root = root.clone();
+    std::thread::spawn(move || {
+        let mut workspace = super::workspace::Workspace::new(Encoding::Utf16, vec![workspace_root]);
+        workspace.open(uri.clone(), 1, "entity user { key user_id: string }\n".to_string());
+        std::fs::remove_file(&path).expect("removed");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success(), "mkfifo");
+        workspace.close(&uri);
+        done.send(()).ok();
+    });
+    let closed = finished.recv_timeout(std::time::Duration::from_secs(60));
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(closed.is_ok(), "closing the document blocked on the named pipe");
+}

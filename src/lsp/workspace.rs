@@ -191,7 +191,8 @@ impl Workspace {
     pub fn close(&mut self, uri: &Uri) {
         let Some(path) = uri::to_path(uri) else { return };
         self.open.remove(&path);
-        let bytes = std::fs::read(&path).ok();
+        // Only a regular file: a named pipe at that path would block the server forever.
+        let bytes = crate::project::read_regular(&path).ok();
         for project in self.projects.iter_mut().filter(|project| project.contains(&path)) {
             match &bytes {
                 Some(bytes) if path.extension().is_some_and(|extension| extension == "mlsys") => {
