@@ -50,9 +50,11 @@ pub async fn verify_tables(context: &Context<'_>, scratch: &Path, outcome: &mut 
     let _ = std::fs::remove_dir_all(scratch);
     std::fs::create_dir_all(scratch)?;
     let result = async {
+        // One copy of the plan for every table's server.
+        let plan = Arc::new(context.plan.clone());
         for (index, checked) in checked_tables(context)?.into_iter().enumerate() {
             let store_path = scratch.join(format!("{index}.redb"));
-            verify_table(context, &checked, &store_path, outcome).await?;
+            verify_table(context, &plan, &checked, &store_path, outcome).await?;
         }
         anyhow::Ok(())
     }
@@ -115,6 +117,7 @@ fn checked_tables(context: &Context<'_>) -> anyhow::Result<Vec<Checked>> {
 
 async fn verify_table(
     context: &Context<'_>,
+    plan: &Arc<Plan>,
     checked: &Checked,
     store_path: &Path,
     outcome: &mut Outcome,
@@ -125,7 +128,7 @@ async fn verify_table(
     let rows = sample_rows(context, checked).await?;
     let scratch: Arc<dyn OnlineStore> = Arc::new(RedbStore::open(store_path)?);
     materialize_for(context, checked, &rows, scratch.as_ref()).await?;
-    let server = FeatureServer::new(Arc::new(context.plan.clone()), scratch)?;
+    let server = FeatureServer::new(plan.clone(), scratch)?;
     for chunk in rows.chunks(ROWS_PER_REQUEST) {
         let body = request_body(context.plan, checked, chunk);
         let answer = server.get_online_features(body.as_bytes()).await.map_err(|error| {

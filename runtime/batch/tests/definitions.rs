@@ -59,14 +59,7 @@ async fn an_edited_group_is_rebuilt_with_its_new_columns() {
     );
     assert!(columns(&project, TABLES[1]).await.contains(&"low".to_string()));
     // The new columns, the new rows and the removal of the old ones: one commit.
-    let log = project.table(TABLES[0]).path.join("_delta_log");
-    let mut commits: Vec<_> = std::fs::read_dir(&log)
-        .expect("log")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
-        .collect();
-    commits.sort();
-    let last = std::fs::read_to_string(commits.last().expect("a commit")).expect("commit");
+    let (_, last) = project.last_commit(TABLES[0]);
     for action in ["\"metaData\"", "\"add\"", "\"remove\""] {
         assert!(last.contains(action), "the rebuild's commit has {action}: {last}");
     }

@@ -355,14 +355,7 @@ async fn assert_equals_full_rebuild(project: &Project, tables: &[&str]) {
 
 /// The `dt` partitions the last commit of a Delta table wrote, and how many commits it has.
 fn last_commit(project: &Project, table: &str) -> (usize, BTreeSet<String>) {
-    let log = project.store().join(table).join("_delta_log");
-    let mut commits: Vec<_> = std::fs::read_dir(&log)
-        .expect("log")
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
-        .collect();
-    commits.sort();
-    let text = std::fs::read_to_string(commits.last().expect("a commit")).expect("commit");
+    let (commits, text) = project.last_commit(table);
     let mut partitions = BTreeSet::new();
     for line in text.lines() {
         let action: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -372,7 +365,7 @@ fn last_commit(project: &Project, table: &str) -> (usize, BTreeSet<String>) {
             }
         }
     }
-    (commits.len(), partitions)
+    (commits, partitions)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

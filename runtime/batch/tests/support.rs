@@ -115,6 +115,19 @@ impl Project {
         mlsys_batch::build(&self.plan(), &self.root, store, options, &Silent).await
     }
 
+    /// The Delta log of a table: how many commits it has, and the text of the last one.
+    pub fn last_commit(&self, table: &str) -> (usize, String) {
+        let log = self.store().join(table).join("_delta_log");
+        let mut commits: Vec<_> = std::fs::read_dir(&log)
+            .expect("log")
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+            .collect();
+        commits.sort();
+        let text = std::fs::read_to_string(commits.last().expect("a commit")).expect("commit");
+        (commits.len(), text)
+    }
+
     pub fn table(&self, name: &str) -> TableLocation {
         TableLocation {
             name: name.to_string(),

@@ -23,6 +23,16 @@ pub struct InputFile {
     pub modified: i128,
 }
 
+/// The first 16 bytes of a digest in hex: the fingerprints the build state keeps.
+pub(crate) fn short_hex(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// A source's files grouped by input partition (`YYYY-MM-DD` or [`UNDATED`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceFiles {
@@ -39,12 +49,7 @@ impl SourceFiles {
             hasher.update(file.size.to_le_bytes());
             hasher.update(file.modified.to_le_bytes());
         }
-        hasher
-            .finalize()
-            .iter()
-            .take(16)
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        short_hex(hasher)
     }
 
     pub fn file_count(&self) -> usize {

@@ -24,6 +24,7 @@ use mlsys_compiler::plan::{ColumnIndex, Expectation, Plan, SourceId};
 use sha2::{Digest, Sha256};
 
 use crate::error::BatchError;
+use crate::ingest::list::short_hex;
 use crate::ingest::read::ROW_COLUMN;
 use crate::ingest::validate::{FILE_COLUMN, Rejection, RejectionKind};
 use crate::store::{DATE_PARTITION, TableLocation};
@@ -324,12 +325,7 @@ impl Verdicts {
             hasher.update(rejection.reason.as_bytes());
             hasher.update([0]);
         }
-        hasher
-            .finalize()
-            .iter()
-            .take(16)
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        short_hex(hasher)
     }
 
     /// Removes the rejected rows from a validated `batch` of `partition`; returns their rejections.
