@@ -7,6 +7,7 @@ mod build;
 mod build_lock;
 mod check;
 mod data;
+mod deploy;
 mod external;
 mod fmt;
 mod lsp;
@@ -101,6 +102,20 @@ online store as `mlsysc build` materialized them. GET /health, /ready and /metri
 are there for orchestrators."
     )]
     ServeFeatures(serve::ServeFeaturesArgs),
+    /// Serve the project's models: every realtime serve target over HTTP, with the feature API.
+    #[command(
+        long_about = "Serve every realtime `serve` target of the project over HTTP: POST \
+/v1/score/{target} with {\"rows\": [{field: value, ...}]} answers one score per row with the model's \
+name and version, or the fallback's answer and why; the Open Inference Protocol v2 routes \
+(/v2/health/live, /v2/health/ready, /v2/models/{target}/ready) serve KServe and Triton clients; \
+POST /get-online-features is the feature server of `serve-features`; GET /health, /ready and \
+/metrics (Prometheus) are there for orchestrators.\n\n\
+Each target scores with the version its stage resolves to in the registry (`model@production`, ...). \
+The registry is read every --registry-poll milliseconds: a promotion, rollback or approval is \
+loaded off the request path and swapped in without a restart; requests in flight finish on the \
+version they started with. SIGTERM or ctrl-c stops accepting, finishes the requests in flight and exits."
+    )]
+    Deploy(deploy::DeployArgs),
     /// List a project's registered model versions: stages, metrics, lineage.
     #[command(
         long_about = "List the model versions in the registry (default .mlsys/registry.db): \
@@ -184,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(arguments) => build::build(arguments),
         Command::Verify(arguments) => verify::verify(arguments),
         Command::ServeFeatures(arguments) => serve::serve_features(arguments),
+        Command::Deploy(arguments) => deploy::deploy(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),
         Command::Promote(arguments) => models::promote(arguments),

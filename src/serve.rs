@@ -19,17 +19,24 @@ pub struct ServeFeaturesArgs {
     /// Port to listen on (Feast's default).
     #[arg(long, default_value_t = 6566)]
     port: u16,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// What every mlsys server takes: where to listen, the online store, the connection limits.
+#[derive(clap::Args)]
+pub struct ServerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    pub host: String,
     /// The online store: a file path (embedded) or a `redis://host:port` URL (default:
     /// `.mlsys/online.redb` in the project).
     // `--help` never shows the variable's value: it may hold a password.
     #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE", hide_env_values = true)]
-    online: Option<String>,
+    pub online: Option<String>,
     /// Key namespace in a shared online store.
     #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
-    namespace: String,
+    pub namespace: String,
     /// Seconds a client may take to send a request's head (request line and headers), counted
     /// from connecting or from the previous response: also how long an idle kept-alive
     /// connection stays open.
@@ -45,29 +52,42 @@ pub struct ServeFeaturesArgs {
     max_connections: usize,
 }
 
-pub fn serve_features(arguments: ServeFeaturesArgs) -> anyhow::Result<ExitCode> {
-    let project = project::load(&arguments.path)?;
+impl ServerArgs {
+    pub fn listener(&self) -> ListenerConfig {
+        ListenerConfig {
+            head_timeout: Duration::from_secs(self.head_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
+/// The project's plan, or `None` after printing why it has none.
+pub fn load_plan(path: &std::path::Path, doing: &str) -> anyhow::Result<Option<mlsys_compiler::plan::Plan>> {
+    let project = project::load(path)?;
     let compilation = compile(&project.files);
-    let Some(plan) = compilation.plan else {
+    if compilation.plan.is_none() {
         eprint!("{}", report::human(&compilation.diagnostics, &project.files));
-        eprintln!("not serving: {}", report::summary(&compilation.diagnostics));
+        eprintln!("not {doing}: {}", report::summary(&compilation.diagnostics));
+    }
+    Ok(compilation.plan)
+}
+
+pub fn serve_features(arguments: ServeFeaturesArgs) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load_plan(&arguments.path, "serving")? else {
         return Ok(ExitCode::from(1));
     };
     let directory = project::directory(&arguments.path);
-    let location = crate::materialize::online_location(&directory, arguments.online.as_deref());
+    let server = &arguments.server;
+    let location = crate::materialize::online_location(&directory, server.online.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store = mlsys_online::open_store(&location, &arguments.namespace).await?;
-        let server = Arc::new(mlsys_serve::FeatureServer::new(Arc::new(plan), store)?);
-        let listener = tokio::net::TcpListener::bind((arguments.host.as_str(), arguments.port)).await?;
+        let store = mlsys_online::open_store(&location, &server.namespace).await?;
+        let features = Arc::new(mlsys_serve::FeatureServer::new(Arc::new(plan), store)?);
+        let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;
         let address = listener.local_addr()?;
         println!("serving features on http://{address} (online store: {location}); ctrl-c stops");
-        let config = ListenerConfig {
-            head_timeout: Duration::from_secs(arguments.head_timeout),
-            body_timeout: Duration::from_secs(arguments.body_timeout),
-            max_connections: arguments.max_connections,
-        };
-        mlsys_serve::serve(listener, server, config).await?;
+        mlsys_serve::serve(listener, features, server.listener()).await?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -40,6 +40,14 @@ pub fn router(server: Arc<FeatureServer>) -> Router {
         .with_state(server)
 }
 
+/// `POST /get-online-features` alone, for a server that has its own `/health`, `/ready` and
+/// `/metrics` (`mlsysc deploy`).
+pub fn feature_routes(server: Arc<FeatureServer>) -> Router {
+    Router::new()
+        .route("/get-online-features", post(get_online_features))
+        .with_state(server)
+}
+
 /// Serves until ctrl-c or SIGTERM, then finishes the requests in flight.
 pub async fn serve(listener: TcpListener, server: Arc<FeatureServer>, config: ListenerConfig) -> io::Result<()> {
     serve_until(listener, server, config, shutdown_signal()).await
@@ -58,7 +66,7 @@ pub async fn serve_until(
 
 /// Completes on ctrl-c or SIGTERM. A signal that cannot be listened to never completes (rather
 /// than shutting the server down at once).
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -91,7 +99,7 @@ async fn time_request(State(server): State<Arc<FeatureServer>>, request: Request
     response
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+pub fn json_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response
         .headers_mut()
@@ -130,7 +138,7 @@ async fn get_online_features(State(server): State<Arc<FeatureServer>>, request: 
 }
 
 /// The request body, refused past `limit` bytes without reading the rest.
-async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, ServeError> {
+pub async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, ServeError> {
     let too_large = |size: &dyn std::fmt::Display| {
         ServeError::PayloadTooLarge(format!("request body of {size} bytes; at most {limit} are accepted"))
     };

@@ -98,6 +98,6 @@ pub mod tables;
 pub mod wire;
 
 pub use error::ServeError;
-pub use http::{router, serve, serve_until};
+pub use http::{feature_routes, router, serve, serve_until};
 pub use listener::ListenerConfig;
 pub use server::{FeatureServer, Readiness, ServerOptions};

@@ -97,6 +97,15 @@ impl Metrics {
         self.rows.inc_by(rows);
     }
 
+    /// The OpenMetrics text of every metric without the final `# EOF`, for a server that
+    /// exports other registries' metrics after these (`mlsysc deploy`).
+    pub fn encode_body(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode_registry(&mut text, &self.registry);
+        text
+    }
+
     /// The OpenMetrics text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut text = String::new();

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mlsys_compiler::plan::{FeatureId, Plan};
 use mlsys_jit::JitCache;
-use mlsys_online::OnlineStore;
+use mlsys_kernels::Value;
+use mlsys_online::{OnlineStore, Timeline};
 
-use crate::answer::answer;
+use crate::answer::{answer, model_inputs};
 use crate::catalog::Catalog;
 use crate::error::ServeError;
 use crate::feature_set::{FeatureSet, RequestTime};
@@ -226,6 +227,44 @@ impl FeatureServer {
             .iter()
             .map(|field| request.decode_field(field, rows, now))
             .collect::<Result<Vec<_>, _>>()?;
+        let timelines = self.read_lookups(&set, &columns, rows).await?;
+        let response = answer(&set, &columns, &timelines, rows, now, request.full_feature_names)?;
+        self.metrics.count_rows(rows as u64);
+        Ok(response)
+    }
+
+    /// The planned and compiled feature set of a feature service (a model's pinned features,
+    /// read at its examples source's time): its `fields` are what a request must carry.
+    pub fn service(&self, name: &str) -> Result<Arc<FeatureSet>, ServeError> {
+        let service = self.catalog.service(name)?;
+        let features = service.features.clone();
+        self.feature_set(RequestTime::Examples(service.examples), &features)
+    }
+
+    /// A model's inputs for `rows` request rows: `columns` holds each of `set.fields`' values
+    /// (typed, one per row; a null request time reads at `now`). Row-major, one float64 per
+    /// feature of the set, converted as training converts them ([`model_inputs`]).
+    pub async fn service_inputs(
+        &self,
+        set: &FeatureSet,
+        columns: &[Vec<Value>],
+        rows: usize,
+        now: i64,
+    ) -> Result<Vec<f64>, ServeError> {
+        let timelines = self.read_lookups(set, columns, rows).await?;
+        let inputs = model_inputs(set, columns, &timelines, rows, now)?;
+        self.metrics.count_rows(rows as u64);
+        Ok(inputs)
+    }
+
+    /// Each lookup's stored timelines for the request's rows, after checking its table was
+    /// materialized from this plan.
+    async fn read_lookups(
+        &self,
+        set: &FeatureSet,
+        columns: &[Vec<Value>],
+        rows: usize,
+    ) -> Result<Vec<Vec<Option<Timeline>>>, ServeError> {
         let mut timelines = Vec::with_capacity(set.lookups.len());
         for lookup in &set.lookups {
             let expected = Expected {
@@ -236,11 +275,9 @@ impl FeatureServer {
             self.tables
                 .ensure(self.store.as_ref(), expected, self.options.metadata_fresh_for)
                 .await?;
-            timelines.push(read_timelines(self.store.as_ref(), lookup, &columns, rows, &self.metrics).await?);
+            timelines.push(read_timelines(self.store.as_ref(), lookup, columns, rows, &self.metrics).await?);
         }
-        let response = answer(&set, &columns, &timelines, rows, now, request.full_feature_names)?;
-        self.metrics.count_rows(rows as u64);
-        Ok(response)
+        Ok(timelines)
     }
 
     /// Whether the store answers and every materialized table matches the plan. Tables never
@@ -295,7 +332,7 @@ impl FeatureServer {
 }
 
 /// The request time when a request carries none: the wall clock, in microseconds.
-fn now_micros() -> i64 {
+pub fn now_micros() -> i64 {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }

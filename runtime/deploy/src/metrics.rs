@@ -1,0 +1,169 @@
+//! The deploy server's own Prometheus metrics, next to the feature server's in `/metrics`: per
+//! target scoring latency (seconds), fallbacks by reason, the served version per role, batch
+//! sizes, shadow drops and overload refusals. Labels are target names, roles and reasons: a
+//! fixed set, whatever clients send.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    target: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabels {
+    target: String,
+    role: &'static str,
+}
+
+type Histograms = Family<TargetLabels, Histogram, fn() -> Histogram>;
+
+fn latency_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(5e-6, 2.0, 20))
+}
+
+fn size_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 14))
+}
+
+/// Every deploy metric, registered once.
+pub struct DeployMetrics {
+    registry: Registry,
+    latency: Histograms,
+    batch_rows: Histograms,
+    fallbacks: Family<ReasonLabels, Counter>,
+    versions: Family<RoleLabels, Gauge>,
+    shadow_dropped: Family<TargetLabels, Counter>,
+    overloaded: Family<TargetLabels, Counter>,
+    scored_rows: Family<TargetLabels, Counter>,
+}
+
+impl std::fmt::Debug for DeployMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeployMetrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for DeployMetrics {
+    fn default() -> DeployMetrics {
+        DeployMetrics::new()
+    }
+}
+
+impl DeployMetrics {
+    pub fn new() -> DeployMetrics {
+        let mut registry = Registry::default();
+        let latency = Histograms::new_with_constructor(latency_buckets as fn() -> Histogram);
+        registry.register(
+            "mlsys_score_duration_seconds",
+            "Time to score a request in the server (features, model or fallback), by target",
+            latency.clone(),
+        );
+        let batch_rows = Histograms::new_with_constructor(size_buckets as fn() -> Histogram);
+        registry.register(
+            "mlsys_batch_rows",
+            "Rows scored together in one model call, by target",
+            batch_rows.clone(),
+        );
+        let fallbacks = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "mlsys_fallbacks",
+            "Requests answered by the fallback (or refused without one), by target and reason",
+            fallbacks.clone(),
+        );
+        let versions = Family::<RoleLabels, Gauge>::default();
+        registry.register(
+            "mlsys_model_version",
+            "The version served, by target and role (primary, shadow); 0 when none is loaded",
+            versions.clone(),
+        );
+        let shadow_dropped = Family::<TargetLabels, Counter>::default();
+        registry.register(
+            "mlsys_shadow_dropped",
+            "Requests the shadow model did not score because its queue was full, by target",
+            shadow_dropped.clone(),
+        );
+        let overloaded = Family::<TargetLabels, Counter>::default();
+        registry.register(
+            "mlsys_overloaded",
+            "Requests refused with 503 because the target had too many in flight",
+            overloaded.clone(),
+        );
+        let scored_rows = Family::<TargetLabels, Counter>::default();
+        registry.register("mlsys_scored_rows", "Rows answered with a score, by target", scored_rows.clone());
+        DeployMetrics {
+            registry,
+            latency,
+            batch_rows,
+            fallbacks,
+            versions,
+            shadow_dropped,
+            overloaded,
+            scored_rows,
+        }
+    }
+
+    fn target(target: &str) -> TargetLabels {
+        TargetLabels {
+            target: target.to_string(),
+        }
+    }
+
+    pub fn observe_latency(&self, target: &str, seconds: f64) {
+        self.latency.get_or_create(&Self::target(target)).observe(seconds);
+    }
+
+    pub fn observe_batch(&self, target: &str, rows: usize) {
+        self.batch_rows.get_or_create(&Self::target(target)).observe(rows as f64);
+    }
+
+    pub fn count_fallback(&self, target: &str, reason: &'static str) {
+        let labels = ReasonLabels {
+            target: target.to_string(),
+            reason,
+        };
+        self.fallbacks.get_or_create(&labels).inc();
+    }
+
+    pub fn set_version(&self, target: &str, role: &'static str, version: Option<u32>) {
+        let labels = RoleLabels {
+            target: target.to_string(),
+            role,
+        };
+        self.versions
+            .get_or_create(&labels)
+            .set(i64::from(version.unwrap_or(0)));
+    }
+
+    pub fn count_shadow_dropped(&self, target: &str) {
+        self.shadow_dropped.get_or_create(&Self::target(target)).inc();
+    }
+
+    pub fn count_overloaded(&self, target: &str) {
+        self.overloaded.get_or_create(&Self::target(target)).inc();
+    }
+
+    pub fn count_scored(&self, target: &str, rows: usize) {
+        self.scored_rows.get_or_create(&Self::target(target)).inc_by(rows as u64);
+    }
+
+    /// The OpenMetrics text of these metrics, without the final `# EOF` (the caller appends
+    /// other registries' text and ends it).
+    pub fn encode_body(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode_registry(&mut text, &self.registry);
+        text
+    }
+}

@@ -1,0 +1,94 @@
+//! Shadow scoring (`shadow = model@stage`): after a request is answered, its rows go to a bounded
+//! queue; one task scores them with the target's shadow version and logs both scores in one
+//! record. A full queue drops the request's shadow score (counted in `mlsys_shadow_dropped`); the
+//! primary answer and its log record are never delayed by the shadow.
+
+use std::sync::Arc;
+
+use mlsys_kernels::Value;
+use mlsys_serve::FeatureServer;
+use tokio::sync::mpsc;
+
+use crate::log::{PredictionRecord, PredictionSink};
+use crate::target::Target;
+
+/// A request's rows to score with the shadow version.
+pub struct ShadowJob {
+    pub target: Arc<Target>,
+    /// The request's records, primary score filled in.
+    pub records: Vec<PredictionRecord>,
+    /// The request's fields (`Target::fields`).
+    pub columns: Vec<Vec<Value>>,
+    pub rows: usize,
+    pub now: i64,
+}
+
+/// The queue in front of the shadow task.
+#[derive(Debug)]
+pub struct ShadowQueue {
+    sender: mpsc::Sender<ShadowJob>,
+}
+
+impl ShadowQueue {
+    /// Starts the shadow task on the current runtime.
+    pub fn start(capacity: usize, features: Arc<FeatureServer>, log: Option<Arc<dyn PredictionSink>>) -> ShadowQueue {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        tokio::spawn(run(receiver, features, log));
+        ShadowQueue { sender }
+    }
+
+    /// Queues a job, or gives it back when the queue is full.
+    pub fn submit(&self, job: ShadowJob) -> Result<(), Box<ShadowJob>> {
+        self.sender.try_send(job).map_err(|error| Box::new(error.into_inner()))
+    }
+}
+
+async fn run(mut receiver: mpsc::Receiver<ShadowJob>, features: Arc<FeatureServer>, log: Option<Arc<dyn PredictionSink>>) {
+    while let Some(mut job) = receiver.recv().await {
+        if let Some(scores) = shadow_scores(&features, &job).await {
+            let version = job.target.shadow_slot.current().map(|model| model.version);
+            for (record, score) in job.records.iter_mut().zip(scores) {
+                record.shadow_version = version;
+                record.shadow_score = Some(score);
+            }
+        }
+        if let Some(log) = &log {
+            log.append(job.records);
+        }
+    }
+}
+
+/// The shadow version's scores of the job's rows; `None` when there is no shadow version or it
+/// cannot score them (the record then carries no shadow score).
+async fn shadow_scores(features: &FeatureServer, job: &ShadowJob) -> Option<Vec<f64>> {
+    let target = &job.target;
+    let model = target.shadow_slot.current()?;
+    let inputs = if target.shadow_inputs == target.inputs {
+        let mut inputs = Vec::with_capacity(job.rows * target.inputs.len());
+        for record in &job.records {
+            inputs.extend_from_slice(record.features.as_ref()?);
+        }
+        inputs
+    } else {
+        let (name, _) = target.shadow.as_ref()?;
+        let set = features.service(name).ok()?;
+        let columns: Vec<Vec<Value>> = set
+            .fields
+            .iter()
+            .map(|field| {
+                let index = target.fields.iter().position(|own| own.name == field.name)?;
+                job.columns.get(index).cloned()
+            })
+            .collect::<Option<_>>()?;
+        features.service_inputs(&set, &columns, job.rows, job.now).await.ok()?
+    };
+    let rows = job.rows;
+    if model.is_onnx() {
+        tokio::task::spawn_blocking(move || model.score(&inputs, rows).ok())
+            .await
+            .ok()
+            .flatten()
+    } else {
+        model.score(&inputs, rows).ok()
+    }
+}

@@ -1,0 +1,262 @@
+//! A realtime serve target planned once at start: the model's feature service (compiled by the
+//! feature server), the request fields a client sends, the fallback, the deadline and batching,
+//! and the slots holding the loaded primary and shadow versions (swapped by the registry watch).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mlsys_compiler::plan::walk::row_columns_read;
+use mlsys_compiler::plan::{
+    Batching, ColumnIndex, ExprId, FeatureId, ModelRef, Plan, ServeId, ServeMode, SourceId, Stage,
+};
+use mlsys_compiler::types::Type;
+use mlsys_kernels::Value;
+use mlsys_kernels::interpret::{Bindings, evaluate};
+use mlsys_registry::StageRef;
+use mlsys_serve::FeatureServer;
+use mlsys_serve::feature_set::FeatureSet;
+use tokio::sync::Semaphore;
+
+use crate::error::{DeployError, FallbackError};
+use crate::model::LoadedModel;
+
+/// A field of a scoring request: a column of the model's `examples` source.
+#[derive(Clone, Debug)]
+pub struct RequestField {
+    pub name: String,
+    pub ty: Type,
+    /// The examples source's timestamp: when left out (or null), the request is scored at now.
+    pub optional: bool,
+    /// Its position among the feature service's fields, when the features read it.
+    pub feature_field: Option<usize>,
+}
+
+/// A serve target's `fallback`: an expression over request fields, evaluated by the reference
+/// interpreter (the lang-spec's own semantics) when the model cannot answer.
+#[derive(Debug)]
+pub struct Fallback {
+    expr: ExprId,
+    /// (request field, examples column) for each column the expression reads.
+    columns: Vec<(usize, SourceId, ColumnIndex)>,
+}
+
+/// The loaded version of one role (primary or shadow), or why there is none.
+#[derive(Debug, Default)]
+pub struct ModelSlot {
+    state: RwLock<SlotState>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct SlotState {
+    model: Option<Arc<LoadedModel>>,
+    /// Why no model is loaded (or why the stage's newest version could not replace it).
+    problem: Option<String>,
+}
+
+impl ModelSlot {
+    /// The version requests start on now; they keep it to the end however the slot changes.
+    pub fn current(&self) -> Option<Arc<LoadedModel>> {
+        self.read().model
+    }
+
+    pub fn problem(&self) -> Option<String> {
+        self.read().problem
+    }
+
+    /// Replaces the served version atomically.
+    pub fn swap(&self, model: Option<Arc<LoadedModel>>, problem: Option<String>) {
+        let mut state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *state = SlotState { model, problem };
+    }
+
+    /// Keeps the served version and records why the stage's version could not replace it.
+    pub fn set_problem(&self, problem: Option<String>) {
+        let mut state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.problem = problem;
+    }
+
+    fn read(&self) -> SlotState {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A realtime target ready to serve.
+#[derive(Debug)]
+pub struct Target {
+    pub name: String,
+    pub serve: ServeId,
+    pub model: String,
+    pub stage: StageRef,
+    /// The shadow model's name and stage.
+    pub shadow: Option<(String, StageRef)>,
+    pub shadow_inputs: Vec<FeatureId>,
+    /// The model's pinned features: its input vector.
+    pub inputs: Vec<FeatureId>,
+    /// The inputs' names as the training set calls them (`group@vN.feature`).
+    pub input_names: Arc<Vec<String>>,
+    pub features: Arc<FeatureSet>,
+    pub fields: Vec<RequestField>,
+    pub fallback: Option<Fallback>,
+    pub timeout: Option<Duration>,
+    pub batching: Option<Batching>,
+    pub primary: ModelSlot,
+    pub shadow_slot: ModelSlot,
+    /// Requests being scored: bounded, overload is answered 503 with `Retry-After`.
+    pub in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+}
+
+impl Target {
+    /// Plans every realtime target of `plan` (`only`: just these names).
+    pub fn plan_all(
+        plan: &Plan,
+        features: &FeatureServer,
+        only: &[String],
+        max_in_flight: usize,
+    ) -> Result<Vec<Target>, DeployError> {
+        for name in only {
+            if !plan.serves.values().any(|serve| &serve.name == name) {
+                return Err(DeployError::UnknownTarget { name: name.clone() });
+            }
+        }
+        plan.serves
+            .iter()
+            .filter(|(_, serve)| serve.mode == ServeMode::Realtime)
+            .filter(|(_, serve)| only.is_empty() || only.contains(&serve.name))
+            .map(|(id, _)| Target::plan(plan, features, id, max_in_flight))
+            .collect()
+    }
+
+    fn plan(plan: &Plan, server: &FeatureServer, id: ServeId, max_in_flight: usize) -> Result<Target, DeployError> {
+        let serve = &plan.serves[id];
+        let model = &plan.models[serve.model.model];
+        let set = server.service(&model.name).map_err(|source| DeployError::Features {
+            target: serve.name.clone(),
+            source,
+        })?;
+        let source = &plan.sources[model.examples];
+        let mut fields: Vec<RequestField> = set
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(index, field)| RequestField {
+                name: field.name.clone(),
+                ty: field.ty,
+                optional: field.defaults_to_now,
+                feature_field: Some(index),
+            })
+            .collect();
+        let fallback = serve.fallback.map(|expr| {
+            let mut columns = Vec::new();
+            for (source_id, column) in row_columns_read(plan, &[expr]) {
+                let definition = &plan.sources[source_id].columns[column as usize];
+                let field = match fields.iter().position(|field| field.name == definition.name) {
+                    Some(field) => field,
+                    None => {
+                        fields.push(RequestField {
+                            name: definition.name.clone(),
+                            ty: definition.ty,
+                            optional: source.timestamp == Some(column),
+                            feature_field: None,
+                        });
+                        fields.len() - 1
+                    }
+                };
+                columns.push((field, source_id, column));
+            }
+            Fallback { expr, columns }
+        });
+        let input_names = Arc::new(
+            model
+                .features
+                .iter()
+                .map(|feature| {
+                    let definition = &plan.features[*feature];
+                    let group = &plan.groups[definition.group];
+                    format!("{}@v{}.{}", group.name, group.version, definition.name)
+                })
+                .collect(),
+        );
+        let shadow = serve.shadow.map(|shadow| model_stage(plan, shadow));
+        if let Some((name, _)) = &shadow {
+            // The shadow reads the same requests: every field it needs is a field of the target.
+            let shadow_set = server.service(name).map_err(|source| DeployError::Features {
+                target: serve.name.clone(),
+                source,
+            })?;
+            for field in &shadow_set.fields {
+                if !fields.iter().any(|own| own.name == field.name) {
+                    fields.push(RequestField {
+                        name: field.name.clone(),
+                        ty: field.ty,
+                        optional: field.defaults_to_now,
+                        feature_field: None,
+                    });
+                }
+            }
+        }
+        let shadow_inputs = serve
+            .shadow
+            .map(|shadow| plan.models[shadow.model].features.clone())
+            .unwrap_or_default();
+        Ok(Target {
+            name: serve.name.clone(),
+            serve: id,
+            model: model.name.clone(),
+            stage: model_stage(plan, serve.model).1,
+            shadow,
+            shadow_inputs,
+            inputs: model.features.clone(),
+            input_names,
+            features: set,
+            fields,
+            fallback,
+            timeout: serve.timeout_micros.map(|micros| Duration::from_micros(micros.max(0) as u64)),
+            batching: serve.batching,
+            primary: ModelSlot::default(),
+            shadow_slot: ModelSlot::default(),
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+        })
+    }
+
+    /// The most requests scored at once.
+    pub fn in_flight_limit(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// Whether the target can answer: a loaded model, or a fallback.
+    pub fn is_ready(&self) -> bool {
+        self.fallback.is_some() || self.primary.current().is_some()
+    }
+}
+
+/// A plan's model reference as the registry's (name, stage).
+pub fn model_stage(plan: &Plan, reference: ModelRef) -> (String, StageRef) {
+    let stage = match reference.stage {
+        Stage::Production => StageRef::Production,
+        Stage::Candidate => StageRef::Candidate,
+        Stage::Approved => StageRef::Approved,
+        Stage::Shadow => StageRef::Shadow,
+        Stage::Version(version) => StageRef::Version(version),
+    };
+    (plan.models[reference.model].name.clone(), stage)
+}
+
+impl Fallback {
+    /// The fallback's answer for request row `row` (`columns` per request field).
+    pub fn evaluate(&self, plan: &Plan, columns: &[Vec<Value>], row: usize) -> Result<f64, FallbackError> {
+        let mut bindings = Bindings::new();
+        for (field, source, column) in &self.columns {
+            bindings = bindings.with_column(*source, *column, columns[*field][row].clone());
+        }
+        match evaluate(plan, self.expr, &bindings)? {
+            Value::Float(value) => Ok(value),
+            Value::Int(value) => Ok(value as f64),
+            other => Err(FallbackError::NotANumber { value: other.to_string() }),
+        }
+    }
+}

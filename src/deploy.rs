@@ -1,0 +1,70 @@
+//! `mlsysc deploy`: every realtime serve target of the project over HTTP, with the feature API of
+//! `serve-features` on the same port, until ctrl-c or SIGTERM (which drain requests in flight).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use mlsys_deploy::{DeployOptions, Deployment, Target};
+
+use crate::serve::{ServerArgs, load_plan};
+use crate::{project, train};
+
+#[derive(clap::Args)]
+pub struct DeployArgs {
+    /// Project directory.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Serve only this target (repeatable; default: every realtime target).
+    #[arg(long = "target", value_name = "NAME")]
+    targets: Vec<String>,
+    /// The model registry (default: `.mlsys/registry.db` in the project).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
+    /// Requests scored at once per target; more are answered 503 with `Retry-After`.
+    #[arg(long, value_name = "N", default_value_t = DeployOptions::default().max_in_flight)]
+    max_in_flight: usize,
+    /// Milliseconds between reads of the registry for promotions and rollbacks.
+    #[arg(long, value_name = "MS", default_value_t = DeployOptions::default().registry_poll.as_millis() as u64)]
+    registry_poll: u64,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load_plan(&arguments.path, "deploying")? else {
+        return Ok(ExitCode::from(1));
+    };
+    let directory = project::directory(&arguments.path);
+    let server = &arguments.server;
+    let location = crate::materialize::online_location(&directory, server.online.as_deref());
+    let registry = train::Places::of(&directory, arguments.registry.as_deref()).registry;
+    let options = DeployOptions {
+        max_in_flight: arguments.max_in_flight.max(1),
+        registry_poll: std::time::Duration::from_millis(arguments.registry_poll.max(10)),
+        ..DeployOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = mlsys_online::open_store(&location, &server.namespace).await?;
+        let features = Arc::new(mlsys_serve::FeatureServer::new(Arc::new(plan), store)?);
+        let targets = Target::plan_all(features.plan(), &features, &arguments.targets, options.max_in_flight)?;
+        let names: Vec<String> = targets.iter().map(|target| target.name.clone()).collect();
+        let deployment = Arc::new(Deployment::new(features, targets, &options, None));
+        let events = Arc::new(|message: String| eprintln!("{message}"));
+        let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, options.registry_poll, events);
+        let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;
+        let address = listener.local_addr()?;
+        println!(
+            "deploying {} on http://{address} (online store: {location}); ctrl-c stops",
+            if names.is_empty() { "no realtime target".to_string() } else { names.join(", ") }
+        );
+        let router = mlsys_deploy::http::router(deployment);
+        mlsys_serve::listener::serve_router(listener, router, server.listener(), mlsys_serve::http::shutdown_signal())
+            .await?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
