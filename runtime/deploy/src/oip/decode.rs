@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 use super::datatype::accepted_list;
 use super::element::{self, Raw};
 use super::error::{ElementProblem, OipError};
+use super::non_finite::quote_non_finite;
 use super::{Datatype, InferRequest, InputSpec};
 
 #[derive(Deserialize)]
@@ -51,7 +52,7 @@ pub fn decode_infer(
     max_rows: usize,
 ) -> Result<InferRequest, OipError> {
     let (json, binary) = split_body(body, inference_header_length)?;
-    let header: RequestHeader = serde_json::from_slice(json).map_err(|source| OipError::Json { source })?;
+    let header = parse_header(json)?;
     let mut binary = BinaryData {
         bytes: binary,
         present: inference_header_length.is_some(),
@@ -113,6 +114,15 @@ pub fn decode_infer(
         columns,
         binary_output,
         outputs,
+    })
+}
+
+/// The request header, read again with non-finite float tokens quoted if it is not JSON.
+fn parse_header(json: &[u8]) -> Result<RequestHeader, OipError> {
+    serde_json::from_slice(json).or_else(|source| {
+        quote_non_finite(json)
+            .and_then(|quoted| serde_json::from_slice(&quoted).ok())
+            .ok_or(OipError::Json { source })
     })
 }
 

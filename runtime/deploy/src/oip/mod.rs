@@ -34,7 +34,9 @@
 //! | timestamp | BYTES, INT64 | RFC 3339 (any offset, at most microsecond precision), or microseconds since the epoch |
 //! | duration | INT64, BYTES | microseconds, or a duration literal such as `"90m"` |
 //!
-//! JSON `null` elements are accepted for nullable fields only; binary data has no nulls.
+//! JSON `null` elements are accepted for nullable fields only; binary data has no nulls. The bare
+//! tokens `NaN`, `Infinity` and `-Infinity` that Python's JSON writers (and so `tritonclient.http`
+//! without binary data) put for non-finite floats are read as those strings.
 //! Outputs are FP64 (every bit kept in binary; in JSON the shortest decimal that parses back to
 //! the same bits, and non-finite values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, as
 //! the feature server writes them: JSON has no such numbers, and numpy reads these strings back as
@@ -45,6 +47,7 @@ mod decode;
 mod element;
 mod encode;
 mod error;
+mod non_finite;
 
 use mlsys_compiler::types::Type;
 use mlsys_kernels::Value;

@@ -238,3 +238,22 @@ fn an_optional_input_may_be_left_out_and_an_id_is_kept() {
     assert_eq!(request.id.as_deref(), Some("abc"));
     assert!(request.columns[1].is_none());
 }
+
+#[test]
+fn tritonclient_json_non_finite_floats_are_read_and_strings_left_alone() {
+    let body = std::fs::read(format!("{FIXTURES}/json_non_finite.body")).expect("the fixture's body");
+    let specs = [spec("amount", FLOAT64), spec("merchant", STRING)];
+    let request = decode_infer(&body, None, &specs, &OFFERED_OUTPUTS, 16).expect("the fixture decodes");
+    assert_bits_equal(
+        &[
+            Value::Float(f64::NAN),
+            Value::Float(f64::INFINITY),
+            Value::Float(f64::NEG_INFINITY),
+        ],
+        column(&request, 0),
+    );
+    assert_bits_equal(
+        &[Value::string("NaN"), Value::string("\"NaN"), Value::string("\\")],
+        column(&request, 1),
+    );
+}

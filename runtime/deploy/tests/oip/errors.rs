@@ -416,3 +416,23 @@ fn output_errors() {
     let error = error_of(&inputs(), json!({"parameters": {"binary_data_output": "yes"}}));
     assert!(matches!(error, OipError::Parameter { .. }), "{error}");
 }
+
+#[test]
+fn bare_non_finite_tokens_are_floats_only() {
+    let body = br#"{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[NaN]},{"name":"s","datatype":"BYTES","shape":[1],"data":["a"]}]}"#;
+    let error = raw_error(body, None);
+    assert!(
+        matches!(
+            error,
+            OipError::Element {
+                problem: ElementProblem::Expected { .. },
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // Still not JSON once quoted: the parser's first error is reported.
+    let error = raw_error(br#"{"inputs": [NaN"#, None);
+    assert!(matches!(error, OipError::Json { .. }), "{error}");
+    assert_mentions(&error, &["line 1 column 13"]);
+}
