@@ -57,17 +57,57 @@ pub fn decode_infer(
         bytes: binary,
         present: inference_header_length.is_some(),
     };
-    let mut columns: Vec<Option<Vec<Value>>> = vec![None; inputs.len()];
+    let (columns, rows) = decode_columns(&header.inputs, inputs, max_rows, &mut binary)?;
+    if !binary.bytes.is_empty() {
+        return Err(OipError::TrailingBinary {
+            extra: binary.bytes.len(),
+        });
+    }
+    if let Some(spec) = inputs
+        .iter()
+        .zip(&columns)
+        .find_map(|(spec, column)| (!spec.optional && column.is_none()).then_some(spec))
+    {
+        return Err(OipError::MissingInput {
+            input: spec.name.clone(),
+            ty: spec.ty,
+        });
+    }
+    let rows = rows.ok_or_else(|| OipError::NoInputs {
+        expected: input_names(inputs),
+    })?;
+    let (outputs, binary_output) = requested_outputs(&header, offered_outputs)?;
+    Ok(InferRequest {
+        id: header.id,
+        rows,
+        columns,
+        binary_output,
+        outputs,
+    })
+}
+
+/// One column per input spec, `None` for an input the request left out.
+type Columns = Vec<Option<Vec<Value>>>;
+
+/// The request's tensors decoded into one column per spec, and their common number of rows
+/// (`None` without tensors).
+fn decode_columns(
+    tensors: &[RequestInput],
+    inputs: &[InputSpec],
+    max_rows: usize,
+    binary: &mut BinaryData<'_>,
+) -> Result<(Columns, Option<usize>), OipError> {
+    let mut columns: Columns = vec![None; inputs.len()];
     let mut rows: Option<(usize, &str)> = None;
-    for tensor in &header.inputs {
-        let position =
-            inputs
-                .iter()
-                .position(|spec| spec.name == tensor.name)
-                .ok_or_else(|| OipError::UnknownInput {
-                    input: tensor.name.clone(),
-                    expected: input_names(inputs),
-                })?;
+    for tensor in tensors {
+        let unknown = || OipError::UnknownInput {
+            input: tensor.name.clone(),
+            expected: input_names(inputs),
+        };
+        let position = inputs
+            .iter()
+            .position(|spec| spec.name == tensor.name)
+            .ok_or_else(unknown)?;
         if columns[position].is_some() {
             return Err(OipError::DuplicateInput {
                 input: tensor.name.clone(),
@@ -85,36 +125,9 @@ pub fn decode_infer(
             }
             _ => rows = Some((count, &tensor.name)),
         }
-        columns[position] = Some(decode_tensor(tensor, &inputs[position], count, &mut binary)?);
+        columns[position] = Some(decode_tensor(tensor, &inputs[position], count, binary)?);
     }
-    if !binary.bytes.is_empty() {
-        return Err(OipError::TrailingBinary {
-            extra: binary.bytes.len(),
-        });
-    }
-    if let Some((spec, _)) = inputs
-        .iter()
-        .zip(&columns)
-        .find(|(spec, column)| !spec.optional && column.is_none())
-    {
-        return Err(OipError::MissingInput {
-            input: spec.name.clone(),
-            ty: spec.ty,
-        });
-    }
-    let Some((rows, _)) = rows else {
-        return Err(OipError::NoInputs {
-            expected: input_names(inputs),
-        });
-    };
-    let (outputs, binary_output) = requested_outputs(&header, offered_outputs)?;
-    Ok(InferRequest {
-        id: header.id,
-        rows,
-        columns,
-        binary_output,
-        outputs,
-    })
+    Ok((columns, rows.map(|(rows, _)| rows)))
 }
 
 /// The request header, read again with non-finite float tokens quoted if it is not JSON.

@@ -34,7 +34,7 @@ pub(super) fn from_json(json: &Json, datatype: Datatype) -> Result<Raw<'_>, Elem
             let Ok(Value::Float(value)) = wire::decode_value(json, Type::new(BaseType::Float64)) else {
                 return Err(expected(r#"a number, or "NaN", "Infinity", "-Infinity""#));
             };
-            // Rounded to the nearest FP32 as Triton reads FP32 JSON.
+            // An FP32 tensor holds FP32 values: the number is rounded to one (through the nearest double).
             Ok(Raw::Float(if datatype == Datatype::Fp32 {
                 f64::from(value as f32)
             } else {

@@ -28,7 +28,7 @@
 //! | --- | --- | --- |
 //! | bool | BOOL | `true` / `false`; binary 0 or 1 |
 //! | int64 | INT64, INT32, INT16, INT8, UINT64, UINT32, UINT16, UINT8 | an integer in the datatype's range (UINT64 up to 2^63 - 1) |
-//! | float64 | FP64, FP32 | a JSON number (an integer only if the double holds it exactly) or `"NaN"`, `"Infinity"`, `"-Infinity"`; FP32 binary widened exactly, FP32 JSON rounded to the nearest FP32 as Triton does |
+//! | float64 | FP64, FP32 | a JSON number (an integer only if the double holds it exactly) or `"NaN"`, `"Infinity"`, `"-Infinity"`; FP32 binary widened exactly; an FP32 JSON number is first rounded to an FP32 (through the nearest double) |
 //! | string | BYTES | UTF-8 text (invalid UTF-8 in binary data is refused) |
 //! | date | BYTES, INT32 | `"YYYY-MM-DD"`, or days since 1970-01-01 |
 //! | timestamp | BYTES, INT64 | RFC 3339 (any offset, at most microsecond precision), or microseconds since the epoch |
