@@ -17,6 +17,7 @@
 //! - [`batcher`]: `batching { max_size, max_wait }`.
 //! - [`shadow`]: shadow scoring off the request path, bounded.
 //! - [`log`]: the records handed to the prediction log.
+//! - [`oip`]: the Open Inference Protocol v2 codec (JSON and binary tensors).
 //! - [`http`]: the routes; [`metrics`]: `/metrics`; [`error`]: errors and fallback reasons.
 //!
 //! Architecture invariant: **nothing a client sends panics the server or makes it answer 500**:
@@ -30,6 +31,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod model;
+pub mod oip;
 pub mod shadow;
 pub mod target;
 pub mod watch;
