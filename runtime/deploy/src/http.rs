@@ -21,6 +21,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::deployment::{Deployment, ScoreRequest, Scored};
 use crate::error::RequestError;
+use crate::oip_routes;
 use crate::target::Target;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -45,6 +46,9 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
         .route("/v2/health/live", get(health))
         .route("/v2/health/ready", get(ready))
         .route("/v2/models/{target}/ready", get(target_ready))
+        .route("/v2", get(oip_routes::server_metadata))
+        .route("/v2/models/{target}", get(oip_routes::model_metadata))
+        .route("/v2/models/{target}/infer", post(oip_routes::infer))
         .with_state(deployment)
         .merge(features)
         .fallback(unknown_endpoint)

@@ -18,6 +18,7 @@
 //! - [`shadow`]: shadow scoring off the request path, bounded.
 //! - [`log`]: the records handed to the prediction log.
 //! - [`oip`]: the Open Inference Protocol v2 codec (JSON and binary tensors).
+//! - [`oip_routes`]: `/v2` metadata and inference over the codec.
 //! - [`http`]: the routes; [`metrics`]: `/metrics`; [`error`]: errors and fallback reasons.
 //!
 //! Architecture invariant: **nothing a client sends panics the server or makes it answer 500**:
@@ -32,6 +33,7 @@ pub mod log;
 pub mod metrics;
 pub mod model;
 pub mod oip;
+pub mod oip_routes;
 pub mod shadow;
 pub mod target;
 pub mod watch;
