@@ -13,6 +13,9 @@
 //!    server's own request path, shaped as a client sends them (the row's own columns), against a
 //!    scratch store holding the entities' timelines from the rows' times on; every answered value
 //!    must equal the offline table's.
+//! 4. [`scores`]: the training sets' sampled rows are also scored as `build` evaluated them and
+//!    through `deploy`'s path (the served inputs, the version loaded as `deploy` loads it): the
+//!    same bits.
 //!
 //! Memory: tables are streamed; only the sampled rows, the sampled entities' histories and their
 //! events are held (a deterministic reservoir sample, [`sample`]).
@@ -20,6 +23,7 @@
 mod online;
 mod requests;
 mod sample;
+mod scores;
 mod stale;
 mod windows;
 
@@ -52,6 +56,9 @@ pub struct VerifyArgs {
     /// Rows (or entities) sampled per table.
     #[arg(long, default_value_t = 1000)]
     sample: usize,
+    /// The model registry whose versions' scores are checked (default: `.mlsys/registry.db`).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
 }
 
 /// One value that differs.
@@ -110,11 +117,13 @@ pub fn verify(arguments: VerifyArgs) -> anyhow::Result<ExitCode> {
         let state = BuildState::load(&store.state_file())?;
         let online_store = mlsys_online::open_store(&location, &arguments.namespace).await?;
         let mut outcome = Outcome::default();
+        let registry = crate::train::Places::of(&directory, arguments.registry.as_deref()).registry;
         let context = Context {
             plan,
             store: &store,
             state: &state,
             sample: arguments.sample.max(1),
+            models: scores::served_models(plan, &registry)?,
         };
         outcome.stale_tables = stale::stale_feature_tables(&context).await?;
         outcome
@@ -158,6 +167,9 @@ pub struct Context<'a> {
     pub store: &'a OfflineStore,
     pub state: &'a BuildState,
     pub sample: usize,
+    /// Per model, the version whose scores are checked: production, else the newest version
+    /// trained on this plan's features, loaded as `deploy` loads it.
+    pub models: BTreeMap<String, std::sync::Arc<mlsys_deploy::LoadedModel>>,
 }
 
 /// Mismatches listed per table (all are counted).

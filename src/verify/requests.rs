@@ -37,13 +37,15 @@ struct Checked {
     columns: Vec<(FeatureId, String)>,
     /// The request's selection: `"features": [...]` or `"feature_service": "..."`, as JSON text.
     selection: String,
+    /// A training split's model, whose scores are compared too.
+    model: Option<String>,
 }
 
 /// A sampled row: its lineage, its offline values, and the processed source row behind it.
-struct Row {
-    lineage: (String, i64),
-    offline: Vec<Value>,
-    source_row: Vec<Value>,
+pub struct Row {
+    pub lineage: (String, i64),
+    pub offline: Vec<Value>,
+    pub source_row: Vec<Value>,
 }
 
 pub async fn verify_tables(context: &Context<'_>, scratch: &Path, outcome: &mut Outcome) -> anyhow::Result<()> {
@@ -88,6 +90,7 @@ fn checked_tables(context: &Context<'_>) -> anyhow::Result<Vec<Checked>> {
                 .map(|id| (*id, plan.features[*id].name.clone()))
                 .collect(),
             selection: references,
+            model: None,
         });
     }
     for (_, model) in plan.models.iter() {
@@ -109,6 +112,7 @@ fn checked_tables(context: &Context<'_>) -> anyhow::Result<Vec<Checked>> {
                 source: model.examples,
                 columns: model.features.iter().map(|id| (*id, input_column(plan, *id))).collect(),
                 selection: service.clone(),
+                model: Some(model.name.clone()),
             });
         }
     }
@@ -138,6 +142,9 @@ async fn verify_table(
             )
         })?;
         compare_answer(context.plan, checked, chunk, &answer, outcome)?;
+        if let Some(model) = checked.model.as_ref().and_then(|name| context.models.get(name)) {
+            super::scores::compare(context.plan, &server, model, &checked.table.name, chunk, outcome).await?;
+        }
     }
     Ok(())
 }

@@ -169,6 +169,20 @@ impl LoadedModel {
         Ok(scores)
     }
 
+    /// Scores as `mlsysc build` evaluated the version: the model's reference scorer
+    /// (`mlsys_train::Model::predict`) for built-in models, ONNX Runtime for the others. `verify`
+    /// compares it with [`LoadedModel::score`] bit for bit.
+    pub fn score_as_built(&self, inputs: &[f64], rows: usize) -> Result<Vec<f64>, ScoreError> {
+        match &self.scorer {
+            Scorer::Native(model) => Ok(inputs
+                .chunks_exact(self.features.max(1))
+                .take(rows)
+                .map(|row| model.predict(row))
+                .collect()),
+            Scorer::Onnx(_) => self.score(inputs, rows),
+        }
+    }
+
     /// Whether scoring runs ONNX Runtime (off the async threads) rather than native code.
     pub fn is_onnx(&self) -> bool {
         matches!(self.scorer, Scorer::Onnx(_))
