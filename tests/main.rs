@@ -4,6 +4,7 @@ mod build;
 mod ci;
 mod cli;
 mod data;
+mod deploy;
 mod lsp;
 mod models;
 mod redaction;

@@ -23,3 +23,85 @@ pub fn fraud_project(name: &str) -> PathBuf {
     mlsys_example_data::fraud::write(&data, &root).expect("data");
     root
 }
+
+/// An `mlsysc` server process (`serve-features`, `deploy`) started with `--port 0`: the address
+/// is read from its first line of output. Killed when dropped.
+pub struct Server {
+    child: Option<std::process::Child>,
+    pub address: String,
+}
+
+impl Server {
+    pub fn spawn(arguments: &[&str]) -> Server {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+            .args(arguments)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("a first line");
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("an address in {line:?}"))
+            .to_string();
+        Server {
+            child: Some(child),
+            address,
+        }
+    }
+
+    /// A client of a server another `Server` started.
+    pub fn attach(address: String) -> Server {
+        Server { child: None, address }
+    }
+
+    /// One HTTP/1.1 request on its own connection: the status code and the whole response text.
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(&self.address).expect("connects");
+        let message = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        std::io::Write::write_all(&mut stream, message.as_bytes()).expect("sent");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("answer");
+        let status = answer
+            .get(9..12)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("a status line in {answer:?}"));
+        (status, answer)
+    }
+
+    /// The response body of a request, as JSON.
+    pub fn json(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, answer) = self.request(method, path, body);
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let json = serde_json::from_str(body).unwrap_or_else(|error| panic!("JSON body ({error}): {answer}"));
+        (status, json)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for `condition` to hold, checking every 10 ms; fails the test after `seconds`.
+pub fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

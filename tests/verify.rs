@@ -403,34 +403,8 @@ fn random_event_streams_are_served_online_exactly_as_the_interpreter_computes_th
 
 /// `mlsysc serve-features` on the built project: health, a Feast-shaped answer, a 404.
 fn serve_features_answers_over_http(project: &Path) {
-    use std::io::{BufRead, BufReader, Read};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlsysc"))
-        .args(["serve-features", &project.display().to_string(), "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve-features starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("a first line");
-    let address = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("an address in {line:?}"))
-        .to_string();
-    let request = |method: &str, path: &str, body: &str| -> String {
-        let mut stream = std::net::TcpStream::connect(&address).expect("connects");
-        let message = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        std::io::Write::write_all(&mut stream, message.as_bytes()).expect("sent");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("answer");
-        answer
-    };
+    let server = crate::support::Server::spawn(&["serve-features", &project.display().to_string(), "--port", "0"]);
+    let request = |method: &str, path: &str, body: &str| server.request(method, path, body).1;
     assert!(request("GET", "/health", "").starts_with("HTTP/1.1 200"));
     let answer = request(
         "POST",
@@ -447,8 +421,6 @@ fn serve_features_answers_over_http(project: &Path) {
     );
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     assert!(missing.contains("recent@v9"), "{missing}");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

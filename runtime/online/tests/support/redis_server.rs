@@ -97,6 +97,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server now (SIGKILL) and waits for it to exit.
     pub fn kill(&mut self) {
         self.child.kill().ok();

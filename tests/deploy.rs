@@ -1,0 +1,202 @@
+//! `mlsysc deploy` end to end on the fraud example: scores from the registry's version through
+//! the feature path, the Open Inference Protocol with the real `tritonclient`, bad input, hot swap
+//! under concurrent load, fallbacks for real faults (a corrupted artifact, a stopped and a paused
+//! `redis-server`), and `verify` agreeing on scores bit for bit.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::redis_server::RedisServer;
+use crate::support::{Server, fraud_project, wait_until};
+use crate::train::{mlsysc, text};
+
+/// A payment of a user the example data has, at a time inside its history.
+const ROW: &str = r#"{"txn_id": "t1", "user_id": "u_0007", "merchant": "m_1", "amount": 120.5,
+    "country": "US", "channel": "web", "event_time": "2026-05-03T10:00:00Z"}"#;
+
+fn score_body(rows: usize) -> String {
+    format!("{{\"rows\": [{}]}}", vec![ROW; rows].join(","))
+}
+
+fn build(project: &Path, extra: &[&str]) {
+    let mut arguments = vec!["build", "."];
+    arguments.extend_from_slice(extra);
+    let output = mlsysc(project, &arguments);
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+fn stage(project: &Path, arguments: &[&str]) {
+    let output = mlsysc(project, arguments);
+    assert!(output.status.success(), "{arguments:?}: {}", text(&output));
+}
+
+/// The version that answered a /v1/score request (`None`: the fallback).
+fn served_version(server: &Server) -> Option<u64> {
+    let (status, body) = server.json("POST", "/v1/score/fraud_api", &score_body(1));
+    assert_eq!(status, 200, "{body}");
+    body["results"][0]["version"].as_u64()
+}
+
+#[test]
+fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load() {
+    let project = fraud_project("deploy");
+    build(&project, &[]);
+    // A second version on the same features: another tree count.
+    let spec = project.join("model.mlsys");
+    let text_of_spec = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(&spec, text_of_spec.replace("trees = 200", "trees = 120")).expect("spec");
+    build(&project, &[]);
+    for version in ["1", "2"] {
+        stage(&project, &["approve", "fraud_detector", version, ".", "--by", "alice"]);
+    }
+    let root = project.display().to_string();
+    let server = Server::spawn(&["deploy", &root, "--port", "0", "--registry-poll", "20"]);
+
+    // Nothing in production: the fallback answers, and says why.
+    let (status, body) = server.json("POST", "/v1/score/fraud_api", &score_body(2));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["fallback"], "no_model", "{body}");
+    assert_eq!(body["results"][0]["score"], 0.05, "{body}");
+    assert_eq!(server.json("GET", "/ready", "").0, 200, "a target with a fallback is ready");
+
+    stage(&project, &["promote", "fraud_detector", "1", ".", "--to", "production"]);
+    wait_until("v1 to be served", 30, || served_version(&server) == Some(1));
+
+    bad_input_is_refused_with_json_naming_the_problem(&server);
+    tritonclient_gets_the_scores_of_v1_score(&server);
+    hot_swap_under_load(&project, &server);
+    drop(server);
+
+    let output = mlsysc(&project, &["verify", ".", "--sample", "200"]);
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("0 mismatches"), "{report}");
+
+    // A corrupted artifact: the version cannot load, the fallback answers `no_model` and
+    // /ready names the cause.
+    let registry = mlsys_registry::Registry::open(&project.join(".mlsys/registry.db")).expect("registry");
+    let production = registry
+        .resolve("fraud_detector", &mlsys_registry::StageRef::Production)
+        .expect("resolve")
+        .expect("a production version");
+    std::fs::write(&production.lineage.artifact.path, b"not a model").expect("corrupted");
+    let server = Server::spawn(&["deploy", &root, "--port", "0"]);
+    let (_, body) = server.json("POST", "/v1/score/fraud_api", &score_body(1));
+    assert_eq!(body["results"][0]["fallback"], "no_model", "{body}");
+    let (status, ready) = server.json("GET", "/ready", "");
+    assert_eq!(status, 200);
+    let problem = ready["targets"]["fraud_api"]["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("artifact"), "{ready}");
+    std::fs::remove_dir_all(&project).ok();
+}
+
+fn bad_input_is_refused_with_json_naming_the_problem(server: &Server) {
+    let (status, body) = server.json("POST", "/v1/score/nope", &score_body(1));
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("fraud_api"), "{body}");
+    let (status, body) = server.json("POST", "/v1/score/fraud_api", r#"{"rows": [{"user_id": "u_0007"}]}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("amount"), "{body}");
+    let (status, body) = server.json(
+        "POST",
+        "/v1/score/fraud_api",
+        r#"{"rows": [{"user_id": "u_0007", "amount": "lots", "country": "US", "channel": "web"}]}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    let infer = r#"{"inputs": [{"name": "amount", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}"#;
+    let (status, body) = server.json("POST", "/v2/models/fraud_api/infer", infer);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("amount"), "{body}");
+    let (status, body) = server.json("GET", "/v2/models/fraud_api", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outputs"][0]["name"], "score", "{body}");
+}
+
+/// The real `tritonclient.http` (binary and JSON tensors) and `/v1/score` give the same bits.
+fn tritonclient_gets_the_scores_of_v1_score(server: &Server) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/deploy/tests/oip_client.py");
+    let rows = r#"[{"user_id": "u_0007", "amount": 120.5, "country": "US", "channel": "web", "event_time": "2026-05-03T10:00:00Z"},
+                   {"user_id": "u_0100", "amount": 9000.0, "country": "FR", "channel": "app", "event_time": "2026-05-20T23:59:59Z"}]"#;
+    let output = Command::new("python3")
+        .arg(&script)
+        .args([&format!("http://{}", server.address), "fraud_api", rows])
+        .output()
+        .expect("python3 runs (scripts/test installs tritonclient[http])");
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\"agree\": true"), "{}", text(&output));
+}
+
+/// 20 promote/rollback cycles while clients score continuously: no request fails, every answer
+/// is v1 or v2, and each change is served within the watch's bound.
+fn hot_swap_under_load(project: &Path, server: &Server) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let address = server.address.clone();
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, address) = (stop.clone(), address.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let client = Server::attach(address);
+                while !stop.load(Ordering::Relaxed) {
+                    let (status, body) = client.json("POST", "/v1/score/fraud_api", &score_body(4));
+                    assert_eq!(status, 200, "{body}");
+                    for result in body["results"].as_array().into_iter().flatten() {
+                        assert!(result["fallback"].is_null(), "{body}");
+                        seen.push(result["version"].as_u64());
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        stage(project, &["promote", "fraud_detector", "2", ".", "--to", "production"]);
+        wait_until("v2 to be served", 30, || served_version(server) == Some(2));
+        stage(project, &["rollback", "fraud_detector", "."]);
+        wait_until("v1 to be served again", 30, || served_version(server) == Some(1));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        let seen = client.join().expect("a client thread");
+        assert!(!seen.is_empty());
+        assert!(seen.iter().all(|version| matches!(version, Some(1 | 2))), "{seen:?}");
+    }
+}
+
+#[test]
+fn a_paused_store_times_out_and_a_stopped_store_is_unavailable_and_both_fall_back() {
+    let mut redis = RedisServer::start();
+    let project = fraud_project("deploy-redis");
+    let url = redis.url();
+    build(&project, &["--online", &url]);
+    stage(&project, &["approve", "fraud_detector", "1", ".", "--by", "alice"]);
+    stage(&project, &["promote", "fraud_detector", "1", ".", "--to", "production"]);
+    let root = project.display().to_string();
+    let server = Server::spawn(&["deploy", &root, "--port", "0", "--online", &url]);
+    wait_until("v1 to be served", 30, || served_version(&server) == Some(1));
+
+    // Paused (SIGSTOP): the store read hangs past the target's 20 ms timeout.
+    let pid = redis.pid().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    let (status, body) = server.json("POST", "/v1/score/fraud_api", &score_body(1));
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["fallback"], "timeout", "{body}");
+    assert!(body["results"][0]["version"].is_null(), "{body}");
+
+    // Stopped: the store cannot be reached.
+    redis.kill();
+    wait_until("the store to be reported unavailable", 30, || {
+        let (_, body) = server.json("POST", "/v1/score/fraud_api", &score_body(1));
+        body["results"][0]["fallback"] == "store_unavailable"
+    });
+    let (_, metrics) = server.request("GET", "/metrics", "");
+    assert!(
+        metrics.contains(r#"mlsys_fallbacks_total{target="fraud_api",reason="timeout"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mlsys_model_version{"), "{metrics}");
+    std::fs::remove_dir_all(&project).ok();
+}
