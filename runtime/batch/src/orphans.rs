@@ -2,25 +2,33 @@
 //! a process killed in between leaves files in the table's directory that no version of its Delta
 //! log references. They are invisible to readers, but they take space; the next build, holding the
 //! project's build lock, removes those older than the lock (never a file any log version
-//! references, so every version stays readable).
+//! references, so every version stays readable). The prediction logs are not the build's:
+//! `mlsysc deploy` appends to them at any time, so a file of theirs not yet committed may be a
+//! write in progress, and they are left alone.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::error::BatchError;
+use crate::store::PREDICTIONS;
 
 /// The prefix of every data file a table write creates (and of its upload's staging file).
 const DATA_FILE_PREFIX: &str = "part-";
 
-/// The directories under the store root that are Delta tables.
+/// The directories under the store root that are Delta tables written by builds (not the
+/// prediction logs).
 pub fn table_directories(root: &Path) -> Result<Vec<PathBuf>, BatchError> {
     let mut tables = Vec::new();
     if !root.is_dir() {
         return Ok(tables);
     }
+    let predictions = root.join(PREDICTIONS);
     let mut pending = vec![root.to_path_buf()];
     while let Some(directory) = pending.pop() {
+        if directory == predictions {
+            continue;
+        }
         let entries = read_directory(&directory)?;
         // A table has a log, or (a first write killed before its commit) only data files.
         let is_table = entries.iter().any(|entry| {

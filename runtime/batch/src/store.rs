@@ -1,5 +1,5 @@
-//! The offline store: where each zone's Delta tables live, and the two operations every stage
-//! needs — replace a set of date partitions in one atomic commit, and read a table back.
+//! The offline store: where each zone's Delta tables live, and the operations every stage needs —
+//! replace a set of date partitions (or append rows) in one atomic commit, and read a table back.
 //!
 //! Layout under the store root (default `.mlsys/offline/`):
 //!
@@ -9,6 +9,8 @@
 //! unique/<source>/               every `unique(...)` value's occurrences (event time, file, row), by `dt`
 //! features/<group>/v<N>/         feature values, partitioned by the day they become valid
 //! training/<model>/<id>/         point-in-time training sets (snapshot/, holdout/, manifest.json)
+//! predictions/<target>/          every scored request of a realtime serve target, appended, by `dt`
+//!                                of its time (the prediction log)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,6 +35,10 @@ use crate::error::BatchError;
 
 /// The partition column of every offline table: a `YYYY-MM-DD` string.
 pub const DATE_PARTITION: &str = "dt";
+
+/// The folder of the prediction logs under the store root: `mlsysc deploy` appends to them, builds
+/// never write them.
+pub const PREDICTIONS: &str = "predictions";
 
 /// The default memory budget of the batch engine's queries; sorts and aggregations spill to disk
 /// (under `<store>/_spill`) beyond it.
@@ -133,6 +139,11 @@ impl OfflineStore {
 
     pub fn training(&self, model: &str, id: &str, split: &str) -> TableLocation {
         self.table(format!("training/{model}/{id}/{split}"))
+    }
+
+    /// A serve target's prediction log ([`crate::prediction_log`]).
+    pub fn predictions(&self, target: &str) -> TableLocation {
+        self.table(format!("{PREDICTIONS}/{target}"))
     }
 
     /// Where build state (input fingerprints, run counter) is kept.
@@ -269,29 +280,13 @@ impl TableLocation {
                 (Replace::All, _) => {}
             }
         }
-        // One encoder per core, each with its own open files, so a stage's rows are encoded in
-        // parallel; but each keeps at least ENCODER_BUFFER, since a smaller share would only make
-        // more and smaller files (every finished set has a file per date partition touched).
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let encoders = cores.min(buffer / ENCODER_BUFFER).max(1);
-        let arrow: Arc<deltalake::arrow::datatypes::Schema> = Arc::new((&columns).try_into_arrow()?);
-        let mut writers = Vec::with_capacity(encoders);
-        for _ in 0..encoders {
-            let writer = RecordBatchWriter::try_new(
-                url.as_str(),
-                arrow.clone(),
-                Some(vec![DATE_PARTITION.to_string()]),
-                None,
-            )?;
-            writers.push(writer.with_writer_properties(writer_properties()));
-        }
         let replaced = match replace {
-            Replace::All => None,
-            Replace::Dates(dates) => Some(dates.iter().cloned().collect::<BTreeSet<String>>()),
+            Replace::All => Replaced::All,
+            Replace::Dates(dates) => Replaced::Dates(dates.iter().cloned().collect()),
         };
-        let (sender, receiver) = tokio::sync::mpsc::channel(IN_FLIGHT_BATCHES);
         let write = Write {
             table,
+            url,
             exists,
             app_id,
             run,
@@ -299,19 +294,60 @@ impl TableLocation {
             columns,
             drop_extra_columns,
             definition: definition.map(str::to_string),
-            buffer: (buffer / encoders).max(1),
+            buffer,
         };
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(write.run(writers, receiver, stopped));
-        Ok(TableWriter {
-            sink: Sink {
-                sender: Some(sender),
-                rows: Arc::new(AtomicU64::new(0)),
-                writer_stopped: Arc::new(AtomicBool::new(false)),
-            },
-            task: Some(task),
-            stop: Some(stop),
-        })
+        write.start()
+    }
+
+    /// Starts a write that appends the rows sent to its [`Sink`] to the table, replacing nothing,
+    /// with the atomicity of [`TableLocation::writer`]: one commit once the producer finished,
+    /// nothing for a failed or dropped producer or a killed process. The first append creates the
+    /// table with the rows' columns; later rows must have the table's columns.
+    ///
+    /// The commit carries the application transaction `(mlsys:<table>:<writer>, sequence)`: a
+    /// sequence this writer already committed (a retry of a write whose commit landed although
+    /// it reported a failure, e.g. in the checkpoint written after it) discards the rows, so
+    /// retrying with the same sequence never adds them twice.
+    ///
+    /// Appends do not conflict with each other: writers appending to one table at once, in this
+    /// process or in others, each get their own commit (Delta's optimistic commit finds the
+    /// version taken by another writer and retries on the next one), and if two create the table
+    /// at once, the loser appends to the winner's.
+    pub async fn append_writer(
+        &self,
+        schema: SchemaRef,
+        writer: &str,
+        sequence: i64,
+        buffer: usize,
+    ) -> Result<TableWriter, BatchError> {
+        let url = self.url()?;
+        let table = DeltaTable::try_from_url(url.clone()).await?;
+        let app_id = format!("mlsys:{}:{writer}", self.name);
+        let columns: StructType = schema.as_ref().try_into_kernel()?;
+        let exists = table.version().is_some();
+        if exists {
+            let snapshot = table.snapshot().map_err(BatchError::from)?;
+            self.check_columns(snapshot, &columns)?;
+            let committed = snapshot
+                .transaction_version(table.log_store().as_ref(), &app_id)
+                .await?;
+            if committed.is_some_and(|version| version >= sequence) {
+                return Ok(TableWriter::discarding());
+            }
+        }
+        let write = Write {
+            table,
+            url,
+            exists,
+            app_id,
+            run: sequence,
+            replaced: Replaced::Nothing,
+            columns,
+            drop_extra_columns: false,
+            definition: None,
+            buffer,
+        };
+        write.start()
     }
 }
 
@@ -324,19 +360,43 @@ impl TableLocation {
         columns: &StructType,
         definition: &str,
     ) -> Result<(), BatchError> {
+        self.check_columns(snapshot, columns)?;
+        let recorded = snapshot.metadata().configuration().get(DEFINITION_PROPERTY);
+        if recorded.map(String::as_str) != Some(definition) {
+            return Err(BatchError::DefinitionDiffers {
+                table: self.name.clone(),
+                recorded: recorded.cloned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails with [`BatchError::ColumnsDiffer`] unless the table, if there is one, has exactly the
+    /// columns of `schema`.
+    pub async fn expect_columns(&self, schema: &SchemaRef) -> Result<(), BatchError> {
+        if !self.exists() {
+            return Ok(());
+        }
+        let table = self.open().await?;
+        if table.version().is_none() {
+            return Ok(());
+        }
+        let columns: StructType = schema.as_ref().try_into_kernel()?;
+        self.check_columns(table.snapshot()?, &columns)
+    }
+
+    /// Rows added to the table without a rewrite must have its columns.
+    fn check_columns(
+        &self,
+        snapshot: &deltalake::table::state::DeltaTableState,
+        columns: &StructType,
+    ) -> Result<(), BatchError> {
         let table_columns = snapshot.schema();
         if !same_columns(&table_columns, columns) {
             return Err(BatchError::ColumnsDiffer {
                 table: self.name.clone(),
                 found: column_list(&table_columns),
                 expected: column_list(columns),
-            });
-        }
-        let recorded = snapshot.metadata().configuration().get(DEFINITION_PROPERTY);
-        if recorded.map(String::as_str) != Some(definition) {
-            return Err(BatchError::DefinitionDiffers {
-                table: self.name.clone(),
-                recorded: recorded.cloned(),
             });
         }
         Ok(())
@@ -476,12 +536,12 @@ fn conform(batch: RecordBatch, table: &SchemaRef, drop_extra_columns: bool) -> R
 /// A table write's own task: encodes what the channel brings, then commits.
 struct Write {
     table: DeltaTable,
+    url: url::Url,
     /// Whether the table existed when the write started (else the commit creates it).
     exists: bool,
     app_id: String,
     run: i64,
-    /// The replaced `dt` partitions; `None` replaces the whole table (and its columns).
-    replaced: Option<BTreeSet<String>>,
+    replaced: Replaced,
     /// The table's columns after the commit.
     columns: StructType,
     /// Whether rows may have columns the table lacks (dropped); otherwise they fail the write.
@@ -491,7 +551,53 @@ struct Write {
     buffer: usize,
 }
 
+/// What a write's commit removes.
+enum Replaced {
+    /// The whole table (and its columns).
+    All,
+    /// These `dt` partitions; a row outside them fails the write.
+    Dates(BTreeSet<String>),
+    /// Nothing: the rows are appended.
+    Nothing,
+}
+
 impl Write {
+    /// Starts the write's task, its encoders and the producer's [`TableWriter`].
+    ///
+    /// One encoder per core, each with its own open files, so a stage's rows are encoded in
+    /// parallel; but each keeps at least [`ENCODER_BUFFER`] of `buffer`, since a smaller share
+    /// would only make more and smaller files (every finished set has a file per date partition
+    /// touched).
+    fn start(mut self) -> Result<TableWriter, BatchError> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let encoders = cores.min(self.buffer / ENCODER_BUFFER).max(1);
+        let arrow: Arc<deltalake::arrow::datatypes::Schema> = Arc::new((&self.columns).try_into_arrow()?);
+        let mut writers = Vec::with_capacity(encoders);
+        for _ in 0..encoders {
+            let writer = RecordBatchWriter::try_new(
+                self.url.as_str(),
+                arrow.clone(),
+                Some(vec![DATE_PARTITION.to_string()]),
+                None,
+            )?;
+            writers.push(writer.with_writer_properties(writer_properties()));
+        }
+        self.buffer = (self.buffer / encoders).max(1);
+        let (sender, receiver) = tokio::sync::mpsc::channel(IN_FLIGHT_BATCHES);
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(self.run(writers, receiver, stopped));
+        Ok(TableWriter {
+            sink: Sink {
+                sender: Some(sender),
+                rows: Arc::new(AtomicU64::new(0)),
+                writer_stopped: Arc::new(AtomicBool::new(false)),
+            },
+            task: Some(task),
+            stop: Some(stop),
+        })
+    }
+
+    /// The write's own task: hands the producer's batches to the encoders, then commits.
     ///
     /// The encoder tasks belong to this one (a `JoinSet`: dropping it aborts them), and it ends
     /// only once every encoder has ended: no encoder outlives its write, so none is still
@@ -569,7 +675,9 @@ impl Write {
     /// A row outside the replaced partitions would be added without its partition's old rows
     /// being removed.
     fn check_partitions(&self, batch: &RecordBatch, last: &mut Option<String>) -> Result<(), BatchError> {
-        let Some(replaced) = &self.replaced else { return Ok(()) };
+        let Replaced::Dates(replaced) = &self.replaced else {
+            return Ok(());
+        };
         let dates = batch
             .column_by_name(DATE_PARTITION)
             .ok_or_else(|| BatchError::Invalid(format!("rows without a `{DATE_PARTITION}` column")))?;
@@ -597,33 +705,25 @@ impl Write {
     /// One commit: the new files, the removal of every file of the replaced partitions, and the
     /// run's application transaction.
     async fn commit(self, adds: Vec<Add>) -> Result<(), BatchError> {
-        let table = if self.exists {
-            self.table
-        } else {
-            self.table
-                .create()
-                .with_columns(self.columns.fields().cloned())
-                .with_partition_columns([DATE_PARTITION])
-                // The definition is the application's own property, not one of Delta's.
-                .with_raise_if_key_not_exists(false)
-                .with_configuration(
-                    self.definition
-                        .iter()
-                        .map(|definition| (DEFINITION_PROPERTY, Some(definition))),
-                )
-                .await?
+        let table = match (self.exists, &self.replaced) {
+            (true, _) => self.table,
+            (false, Replaced::Nothing) => create_for_append(self.table, &self.url, &self.columns).await?,
+            (false, _) => create_table(self.table, &self.columns, self.definition.as_deref()).await?,
         };
         let snapshot = table.snapshot()?;
-        let mut actions: Vec<Action> = snapshot
-            .log_data()
-            .iter()
-            .filter(|file| match &self.replaced {
-                None => true,
-                Some(replaced) => file_date(file).is_some_and(|date| replaced.contains(&date)),
-            })
-            .map(|file| Action::Remove(file.remove_action(true)))
-            .collect();
-        if self.exists && self.replaced.is_none() {
+        let mut actions: Vec<Action> = match &self.replaced {
+            Replaced::Nothing => Vec::new(),
+            replaced => snapshot
+                .log_data()
+                .iter()
+                .filter(|file| match replaced {
+                    Replaced::Dates(dates) => file_date(file).is_some_and(|date| dates.contains(&date)),
+                    Replaced::All | Replaced::Nothing => true,
+                })
+                .map(|file| Action::Remove(file.remove_action(true)))
+                .collect(),
+        };
+        if self.exists && matches!(self.replaced, Replaced::All) {
             // A full rewrite: the table takes the rows' columns and definition in the same commit.
             let metadata = snapshot.metadata().clone().with_schema(&self.columns);
             let metadata = match &self.definition {
@@ -635,12 +735,19 @@ impl Write {
             actions.push(Action::Metadata(metadata));
         }
         actions.extend(adds.into_iter().map(Action::Add));
-        let predicate = self.replaced.as_ref().map(|replaced| {
-            let dates: Vec<String> = replaced.iter().map(|date| format!("'{date}'")).collect();
-            format!("{DATE_PARTITION} IN ({})", dates.join(", "))
-        });
+        let (mode, predicate) = match &self.replaced {
+            Replaced::All => (SaveMode::Overwrite, None),
+            Replaced::Dates(dates) => {
+                let dates: Vec<String> = dates.iter().map(|date| format!("'{date}'")).collect();
+                (
+                    SaveMode::Overwrite,
+                    Some(format!("{DATE_PARTITION} IN ({})", dates.join(", "))),
+                )
+            }
+            Replaced::Nothing => (SaveMode::Append, None),
+        };
         let operation = DeltaOperation::Write {
-            mode: SaveMode::Overwrite,
+            mode,
             partition_by: Some(vec![DATE_PARTITION.to_string()]),
             predicate,
         };
@@ -652,6 +759,38 @@ impl Write {
             .await?;
         Ok(())
     }
+}
+
+/// Creates a table partitioned by `dt` with `columns`, recording `definition` when given. Fails
+/// if another writer created the table first (without retries, Delta would commit the table's
+/// metadata again on top of the other writer's, and fail that writer's concurrent commits).
+async fn create_table(
+    table: DeltaTable,
+    columns: &StructType,
+    definition: Option<&str>,
+) -> Result<DeltaTable, DeltaTableError> {
+    table
+        .create()
+        .with_commit_properties(CommitProperties::default().with_max_retries(0))
+        .with_columns(columns.fields().cloned())
+        .with_partition_columns([DATE_PARTITION])
+        // The definition is the application's own property, not one of Delta's.
+        .with_raise_if_key_not_exists(false)
+        .with_configuration(definition.map(|definition| (DEFINITION_PROPERTY, Some(definition))))
+        .await
+}
+
+/// The table of an append to a table that did not exist when the write started: created with
+/// the rows' columns, or, when another writer created it meanwhile with the same columns, that one.
+async fn create_for_append(table: DeltaTable, url: &url::Url, columns: &StructType) -> Result<DeltaTable, BatchError> {
+    let created = create_table(table, columns, None).await;
+    let error = match created {
+        Ok(table) => return Ok(table),
+        Err(error) => error,
+    };
+    let table = DeltaTable::try_from_url(url.clone()).await?;
+    let same = table.version().is_some() && same_columns(&table.snapshot()?.schema(), columns);
+    if same { Ok(table) } else { Err(error.into()) }
 }
 
 /// Which date partitions a write replaces.

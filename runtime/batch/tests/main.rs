@@ -5,6 +5,7 @@ mod features;
 mod ingest;
 mod ingest_rules;
 mod lower;
+mod prediction_log;
 // The JIT's differential tests draw their values from the same generator.
 #[path = "../../jit/tests/random_values.rs"]
 #[allow(dead_code)] // the JIT's tests also use the values a typed column cannot hold

@@ -212,3 +212,46 @@ async fn a_write_commits_once_and_only_when_its_producer_finished() {
     assert_eq!(contents(&table).await.0, Vec::new());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// An append through `writer` as `sequence`: one batch, committed.
+async fn append(table: &TableLocation, writer: &str, sequence: i64, rows: &[(i64, &str)]) -> WriteOutcome {
+    let write = table
+        .append_writer(schema(), writer, sequence, BUFFER)
+        .await
+        .expect("append writer");
+    let sent = write.sink().send(batch(rows)).await;
+    write.finish(sent).await.expect("appended").1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_replace_nothing_and_writers_that_both_found_no_table_both_land() {
+    let root = std::env::temp_dir().join(format!("mlsys-batch-appends-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let table = OfflineStore::new(&root).predictions("appends");
+    // Both writers start before the table exists: the first creates it, the second appends to it.
+    let first = table.append_writer(schema(), "a", 1, BUFFER).await.expect("first");
+    let second = table.append_writer(schema(), "b", 1, BUFFER).await.expect("second");
+    let sent = first.sink().send(batch(&[(1, "2026-01-01")])).await;
+    first.finish(sent).await.expect("first appended");
+    let sent = second.sink().send(batch(&[(2, "2026-01-01")])).await;
+    second.finish(sent).await.expect("second appended");
+    let day = |values: &[i64]| -> Vec<(i64, String)> {
+        values.iter().map(|value| (*value, "2026-01-01".to_string())).collect()
+    };
+    let (rows, version) = contents(&table).await;
+    assert_eq!(rows, day(&[1, 2]));
+
+    // A writer's sequence already committed (a retry whose commit landed) adds nothing.
+    assert_eq!(
+        append(&table, "a", 1, &[(1, "2026-01-01")]).await,
+        WriteOutcome::AlreadyCommitted
+    );
+    assert_eq!(contents(&table).await, (day(&[1, 2]), version));
+    // The next sequence appends to the day, keeping its rows.
+    assert_eq!(
+        append(&table, "a", 2, &[(3, "2026-01-01")]).await,
+        WriteOutcome::Written { rows: 1 }
+    );
+    assert_eq!(contents(&table).await.0, day(&[1, 2, 3]));
+    let _ = std::fs::remove_dir_all(&root);
+}
