@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use mlsys_batch::prediction_log::{LogOptions, PredictionLog};
+use mlsys_deploy::log::TargetLogs;
 use mlsys_deploy::{DeployOptions, Deployment, Target};
 
 use crate::serve::{ServerArgs, load_plan};
@@ -53,7 +55,14 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let features = Arc::new(mlsys_serve::FeatureServer::new(Arc::new(plan), store)?);
         let targets = Target::plan_all(features.plan(), &features, &arguments.targets, options.max_in_flight)?;
         let names: Vec<String> = targets.iter().map(|target| target.name.clone()).collect();
-        let deployment = Arc::new(Deployment::new(features, targets, &options, None));
+        let offline = mlsys_batch::store::OfflineStore::new(directory.join(".mlsys").join("offline"));
+        let mut logs = TargetLogs::default();
+        for name in &names {
+            let log = PredictionLog::start(&offline, name, LogOptions::default()).await?;
+            logs.logs.insert(name.clone(), log);
+        }
+        let sink: Arc<dyn mlsys_deploy::PredictionSink> = Arc::new(logs.clone());
+        let deployment = Arc::new(Deployment::new(features, targets, &options, Some(sink)));
         let events = Arc::new(|message: String| eprintln!("{message}"));
         let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, options.registry_poll, events);
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;
@@ -65,6 +74,12 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let router = mlsys_deploy::http::router(deployment);
         mlsys_serve::listener::serve_router(listener, router, server.listener(), mlsys_serve::http::shutdown_signal())
             .await?;
+        // Requests in flight are answered: write what they logged.
+        for (name, log) in &logs.logs {
+            if let Err(error) = log.close().await {
+                eprintln!("the prediction log of {name} could not be flushed: {error:#}");
+            }
+        }
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

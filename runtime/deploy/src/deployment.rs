@@ -18,7 +18,7 @@ use mlsys_serve::{FeatureServer, ServeError};
 
 use crate::batcher::{BatchError, Batcher};
 use crate::error::{Reason, RequestError};
-use crate::log::{PredictionRecord, PredictionSink};
+use crate::log::{Features, PredictionRecord, PredictionSink};
 use crate::metrics::DeployMetrics;
 use crate::model::LoadedModel;
 use crate::shadow::{ShadowJob, ShadowQueue};
@@ -289,24 +289,31 @@ impl Deployment {
         inputs: Option<Vec<f64>>,
     ) {
         self.metrics.count_scored(&target.name, request.rows);
-        let records: Vec<PredictionRecord> = (0..request.rows)
-            .map(|row| PredictionRecord {
+        let width = target.inputs.len();
+        let mut records: Vec<PredictionRecord> = Vec::with_capacity(request.rows);
+        for row in 0..request.rows {
+            let features = match &inputs {
+                Some(inputs) => Features::new(
+                    target.input_names.clone(),
+                    inputs[row * width..(row + 1) * width].to_vec(),
+                ),
+                None => Features::new(Arc::from(Vec::<String>::new()), Vec::new()),
+            };
+            // Names and values come from the same feature set: their counts agree.
+            let Ok(features) = features else { continue };
+            records.push(PredictionRecord {
                 request_id: request.request_id.clone(),
                 time: now,
-                target: target.name.clone(),
                 model: scored.model.clone(),
-                version: scored.version,
-                feature_names: target.input_names.clone(),
-                features: inputs
-                    .as_ref()
-                    .map(|inputs| inputs[row * target.inputs.len()..(row + 1) * target.inputs.len()].to_vec()),
+                version: scored.version.map(i64::from),
+                features,
                 score: scored.scores[row],
                 shadow_version: None,
                 shadow_score: None,
                 fallback: scored.fallback,
                 latency_seconds: started.elapsed().as_secs_f64(),
-            })
-            .collect();
+            });
+        }
         match (&self.shadow, target.shadow.is_some()) {
             (Some(shadow), true) => {
                 let job = ShadowJob {
@@ -319,13 +326,13 @@ impl Deployment {
                 if let Err(job) = shadow.submit(job) {
                     self.metrics.count_shadow_dropped(&target.name);
                     if let Some(log) = &self.log {
-                        log.append(job.records);
+                        log.append(&target.name, job.records);
                     }
                 }
             }
             _ => {
                 if let Some(log) = &self.log {
-                    log.append(records);
+                    log.append(&target.name, records);
                 }
             }
         }

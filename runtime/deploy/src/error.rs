@@ -32,36 +32,12 @@ pub enum FallbackError {
     NotANumber { value: String },
 }
 
-/// Why the model did not answer a request, so the fallback did (lang-spec §7.6 `fallback`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reason {
-    /// The target's `timeout` passed before the score was ready.
-    Timeout,
-    /// The model failed scoring (an ONNX Runtime error, a non-finite score).
-    ModelError,
-    /// The online store could not be read, or a table the features need is not materialized
-    /// from this plan.
-    StoreUnavailable,
-    /// No version is loaded: none at the stage, or its artifact is missing or unreadable.
-    NoModel,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Timeout => "timeout",
-            Reason::ModelError => "model_error",
-            Reason::StoreUnavailable => "store_unavailable",
-            Reason::NoModel => "no_model",
-        }
-    }
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Why the model did not answer a request, so the fallback did (lang-spec §7.6 `fallback`):
+/// `timeout`, `model_error`, `store_unavailable` (the online store could not be read, or a table
+/// the features need is not materialized from this plan), `no_model` (no version at the stage,
+/// or its artifact missing or unreadable). The prediction log's own type, so the log and the
+/// responses name reasons alike.
+pub use mlsys_batch::prediction_log::FallbackReason as Reason;
 
 /// A scoring request that gets no scores. The message goes to the client as is.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +58,7 @@ pub enum RequestError {
     #[error("target `{target}` has {limit} requests in flight; retry shortly")]
     Overloaded { target: String, limit: usize },
     /// The model could not answer and the target has no fallback (or it failed): 503.
-    #[error("target `{target}` cannot answer ({reason}): {detail}")]
+    #[error("target `{target}` cannot answer ({}): {detail}", reason.as_str())]
     Unavailable {
         target: String,
         reason: Reason,

@@ -46,14 +46,14 @@ impl ShadowQueue {
 async fn run(mut receiver: mpsc::Receiver<ShadowJob>, features: Arc<FeatureServer>, log: Option<Arc<dyn PredictionSink>>) {
     while let Some(mut job) = receiver.recv().await {
         if let Some(scores) = shadow_scores(&features, &job).await {
-            let version = job.target.shadow_slot.current().map(|model| model.version);
+            let version = job.target.shadow_slot.current().map(|model| i64::from(model.version));
             for (record, score) in job.records.iter_mut().zip(scores) {
                 record.shadow_version = version;
                 record.shadow_score = Some(score);
             }
         }
         if let Some(log) = &log {
-            log.append(job.records);
+            log.append(&job.target.name, job.records);
         }
     }
 }
@@ -66,7 +66,10 @@ async fn shadow_scores(features: &FeatureServer, job: &ShadowJob) -> Option<Vec<
     let inputs = if target.shadow_inputs == target.inputs {
         let mut inputs = Vec::with_capacity(job.rows * target.inputs.len());
         for record in &job.records {
-            inputs.extend_from_slice(record.features.as_ref()?);
+            if record.features.values().len() != target.inputs.len() {
+                return None;
+            }
+            inputs.extend_from_slice(record.features.values());
         }
         inputs
     } else {

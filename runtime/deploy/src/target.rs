@@ -96,7 +96,7 @@ pub struct Target {
     /// The model's pinned features: its input vector.
     pub inputs: Vec<FeatureId>,
     /// The inputs' names as the training set calls them (`group@vN.feature`).
-    pub input_names: Arc<Vec<String>>,
+    pub input_names: Arc<[String]>,
     pub features: Arc<FeatureSet>,
     pub fields: Vec<RequestField>,
     pub fallback: Option<Fallback>,
@@ -169,17 +169,15 @@ impl Target {
             }
             Fallback { expr, columns }
         });
-        let input_names = Arc::new(
-            model
-                .features
-                .iter()
-                .map(|feature| {
-                    let definition = &plan.features[*feature];
-                    let group = &plan.groups[definition.group];
-                    format!("{}@v{}.{}", group.name, group.version, definition.name)
-                })
-                .collect(),
-        );
+        let input_names: Arc<[String]> = model
+            .features
+            .iter()
+            .map(|feature| {
+                let definition = &plan.features[*feature];
+                let group = &plan.groups[definition.group];
+                format!("{}@v{}.{}", group.name, group.version, definition.name)
+            })
+            .collect();
         let shadow = serve.shadow.map(|shadow| model_stage(plan, shadow));
         if let Some((name, _)) = &shadow {
             // The shadow reads the same requests: every field it needs is a field of the target.
