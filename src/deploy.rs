@@ -69,11 +69,20 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let address = listener.local_addr()?;
         println!(
             "deploying {} on http://{address} (online store: {location}); ctrl-c stops",
-            if names.is_empty() { "no realtime target".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "no realtime target".to_string()
+            } else {
+                names.join(", ")
+            }
         );
         let router = mlsys_deploy::http::router(deployment);
-        mlsys_serve::listener::serve_router(listener, router, server.listener(), mlsys_serve::http::shutdown_signal())
-            .await?;
+        mlsys_serve::listener::serve_router(
+            listener,
+            router,
+            server.listener(),
+            mlsys_serve::http::shutdown_signal(),
+        )
+        .await?;
         // Requests in flight are answered: write what they logged.
         for (name, log) in &logs.logs {
             if let Err(error) = log.close().await {

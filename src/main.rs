@@ -103,8 +103,7 @@ are there for orchestrators."
     )]
     ServeFeatures(serve::ServeFeaturesArgs),
     /// Serve the project's models: every realtime serve target over HTTP, with the feature API.
-    #[command(
-        long_about = "Serve every realtime `serve` target of the project over HTTP: POST \
+    #[command(long_about = "Serve every realtime `serve` target of the project over HTTP: POST \
 /v1/score/{target} with {\"rows\": [{field: value, ...}]} answers one score per row with the model's \
 name and version, or the fallback's answer and why; the Open Inference Protocol v2 routes \
 (/v2/health/live, /v2/health/ready, /v2/models/{target}/ready) serve KServe and Triton clients; \
@@ -113,8 +112,7 @@ POST /get-online-features is the feature server of `serve-features`; GET /health
 Each target scores with the version its stage resolves to in the registry (`model@production`, ...). \
 The registry is read every --registry-poll milliseconds: a promotion, rollback or approval is \
 loaded off the request path and swapped in without a restart; requests in flight finish on the \
-version they started with. SIGTERM or ctrl-c stops accepting, finishes the requests in flight and exits."
-    )]
+version they started with. SIGTERM or ctrl-c stops accepting, finishes the requests in flight and exits.")]
     Deploy(deploy::DeployArgs),
     /// List a project's registered model versions: stages, metrics, lineage.
     #[command(

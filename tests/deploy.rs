@@ -59,7 +59,11 @@ fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][0]["fallback"], "no_model", "{body}");
     assert_eq!(body["results"][0]["score"], 0.05, "{body}");
-    assert_eq!(server.json("GET", "/ready", "").0, 200, "a target with a fallback is ready");
+    assert_eq!(
+        server.json("GET", "/ready", "").0,
+        200,
+        "a target with a fallback is ready"
+    );
 
     stage(&project, &["promote", "fraud_detector", "1", ".", "--to", "production"]);
     wait_until("v1 to be served", 30, || served_version(&server) == Some(1));
@@ -95,7 +99,10 @@ fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load
 fn bad_input_is_refused_with_json_naming_the_problem(server: &Server) {
     let (status, body) = server.json("POST", "/v1/score/nope", &score_body(1));
     assert_eq!(status, 404, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("fraud_api"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or_default().contains("fraud_api"),
+        "{body}"
+    );
     let (status, body) = server.json("POST", "/v1/score/fraud_api", r#"{"rows": [{"user_id": "u_0007"}]}"#);
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap_or_default().contains("amount"), "{body}");
@@ -125,7 +132,11 @@ fn tritonclient_gets_the_scores_of_v1_score(server: &Server) {
         .output()
         .expect("python3 runs (scripts/test installs tritonclient[http])");
     assert!(output.status.success(), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("\"agree\": true"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("\"agree\": true"),
+        "{}",
+        text(&output)
+    );
 }
 
 /// 20 promote/rollback cycles while clients score continuously: no request fails, every answer
@@ -179,9 +190,21 @@ fn a_paused_store_times_out_and_a_stopped_store_is_unavailable_and_both_fall_bac
 
     // Paused (SIGSTOP): the store read hangs past the target's 20 ms timeout.
     let pid = redis.pid().to_string();
-    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let (status, body) = server.json("POST", "/v1/score/fraud_api", &score_body(1));
-    assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][0]["fallback"], "timeout", "{body}");
     assert!(body["results"][0]["version"].is_null(), "{body}");

@@ -61,7 +61,10 @@ impl Batcher {
             reply,
         };
         self.sender.send(job).await.map_err(|_| BatchError::Stopped)?;
-        answer.await.map_err(|_| BatchError::Stopped)?.map_err(BatchError::Score)
+        answer
+            .await
+            .map_err(|_| BatchError::Stopped)?
+            .map_err(BatchError::Score)
     }
 }
 

@@ -337,7 +337,6 @@ impl Deployment {
             }
         }
     }
-
 }
 
 /// A feature-side error: the client's (400/404/413) or the store's (a fallback reason).

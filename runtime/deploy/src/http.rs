@@ -121,7 +121,11 @@ async fn ready(State(deployment): State<Arc<Deployment>>) -> Response {
         "status": if ready { "ready" } else { "not ready" },
         "targets": targets,
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     json_response(status, body.to_string())
 }
 
@@ -141,7 +145,11 @@ fn target_status(target: &Target) -> Json {
 async fn target_ready(State(deployment): State<Arc<Deployment>>, Path(name): Path<String>) -> Response {
     match deployment.target(&name) {
         Ok(target) => {
-            let status = if target.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let status = if target.is_ready() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             json_response(status, target_status(target).to_string())
         }
         Err(error) => error_response(&error),

@@ -2,9 +2,9 @@
 //! `mlsys_batch::prediction_log`): every scored row of every request, handed over through a
 //! [`PredictionSink`] that never blocks the request path.
 
-use std::collections::BTreeMap;
 use mlsys_batch::prediction_log::PredictionLog;
 pub use mlsys_batch::prediction_log::{Features, PredictionRecord};
+use std::collections::BTreeMap;
 
 /// Where records go. `append` returns at once: a sink buffers, bounded, and drops (counting)
 /// rather than block or grow without limit.

@@ -101,7 +101,11 @@ impl DeployMetrics {
             overloaded.clone(),
         );
         let scored_rows = Family::<TargetLabels, Counter>::default();
-        registry.register("mlsys_scored_rows", "Rows answered with a score, by target", scored_rows.clone());
+        registry.register(
+            "mlsys_scored_rows",
+            "Rows answered with a score, by target",
+            scored_rows.clone(),
+        );
         DeployMetrics {
             registry,
             latency,
@@ -125,7 +129,9 @@ impl DeployMetrics {
     }
 
     pub fn observe_batch(&self, target: &str, rows: usize) {
-        self.batch_rows.get_or_create(&Self::target(target)).observe(rows as f64);
+        self.batch_rows
+            .get_or_create(&Self::target(target))
+            .observe(rows as f64);
     }
 
     pub fn count_fallback(&self, target: &str, reason: &'static str) {
@@ -155,7 +161,9 @@ impl DeployMetrics {
     }
 
     pub fn count_scored(&self, target: &str, rows: usize) {
-        self.scored_rows.get_or_create(&Self::target(target)).inc_by(rows as u64);
+        self.scored_rows
+            .get_or_create(&Self::target(target))
+            .inc_by(rows as u64);
     }
 
     /// The OpenMetrics text of these metrics, without the final `# EOF` (the caller appends

@@ -80,7 +80,14 @@ pub async fn infer(State(deployment): State<Arc<Deployment>>, Path(name): Path<S
             .collect();
         let id = decoded.id.clone().unwrap_or_else(|| request_id.clone());
         let scored = deployment
-            .score(&target, ScoreRequest { request_id: id, columns, rows })
+            .score(
+                &target,
+                ScoreRequest {
+                    request_id: id,
+                    columns,
+                    rows,
+                },
+            )
             .await?;
         let outputs: Vec<OutputTensor> = decoded
             .outputs
@@ -112,7 +119,10 @@ pub async fn infer(State(deployment): State<Arc<Deployment>>, Path(name): Path<S
             let mut response = (StatusCode::OK, encoded.body).into_response();
             let headers = response.headers_mut();
             if let Some(length) = encoded.inference_header_length {
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 if let Ok(value) = HeaderValue::from_str(&length.to_string()) {
                     headers.insert(INFERENCE_HEADER_CONTENT_LENGTH, value);
                 }

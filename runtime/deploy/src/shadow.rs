@@ -43,7 +43,11 @@ impl ShadowQueue {
     }
 }
 
-async fn run(mut receiver: mpsc::Receiver<ShadowJob>, features: Arc<FeatureServer>, log: Option<Arc<dyn PredictionSink>>) {
+async fn run(
+    mut receiver: mpsc::Receiver<ShadowJob>,
+    features: Arc<FeatureServer>,
+    log: Option<Arc<dyn PredictionSink>>,
+) {
     while let Some(mut job) = receiver.recv().await {
         if let Some(scores) = shadow_scores(&features, &job).await {
             let version = job.target.shadow_slot.current().map(|model| i64::from(model.version));

@@ -212,7 +212,9 @@ impl Target {
             features: set,
             fields,
             fallback,
-            timeout: serve.timeout_micros.map(|micros| Duration::from_micros(micros.max(0) as u64)),
+            timeout: serve
+                .timeout_micros
+                .map(|micros| Duration::from_micros(micros.max(0) as u64)),
             batching: serve.batching,
             primary: ModelSlot::default(),
             shadow_slot: ModelSlot::default(),
@@ -254,7 +256,9 @@ impl Fallback {
         match evaluate(plan, self.expr, &bindings)? {
             Value::Float(value) => Ok(value),
             Value::Int(value) => Ok(value as f64),
-            other => Err(FallbackError::NotANumber { value: other.to_string() }),
+            other => Err(FallbackError::NotANumber {
+                value: other.to_string(),
+            }),
         }
     }
 }

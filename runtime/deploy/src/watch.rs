@@ -164,7 +164,10 @@ impl State {
                 let problem = error_chain(&error);
                 self.report(role, &format!("cannot load: {problem}"));
                 role.slot.set_problem(Some(problem));
-                self.failed.push(Failed { key, at: Instant::now() });
+                self.failed.push(Failed {
+                    key,
+                    at: Instant::now(),
+                });
             }
         }
     }

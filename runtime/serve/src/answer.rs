@@ -108,7 +108,12 @@ pub fn answer(
             });
         }
     }
-    Ok(write_response(set, &entity_columns, &output_columns, full_feature_names))
+    Ok(write_response(
+        set,
+        &entity_columns,
+        &output_columns,
+        full_feature_names,
+    ))
 }
 
 /// Evaluates `set` on every row into a model's inputs: row-major, one float64 per requested
@@ -197,7 +202,8 @@ impl<'a> RowEvaluator<'a> {
                     )));
                 }
             };
-            self.found.push(in_force(stored.get(row).and_then(Option::as_ref), time));
+            self.found
+                .push(in_force(stored.get(row).and_then(Option::as_ref), time));
         }
         for (slot, source) in set.inputs.iter().enumerate() {
             let value = match *source {
