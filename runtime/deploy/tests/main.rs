@@ -1,3 +1,4 @@
 //! Integration tests of the model server.
 
 mod oip;
+mod serving;

@@ -98,6 +98,7 @@ impl RedisServer {
     }
 
     /// The server's process id (to stop and continue it).
+    #[allow(dead_code)] // pausing the server is exercised by the deploy tests
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
