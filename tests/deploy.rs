@@ -13,8 +13,8 @@ use crate::support::{Server, fraud_project, wait_until};
 use crate::train::{mlsysc, text};
 
 /// A payment of a user the example data has, at a time inside its history.
-const ROW: &str = r#"{"txn_id": "t1", "user_id": "u_0007", "merchant": "m_1", "amount": 120.5,
-    "country": "US", "channel": "web", "event_time": "2026-05-03T10:00:00Z"}"#;
+const ROW: &str = r#"{"txn_id": "t1", "user_id": "user_00727", "merchant": "m_1", "amount": 120.5,
+    "country": "US", "channel": "web", "event_time": "2026-07-01T09:00:00Z"}"#;
 
 fn score_body(rows: usize) -> String {
     format!("{{\"rows\": [{}]}}", vec![ROW; rows].join(","))
@@ -103,13 +103,13 @@ fn bad_input_is_refused_with_json_naming_the_problem(server: &Server) {
         body["error"].as_str().unwrap_or_default().contains("fraud_api"),
         "{body}"
     );
-    let (status, body) = server.json("POST", "/v1/score/fraud_api", r#"{"rows": [{"user_id": "u_0007"}]}"#);
+    let (status, body) = server.json("POST", "/v1/score/fraud_api", r#"{"rows": [{"user_id": "user_00727"}]}"#);
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap_or_default().contains("amount"), "{body}");
     let (status, body) = server.json(
         "POST",
         "/v1/score/fraud_api",
-        r#"{"rows": [{"user_id": "u_0007", "amount": "lots", "country": "US", "channel": "web"}]}"#,
+        r#"{"rows": [{"user_id": "user_00727", "amount": "lots", "country": "US", "channel": "web"}]}"#,
     );
     assert_eq!(status, 400, "{body}");
     let infer = r#"{"inputs": [{"name": "amount", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}"#;
@@ -124,8 +124,8 @@ fn bad_input_is_refused_with_json_naming_the_problem(server: &Server) {
 /// The real `tritonclient.http` (binary and JSON tensors) and `/v1/score` give the same bits.
 fn tritonclient_gets_the_scores_of_v1_score(server: &Server) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/deploy/tests/oip_client.py");
-    let rows = r#"[{"user_id": "u_0007", "amount": 120.5, "country": "US", "channel": "web", "event_time": "2026-05-03T10:00:00Z"},
-                   {"user_id": "u_0100", "amount": 9000.0, "country": "FR", "channel": "app", "event_time": "2026-05-20T23:59:59Z"}]"#;
+    let rows = r#"[{"user_id": "user_00727", "amount": 120.5, "country": "US", "channel": "web", "event_time": "2026-07-01T09:00:00Z"},
+                   {"user_id": "user_00100", "amount": 9000.0, "country": "FR", "channel": "app", "event_time": "2026-07-02T23:59:59Z"}]"#;
     let output = Command::new("python3")
         .arg(&script)
         .args([&format!("http://{}", server.address), "fraud_api", rows])
