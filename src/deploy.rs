@@ -75,7 +75,7 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
                 names.join(", ")
             }
         );
-        let router = mlsys_deploy::http::router(deployment);
+        let router = mlsys_deploy::http::router(deployment.clone());
         mlsys_serve::listener::serve_router(
             listener,
             router,
@@ -83,7 +83,8 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
             mlsys_serve::http::shutdown_signal(),
         )
         .await?;
-        // Requests in flight are answered: write what they logged.
+        // Requests in flight are answered: write what they logged, shadow scores included.
+        deployment.drain().await;
         for (name, log) in &logs.logs {
             if let Err(error) = log.close().await {
                 eprintln!("the prediction log of {name} could not be flushed: {error:#}");

@@ -17,6 +17,7 @@ mod process_tree;
 mod project;
 mod report;
 mod serve;
+mod shadow_report;
 mod tables;
 mod train;
 mod verify;
@@ -114,6 +115,15 @@ The registry is read every --registry-poll milliseconds: a promotion, rollback o
 loaded off the request path and swapped in without a restart; requests in flight finish on the \
 version they started with. SIGTERM or ctrl-c stops accepting, finishes the requests in flight and exits.")]
     Deploy(deploy::DeployArgs),
+    /// Compare a target's shadow version with the served one, from its prediction log.
+    #[command(
+        long_about = "Compare a realtime target's shadow version with the version it serves, on the \
+requests both scored (from the target's prediction log): the score difference (mean, p99, max), \
+the share of decisions they agree on (at 0.5 for a classifier, the served scores' median for a \
+regression), and the PSI between the two score distributions. --format json for CI. Exit status \
+1 when no request has both scores."
+    )]
+    ShadowReport(shadow_report::ShadowReportArgs),
     /// List a project's registered model versions: stages, metrics, lineage.
     #[command(
         long_about = "List the model versions in the registry (default .mlsys/registry.db): \
@@ -198,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(arguments) => verify::verify(arguments),
         Command::ServeFeatures(arguments) => serve::serve_features(arguments),
         Command::Deploy(arguments) => deploy::deploy(arguments),
+        Command::ShadowReport(arguments) => shadow_report::shadow_report(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),
         Command::Promote(arguments) => models::promote(arguments),

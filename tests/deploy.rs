@@ -52,7 +52,7 @@ fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load
         stage(&project, &["approve", "fraud_detector", version, ".", "--by", "alice"]);
     }
     let root = project.display().to_string();
-    let server = Server::spawn(&["deploy", &root, "--port", "0", "--registry-poll", "20"]);
+    let mut server = Server::spawn(&["deploy", &root, "--port", "0", "--registry-poll", "20"]);
 
     // Nothing in production: the fallback answers, and says why.
     let (status, body) = server.json("POST", "/v1/score/fraud_api", &score_body(2));
@@ -70,8 +70,19 @@ fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load
 
     bad_input_is_refused_with_json_naming_the_problem(&server);
     tritonclient_gets_the_scores_of_v1_score(&server);
-    hot_swap_under_load(&project, &server);
-    drop(server);
+    let scored_rows = hot_swap_under_load(&project, &server);
+    // SIGTERM drains: every answered row, with its shadow score, is in the prediction log.
+    assert!(server.terminate().success());
+    let output = mlsysc(&project, &["shadow-report", "fraud_api", ".", "--format", "json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let compared = report["compared"].as_u64().unwrap_or_default();
+    let logged = compared + report["not_compared"].as_u64().unwrap_or_default();
+    assert!(compared > 0, "{report}");
+    assert!(
+        logged >= scored_rows as u64,
+        "{logged} rows logged, {scored_rows} scored: {report}"
+    );
 
     let output = mlsysc(&project, &["verify", ".", "--sample", "200"]);
     let report = text(&output);
@@ -103,7 +114,11 @@ fn bad_input_is_refused_with_json_naming_the_problem(server: &Server) {
         body["error"].as_str().unwrap_or_default().contains("fraud_api"),
         "{body}"
     );
-    let (status, body) = server.json("POST", "/v1/score/fraud_api", r#"{"rows": [{"user_id": "user_00727"}]}"#);
+    let (status, body) = server.json(
+        "POST",
+        "/v1/score/fraud_api",
+        r#"{"rows": [{"user_id": "user_00727"}]}"#,
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap_or_default().contains("amount"), "{body}");
     let (status, body) = server.json(
@@ -140,8 +155,8 @@ fn tritonclient_gets_the_scores_of_v1_score(server: &Server) {
 }
 
 /// 20 promote/rollback cycles while clients score continuously: no request fails, every answer
-/// is v1 or v2, and each change is served within the watch's bound.
-fn hot_swap_under_load(project: &Path, server: &Server) {
+/// is v1 or v2, and each change is served within the watch's bound. Returns the rows scored.
+fn hot_swap_under_load(project: &Path, server: &Server) -> usize {
     let stop = Arc::new(AtomicBool::new(false));
     let address = server.address.clone();
     let clients: Vec<_> = (0..3)
@@ -169,11 +184,14 @@ fn hot_swap_under_load(project: &Path, server: &Server) {
         wait_until("v1 to be served again", 30, || served_version(server) == Some(1));
     }
     stop.store(true, Ordering::Relaxed);
+    let mut scored = 0;
     for client in clients {
         let seen = client.join().expect("a client thread");
         assert!(!seen.is_empty());
         assert!(seen.iter().all(|version| matches!(version, Some(1 | 2))), "{seen:?}");
+        scored += seen.len();
     }
+    scored
 }
 
 #[test]

@@ -61,6 +61,17 @@ impl Server {
         Server { child: None, address }
     }
 
+    /// Stops the server as an orchestrator does (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("a server this test started");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        child.wait().expect("the server exits")
+    }
+
     /// One HTTP/1.1 request on its own connection: the status code and the whole response text.
     pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         use std::io::Read;

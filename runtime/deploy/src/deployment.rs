@@ -165,6 +165,14 @@ impl Deployment {
         self.targets.values().all(|target| target.is_ready())
     }
 
+    /// After the server stopped taking requests: waits (at most 10 s) for the shadow scores of
+    /// the requests answered, so that their records reach the log.
+    pub async fn drain(&self) {
+        if let Some(shadow) = &self.shadow {
+            shadow.drain(Duration::from_secs(10)).await;
+        }
+    }
+
     /// Scores a request on `target`: see the module docs.
     pub async fn score(&self, target: &Arc<Target>, request: ScoreRequest) -> Result<Scored, RequestError> {
         let Ok(_permit) = target.in_flight.clone().try_acquire_owned() else {

@@ -16,6 +16,7 @@
 //! - [`watch`]: hot swap: the registry polled, new versions loaded off the request path.
 //! - [`batcher`]: `batching { max_size, max_wait }`.
 //! - [`shadow`]: shadow scoring off the request path, bounded.
+//! - [`shadow_report`]: `mlsysc shadow-report`'s statistics.
 //! - [`log`]: the records handed to the prediction log.
 //! - [`oip`]: the Open Inference Protocol v2 codec (JSON and binary tensors).
 //! - [`oip_routes`]: `/v2` metadata and inference over the codec.
@@ -35,6 +36,7 @@ pub mod model;
 pub mod oip;
 pub mod oip_routes;
 pub mod shadow;
+pub mod shadow_report;
 pub mod target;
 pub mod watch;
 

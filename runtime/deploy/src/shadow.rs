@@ -4,6 +4,7 @@
 //! primary answer and its log record are never delayed by the shadow.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mlsys_kernels::Value;
 use mlsys_serve::FeatureServer;
@@ -27,19 +28,35 @@ pub struct ShadowJob {
 #[derive(Debug)]
 pub struct ShadowQueue {
     sender: mpsc::Sender<ShadowJob>,
+    /// Jobs queued and not yet logged.
+    pending: Arc<AtomicUsize>,
 }
 
 impl ShadowQueue {
     /// Starts the shadow task on the current runtime.
     pub fn start(capacity: usize, features: Arc<FeatureServer>, log: Option<Arc<dyn PredictionSink>>) -> ShadowQueue {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run(receiver, features, log));
-        ShadowQueue { sender }
+        let pending = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(receiver, features, log, pending.clone()));
+        ShadowQueue { sender, pending }
     }
 
     /// Queues a job, or gives it back when the queue is full.
     pub fn submit(&self, job: ShadowJob) -> Result<(), Box<ShadowJob>> {
-        self.sender.try_send(job).map_err(|error| Box::new(error.into_inner()))
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.sender.try_send(job).map_err(|error| {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            Box::new(error.into_inner())
+        })
+    }
+
+    /// Waits until every queued job is logged (after the server stopped taking requests), at
+    /// most `limit`.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -47,6 +64,7 @@ async fn run(
     mut receiver: mpsc::Receiver<ShadowJob>,
     features: Arc<FeatureServer>,
     log: Option<Arc<dyn PredictionSink>>,
+    pending: Arc<AtomicUsize>,
 ) {
     while let Some(mut job) = receiver.recv().await {
         if let Some(scores) = shadow_scores(&features, &job).await {
@@ -59,6 +77,7 @@ async fn run(
         if let Some(log) = &log {
             log.append(&job.target.name, job.records);
         }
+        pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
