@@ -59,6 +59,19 @@ serve strict {
 }
 "#;
 
+/// A linear model whose score overflows to infinity for a large `amount` (through `share`).
+pub fn overflowing_model() -> Model {
+    Model::Linear(mlsys_train::LinearModel {
+        feature_names: vec![
+            "signals@v1.big".into(),
+            "signals@v1.share".into(),
+            "spend@v1.n_1d".into(),
+        ],
+        intercept: 0.0,
+        weights: vec![0.0, 1e10, 0.0],
+    })
+}
+
 /// When user u1's stored windowed value (`n_1d` = 3) holds from.
 pub const STORED_FROM: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
 
@@ -191,8 +204,18 @@ async fn materialize(plan: &Plan, store: &dyn OnlineStore) {
 impl Served {
     /// Registers `model` as the next version of `risk`, approved, and moves it to `stage`.
     pub fn register(&self, model: &Model, stage: Option<Stage>) -> u32 {
+        self.register_as(model, "gbdt", &model.to_bytes().expect("bytes"), stage)
+    }
+
+    /// Registers `model` exported to ONNX, as a model trained outside mlsys is registered.
+    pub fn register_onnx(&self, model: &Model, stage: Option<Stage>) -> u32 {
+        let onnx = mlsys_train::to_onnx(model, model.feature_names()).expect("exported");
+        self.register_as(model, "onnx", &onnx, stage)
+    }
+
+    fn register_as(&self, model: &Model, algorithm: &str, bytes: &[u8], stage: Option<Stage>) -> u32 {
         let mut registry = Registry::open(&self.registry).expect("registry");
-        let artifact = store_artifact(&self.artifacts, &model.to_bytes().expect("bytes")).expect("artifact");
+        let artifact = store_artifact(&self.artifacts, bytes).expect("artifact");
         let inputs = self.inputs();
         let version = registry
             .register(&NewVersion {
@@ -213,7 +236,7 @@ impl Served {
                 training_manifest: "{}".into(),
                 training_fingerprint: "f".into(),
                 inputs_fingerprint: format!("inputs-{}", artifact.sha256),
-                algorithm: "gbdt".into(),
+                algorithm: algorithm.into(),
                 hyperparameters: "{}".into(),
                 metric: "auc".into(),
                 metrics: [("auc".to_string(), 0.9)].into(),

@@ -6,7 +6,7 @@ mod fixture;
 use mlsys_deploy::{DeployOptions, Reason, RequestError};
 use mlsys_registry::Stage;
 
-use fixture::{STORED_FROM, model, request, serve, wait_for};
+use fixture::{STORED_FROM, model, overflowing_model, request, serve, wait_for};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -218,5 +218,66 @@ fn a_promotion_is_served_after_the_watch_swaps_it_in_and_requests_keep_their_ver
             .expect("scored");
         assert_eq!(scored.version, Some(second));
         assert_eq!(scored.scores[0].to_bits(), model(3.0).predict(&inputs).to_bits());
+    });
+}
+
+#[test]
+fn a_model_that_fails_on_a_request_is_answered_by_the_fallback_with_model_error() {
+    runtime().block_on(async {
+        let served = serve("model-error", DeployOptions::default()).await;
+        served.register(&overflowing_model(), Some(Stage::Production));
+        let api = served.deployment.target("api").expect("target").clone();
+        wait_for("the version loaded", || api.primary.current().is_some()).await;
+        let fine = served
+            .deployment
+            .score(&api, request(&api, &[("u1", 10.0, None)]))
+            .await
+            .expect("scored");
+        assert_eq!(fine.fallback, None);
+        let failed = served
+            .deployment
+            .score(&api, request(&api, &[("u1", 1e300, None)]))
+            .await
+            .expect("the fallback answers");
+        assert_eq!(
+            (failed.fallback, failed.scores.clone()),
+            (Some(Reason::ModelError), vec![0.9])
+        );
+        assert!(failed.detail.unwrap_or_default().contains("non-finite"));
+    });
+}
+
+#[test]
+fn an_onnx_version_runs_in_onnx_runtime_batched_and_agrees_with_its_native_twin() {
+    runtime().block_on(async {
+        let served = serve("onnx", DeployOptions::default()).await;
+        served.register_onnx(&model(1.0), Some(Stage::Production));
+        let api = served.deployment.target("api").expect("target").clone();
+        wait_for("the ONNX version loaded", || api.primary.current().is_some()).await;
+        assert!(
+            api.primary.current().expect("loaded").is_onnx(),
+            "{:?}",
+            api.primary.problem()
+        );
+        let calls: Vec<_> = (0..8)
+            .map(|index| {
+                let (deployment, api) = (served.deployment.clone(), api.clone());
+                let amount = f64::from(index) * 40.0;
+                tokio::spawn(async move {
+                    let scored = deployment
+                        .score(&api, request(&api, &[("u1", amount, None), ("u2", amount, None)]))
+                        .await
+                        .expect("scored");
+                    (amount, scored)
+                })
+            })
+            .collect();
+        for (amount, scored) in futures_join(calls).await {
+            assert_eq!(scored.fallback, None);
+            for (user, score) in ["u1", "u2"].iter().zip(&scored.scores) {
+                let native = model(1.0).predict(&served.expected_inputs(user, amount, None));
+                assert!((score - native).abs() < 1e-6, "{user} {amount}: {score} vs {native}");
+            }
+        }
     });
 }
