@@ -108,6 +108,15 @@ fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load
 }
 
 fn bad_input_is_refused_with_json_naming_the_problem(server: &Server) {
+    let (status, answer) = server.request_with(
+        "POST",
+        "/v1/score/fraud_api",
+        &score_body(1),
+        "X-Request-Id: trace-7\r\n",
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.to_lowercase().contains("x-request-id: trace-7"), "{answer}");
+    assert!(answer.contains(r#""request_id":"trace-7""#), "{answer}");
     let (status, body) = server.json("POST", "/v1/score/nope", &score_body(1));
     assert_eq!(status, 404, "{body}");
     assert!(
@@ -239,5 +248,10 @@ fn a_paused_store_times_out_and_a_stopped_store_is_unavailable_and_both_fall_bac
         "{metrics}"
     );
     assert!(metrics.contains("mlsys_model_version{"), "{metrics}");
+    assert!(
+        metrics.contains(r#"mlsys_prediction_log_rows_total{target="fraud_api"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
     std::fs::remove_dir_all(&project).ok();
 }

@@ -74,10 +74,15 @@ impl Server {
 
     /// One HTTP/1.1 request on its own connection: the status code and the whole response text.
     pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        self.request_with(method, path, body, "")
+    }
+
+    /// [`Server::request`] with extra header lines (each ending in `\r\n`).
+    pub fn request_with(&self, method: &str, path: &str, body: &str, headers: &str) -> (u16, String) {
         use std::io::Read;
         let mut stream = std::net::TcpStream::connect(&self.address).expect("connects");
         let message = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
             body.len()
         );
         std::io::Write::write_all(&mut stream, message.as_bytes()).expect("sent");

@@ -145,6 +145,18 @@ impl Deployment {
         &self.metrics
     }
 
+    /// Every metric of the deployment as OpenMetrics text: the feature server's, the targets',
+    /// the prediction log's.
+    pub fn encode_metrics(&self) -> String {
+        let mut text = self.features.metrics().encode_body();
+        text.push_str(&self.metrics.encode_body());
+        if let Some(log) = &self.log {
+            text.push_str(&log.encode_metrics());
+        }
+        text.push_str("# EOF\n");
+        text
+    }
+
     pub fn targets(&self) -> impl Iterator<Item = &Arc<Target>> {
         self.targets.values()
     }

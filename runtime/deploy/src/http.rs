@@ -157,10 +157,7 @@ async fn target_ready(State(deployment): State<Arc<Deployment>>, Path(name): Pat
 }
 
 async fn metrics(State(deployment): State<Arc<Deployment>>) -> Response {
-    let mut text = deployment.features().metrics().encode_body();
-    text.push_str(&deployment.metrics().encode_body());
-    text.push_str("# EOF\n");
-    let mut response = (StatusCode::OK, text).into_response();
+    let mut response = (StatusCode::OK, deployment.encode_metrics()).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));

@@ -2,14 +2,19 @@
 //! `mlsys_batch::prediction_log`): every scored row of every request, handed over through a
 //! [`PredictionSink`] that never blocks the request path.
 
-use mlsys_batch::prediction_log::PredictionLog;
 pub use mlsys_batch::prediction_log::{Features, PredictionRecord};
+use mlsys_batch::prediction_log::{LogStats, PredictionLog};
 use std::collections::BTreeMap;
 
 /// Where records go. `append` returns at once: a sink buffers, bounded, and drops (counting)
 /// rather than block or grow without limit.
 pub trait PredictionSink: Send + Sync {
     fn append(&self, target: &str, records: Vec<PredictionRecord>);
+
+    /// The sink's counters as OpenMetrics text (without `# EOF`), for `/metrics`.
+    fn encode_metrics(&self) -> String {
+        String::new()
+    }
 }
 
 /// One prediction log per target.
@@ -26,5 +31,39 @@ impl PredictionSink for TargetLogs {
                 let _ = log.append(record);
             }
         }
+    }
+
+    fn encode_metrics(&self) -> String {
+        let counters: [(&str, &str, fn(&LogStats) -> u64); 4] = [
+            (
+                "mlsys_prediction_log_rows",
+                "Rows committed to the prediction log",
+                |stats| stats.rows_written,
+            ),
+            (
+                "mlsys_prediction_log_dropped",
+                "Records dropped because the log's buffer was full",
+                |stats| stats.dropped,
+            ),
+            (
+                "mlsys_prediction_log_write_failures",
+                "Log writes that failed (their rows kept and retried)",
+                |stats| stats.write_failures,
+            ),
+            (
+                "mlsys_prediction_log_commits",
+                "Commits made to the prediction log",
+                |stats| stats.commits,
+            ),
+        ];
+        let stats: Vec<(&String, LogStats)> = self.logs.iter().map(|(target, log)| (target, log.stats())).collect();
+        let mut text = String::new();
+        for (name, help, value) in counters {
+            text.push_str(&format!("# HELP {name} {help}.\n# TYPE {name} counter\n"));
+            for (target, stats) in &stats {
+                text.push_str(&format!("{name}_total{{target=\"{target}\"}} {}\n", value(stats)));
+            }
+        }
+        text
     }
 }
