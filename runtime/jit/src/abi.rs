@@ -35,6 +35,7 @@ pub(crate) const NULL_OFFSET: i32 = std::mem::offset_of!(RawSlot, is_null) as i3
 /// The compiled function's type.
 pub(crate) type RowFunction = unsafe extern "C" fn(*const RawSlot, *mut RawSlot, *mut StringArena);
 
-/// A compiled tree ensemble's type: the raw score of the row of float64 inputs it points to (see
-/// `model`: it reads the row's first `width` values, and nothing else).
-pub(crate) type ModelFunction = unsafe extern "C" fn(*const f64) -> f64;
+/// A compiled block of trees: `score` plus each tree's leaf for the row of float64 inputs `row`
+/// points to, added in tree order (see `model`: it reads the row's first `width` values, and
+/// nothing else).
+pub(crate) type ModelFunction = unsafe extern "C" fn(row: *const f64, score: f64) -> f64;

@@ -1,15 +1,20 @@
-//! Built-in models compiled to native scorers: [`compile_model`] turns a tree ensemble into one
-//! Cranelift function giving its raw score, and [`CompiledModel`] scores rows with it, bit for bit
-//! as [`Model::predict`].
+//! Built-in models compiled to native scorers: [`compile_model`] turns a tree ensemble into
+//! Cranelift functions giving its raw score, and [`CompiledModel`] scores rows with them, bit for
+//! bit as [`Model::predict`].
 //!
-//! **Tree ensembles**: one function `extern "C" fn(row: *const f64) -> f64` per model, branching
-//! once per reachable split node (as lleaves does with LLVM): a split loads `row[feature]` and
-//! compares it with its threshold as a constant — `x <= threshold` left, NaN to the learned
-//! default side, IEEE comparison so that `-0.0 <= 0.0` and infinities order as in Rust — and a
-//! leaf jumps to its tree's join block with its value. The score starts at `base_score` and adds
-//! each tree's leaf in tree order with `fadd`, exactly the additions of
-//! [`TreeEnsemble::raw_score`], so the raw score has the same bits. The link function (the
-//! sigmoid of [`mlsys_train::sigmoid`] for classification) is applied in Rust after the call.
+//! **Tree ensembles**: the trees, in order, are cut into blocks of about `NODES_PER_FUNCTION`
+//! nodes, each compiled to one function `extern "C" fn(row: *const f64, score: f64) -> f64` that
+//! adds its trees' leaves to `score` in tree order, branching once per reachable split node as
+//! lleaves does with LLVM: a split loads `row[feature]` and compares it with its threshold as a
+//! constant — `x <= threshold` left, NaN to the learned default side, IEEE comparison so that
+//! `-0.0 <= 0.0` and infinities order as in Rust — and a leaf jumps to its tree's join block with
+//! its value. A split whose children are both leaves picks the value by a conditional move instead
+//! of a branch (its outcome is the least predictable of the path). The score starts at
+//! `base_score` and goes through the blocks in order, so every row's sum is made of exactly the
+//! additions of [`TreeEnsemble::raw_score`], with the same bits. The link function (the sigmoid of
+//! [`mlsys_train::sigmoid`] for classification) is applied in Rust after the calls. One row runs
+//! through every block in turn; a batch ([`CompiledModel::score_many`]) runs a few hundred rows
+//! through one block before the next, so that a block's code stays in the instruction cache.
 //!
 //! **Linear and logistic models** are scored by [`Model::predict`] itself: a loop over the weights
 //! that the Rust compiler already turns into tight code, and the one definition of their scores.
@@ -30,7 +35,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{self, AbiParam, BlockArg, InstBuilder, MemFlagsData, types};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use mlsys_train::{Model, Task, Tree, TreeEnsemble, TreeNode, sigmoid};
 
 use crate::abi::ModelFunction;
@@ -56,10 +61,11 @@ enum Scorer {
 }
 
 struct NativeEnsemble {
-    function: ModelFunction,
-    /// The function reads `row[0..width]`.
+    base_score: f64,
+    /// One function per block of consecutive trees, in tree order; each reads `row[0..width]`.
+    functions: Vec<ModelFunction>,
     width: usize,
-    // Declared last: the code is freed after the function pointer is gone.
+    // Declared last: the code is freed after the function pointers are gone.
     _module: ModuleOwner,
 }
 
@@ -143,8 +149,16 @@ impl CompiledModel {
                 features,
             });
         }
-        out.reserve(rows.len() / features);
-        out.extend(rows.chunks_exact(features).map(|row| self.score(row)));
+        match &self.scorer {
+            Scorer::Native(native) if features >= native.width => {
+                let first = out.len();
+                native.raw_scores(rows, features, out);
+                if self.task == Task::Classification {
+                    out[first..].iter_mut().for_each(|score| *score = sigmoid(*score));
+                }
+            }
+            _ => out.extend(rows.chunks_exact(features).map(|row| self.score(row))),
+        }
         Ok(())
     }
 }
@@ -152,14 +166,35 @@ impl CompiledModel {
 impl NativeEnsemble {
     fn raw_score(&self, row: &[f64]) -> f64 {
         if row.len() >= self.width {
-            // SAFETY: the function reads only `row[0..width]` (see the module's invariant), and
-            // the row holds that many values; it writes nothing and keeps no pointer.
-            return unsafe { (self.function)(row.as_ptr()) };
+            return self.functions.iter().fold(self.base_score, |score, function| {
+                // SAFETY: the function reads only `row[0..width]` (see the module's invariant),
+                // and the row holds that many values; it writes nothing and keeps no pointer.
+                unsafe { function(row.as_ptr(), score) }
+            });
         }
         let mut padded = vec![f64::NAN; self.width];
         padded[..row.len()].copy_from_slice(row);
-        // SAFETY: as above, `padded` holds exactly `width` values.
-        unsafe { (self.function)(padded.as_ptr()) }
+        self.raw_score(&padded)
+    }
+
+    /// Adds the raw score of each row of `rows` (`features >= width` values each) to `out`:
+    /// block by block over a few hundred rows at a time, so that a block's code stays in the
+    /// instruction cache across rows. Each row's sum is still base score, then trees in order.
+    fn raw_scores(&self, rows: &[f64], features: usize, out: &mut Vec<f64>) {
+        const ROWS_PER_CHUNK: usize = 256;
+        let first = out.len();
+        out.resize(first + rows.len() / features, self.base_score);
+        let chunks = rows
+            .chunks(ROWS_PER_CHUNK * features)
+            .zip(out[first..].chunks_mut(ROWS_PER_CHUNK));
+        for (chunk, scores) in chunks {
+            for function in &self.functions {
+                for (row, score) in chunk.chunks_exact(features).zip(scores.iter_mut()) {
+                    // SAFETY: as in `raw_score`: the caller gives rows of at least `width` values.
+                    *score = unsafe { function(row.as_ptr(), *score) };
+                }
+            }
+        }
     }
 }
 
@@ -197,6 +232,11 @@ fn feature_offset(feature: u32) -> Result<i32, JitError> {
     i32::try_from(u64::from(feature) * 8).map_err(|_| JitError::Codegen(format!("feature {feature} is out of reach")))
 }
 
+/// Consecutive trees of about this many nodes in all are compiled into one function: small enough
+/// for its code to stay in the instruction cache while a batch's rows go through it (lleaves
+/// blocks 34 trees), large enough for the calls between blocks to cost nothing noticeable.
+const NODES_PER_FUNCTION: usize = 4096;
+
 fn compile_ensemble(ensemble: &TreeEnsemble, width: usize) -> Result<NativeEnsemble, JitError> {
     let jit_builder = JITBuilder::with_isa(host_isa()?, default_libcall_names());
     // Owned from here on, so that an error below still frees the module's memory.
@@ -205,11 +245,48 @@ fn compile_ensemble(ensemble: &TreeEnsemble, width: usize) -> Result<NativeEnsem
         .0
         .as_mut()
         .ok_or_else(|| JitError::Codegen("the module is gone".into()))?;
+    let mut function_ids = Vec::new();
+    let mut trees = &ensemble.trees[..];
+    while !trees.is_empty() {
+        let mut nodes = 0;
+        let count = trees
+            .iter()
+            .take_while(|tree| {
+                let fits = nodes < NODES_PER_FUNCTION;
+                nodes += tree.nodes.len();
+                fits
+            })
+            .count();
+        let (block, rest) = trees.split_at(count);
+        function_ids.push(define_tree_block(module, function_ids.len(), block)?);
+        trees = rest;
+    }
+    module.finalize_definitions().map_err(codegen)?;
+    let functions = function_ids
+        .into_iter()
+        .map(|id| {
+            let code = module.get_finalized_function(id);
+            // SAFETY: `code` is a finalized function defined with the signature of
+            // `ModelFunction` (a pointer and a float64 in, a float64 out, the host's default C
+            // calling convention).
+            unsafe { std::mem::transmute::<*const u8, ModelFunction>(code) }
+        })
+        .collect();
+    Ok(NativeEnsemble {
+        base_score: ensemble.base_score,
+        functions,
+        width,
+        _module: owner,
+    })
+}
+
+/// Defines `fn(row, score) -> score + Σ leaf` over `trees`, adding in tree order.
+fn define_tree_block(module: &mut JITModule, index: usize, trees: &[Tree]) -> Result<FuncId, JitError> {
     let mut signature = module.make_signature();
-    signature.params = vec![AbiParam::new(types::I64)];
+    signature.params = vec![AbiParam::new(types::I64), AbiParam::new(types::F64)];
     signature.returns = vec![AbiParam::new(types::F64)];
     let function_id = module
-        .declare_function("mlsys_model", Linkage::Export, &signature)
+        .declare_function(&format!("mlsys_trees_{index}"), Linkage::Local, &signature)
         .map_err(codegen)?;
     let mut context = module.make_context();
     context.func.signature = signature;
@@ -218,9 +295,8 @@ fn compile_ensemble(ensemble: &TreeEnsemble, width: usize) -> Result<NativeEnsem
     let entry = builder.create_block();
     builder.append_block_params_for_function_params(entry);
     builder.switch_to_block(entry);
-    let row = builder.block_params(entry)[0];
-    let mut score = builder.ins().f64const(ensemble.base_score);
-    for tree in &ensemble.trees {
+    let (row, mut score) = (builder.block_params(entry)[0], builder.block_params(entry)[1]);
+    for tree in trees {
         let leaf = lower_tree(&mut builder, row, tree)?;
         score = builder.ins().fadd(score, leaf);
     }
@@ -228,16 +304,7 @@ fn compile_ensemble(ensemble: &TreeEnsemble, width: usize) -> Result<NativeEnsem
     builder.seal_all_blocks();
     builder.finalize(module.target_config());
     module.define_function(function_id, &mut context).map_err(codegen)?;
-    module.finalize_definitions().map_err(codegen)?;
-    let code = module.get_finalized_function(function_id);
-    // SAFETY: `code` is the finalized function just defined with the signature of `ModelFunction`
-    // (one pointer parameter, one float64 result, the host's default C calling convention).
-    let function = unsafe { std::mem::transmute::<*const u8, ModelFunction>(code) };
-    Ok(NativeEnsemble {
-        function,
-        width,
-        _module: owner,
-    })
+    Ok(function_id)
 }
 
 /// Emits one tree from the current block: one block per reachable node, every leaf jumping to a
@@ -269,12 +336,23 @@ fn lower_tree(builder: &mut FunctionBuilder<'_>, row: ir::Value, tree: &Tree) ->
                 left,
                 right,
             } => {
-                let left = *blocks[left as usize].get_or_insert_with(|| builder.create_block());
-                let right = *blocks[right as usize].get_or_insert_with(|| builder.create_block());
                 let flags = MemFlagsData::trusted().with_readonly();
                 let x = builder.ins().load(types::F64, flags, row, feature_offset(feature)?);
                 let go_left = goes_left(builder, x, threshold, missing_goes_left);
-                builder.ins().brif(go_left, left, &[], right, &[]);
+                let children = (tree.nodes[left as usize], tree.nodes[right as usize]);
+                if let (TreeNode::Leaf { value: left }, TreeNode::Leaf { value: right }) = children {
+                    // Both children are leaves: choose the value without a branch (a conditional
+                    // move of its bits), sparing the least predictable branch of the path.
+                    let left = builder.ins().iconst(types::I64, left.to_bits() as i64);
+                    let right = builder.ins().iconst(types::I64, right.to_bits() as i64);
+                    let bits = builder.ins().select(go_left, left, right);
+                    let value = builder.ins().bitcast(types::F64, MemFlagsData::new(), bits);
+                    builder.ins().jump(join, &[BlockArg::Value(value)]);
+                } else {
+                    let left = *blocks[left as usize].get_or_insert_with(|| builder.create_block());
+                    let right = *blocks[right as usize].get_or_insert_with(|| builder.create_block());
+                    builder.ins().brif(go_left, left, &[], right, &[]);
+                }
             }
         }
     }

@@ -94,6 +94,24 @@ fn random_ensemble(rng: &mut Rng) -> Model {
             random_tree(rng, features, depth)
         })
         .collect();
+    ensemble_of(rng, features, trees)
+}
+
+/// An ensemble of more than `nodes` nodes.
+fn large_random_ensemble(rng: &mut Rng, nodes: usize) -> Model {
+    let features = 1 + rng.below(6);
+    let mut trees = Vec::new();
+    let mut total = 0;
+    while total <= nodes {
+        let depth = 4 + rng.below(6);
+        let tree = random_tree(rng, features, depth);
+        total += tree.nodes.len();
+        trees.push(tree);
+    }
+    ensemble_of(rng, features, trees)
+}
+
+fn ensemble_of(rng: &mut Rng, features: usize, trees: Vec<Tree>) -> Model {
     Model::TreeEnsemble(TreeEnsemble {
         task: if rng.chance(50) {
             Task::Classification
@@ -142,7 +160,7 @@ fn assert_scores_match(model: &Model, compiled: &CompiledModel, rows: &[f64]) {
             assert_eq!(
                 actual.to_bits(),
                 expected.to_bits(),
-                "row {row:?}: compiled {actual}, reference {expected}\n{model:#?}"
+                "row {row:?}: compiled {actual}, reference {expected}"
             );
         }
     }
@@ -184,6 +202,23 @@ proptest! {
         let model = random_linear(&mut rng);
         let rows = random_rows(&mut rng, model.feature_names().len(), 16);
         check_model(&model, &rows);
+    }
+}
+
+proptest! {
+    // Each case compiles thousands of nodes: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    // Past 4096 nodes the trees are compiled into several functions, and batches of more than
+    // 256 rows go through them a chunk of rows at a time.
+    #[test]
+    fn large_generated_ensembles_score_as_the_reference(seed in any::<u64>()) {
+        let mut rng = Rng(seed);
+        let nodes = 4096 + rng.below(8192);
+        let model = large_random_ensemble(&mut rng, nodes);
+        let rows = random_rows(&mut rng, model.feature_names().len(), 600);
+        let compiled = compile_model(&model).expect("the model compiles");
+        assert_scores_match(&model, &compiled, &rows);
     }
 }
 
@@ -328,6 +363,11 @@ fn a_split_past_the_feature_names_reads_missing_on_short_rows() {
     let compiled = compile_model(&model).expect("the model compiles");
     for row in [&[0.0, 0.0][..], &[0.0; 6], &[0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 9.0]] {
         assert_eq!(compiled.score(row).to_bits(), model.predict(row).to_bits());
+        let mut scores = Vec::new();
+        compiled
+            .score_many(&row.repeat(3), row.len(), &mut scores)
+            .expect("three rows");
+        assert_eq!(scores, vec![model.predict(row); 3]);
     }
 }
 
