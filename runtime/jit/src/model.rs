@@ -2,6 +2,35 @@
 //! Cranelift functions giving its raw score, and [`CompiledModel`] scores rows with them, bit for
 //! bit as [`Model::predict`].
 //!
+//! ```
+//! use mlsys_jit::compile_model;
+//! use mlsys_train::{Model, Task, Tree, TreeEnsemble, TreeNode};
+//!
+//! // amount <= 100 → -0.25, else (and when missing) → 0.75; plus a base score of 0.5.
+//! let tree = Tree {
+//!     nodes: vec![
+//!         TreeNode::Split { feature: 0, threshold: 100.0, missing_goes_left: false, left: 1, right: 2 },
+//!         TreeNode::Leaf { value: -0.25 },
+//!         TreeNode::Leaf { value: 0.75 },
+//!     ],
+//! };
+//! let model = Model::TreeEnsemble(TreeEnsemble {
+//!     task: Task::Regression,
+//!     feature_names: vec!["amount".into()],
+//!     base_score: 0.5,
+//!     trees: vec![tree],
+//! });
+//! let compiled = compile_model(&model)?;
+//! assert!(compiled.is_native());
+//! assert_eq!(compiled.score(&[100.0]), 0.25);
+//! assert_eq!(compiled.score(&[f64::NAN]), 1.25);
+//! assert_eq!(compiled.score(&[]), model.predict(&[])); // a short row: missing inputs
+//! let mut scores = Vec::new();
+//! compiled.score_many(&[50.0, 150.0], 1, &mut scores)?;
+//! assert_eq!(scores, [0.25, 1.25]);
+//! # Ok::<(), mlsys_jit::JitError>(())
+//! ```
+//!
 //! **Tree ensembles**: the trees, in order, are cut into blocks of about `NODES_PER_FUNCTION`
 //! nodes, each compiled to one function `extern "C" fn(row: *const f64, score: f64) -> f64` that
 //! adds its trees' leaves to `score` in tree order, branching once per reachable split node as
@@ -43,7 +72,8 @@ use crate::compiled::{ModuleOwner, codegen, host_isa};
 use crate::error::JitError;
 
 /// The largest ensemble, in nodes over all trees, compiled to native code; larger ones are
-/// interpreted. 2^18 nodes is about 1000 trees of depth 8, compiled in about a second.
+/// interpreted. Compile time grows linearly, about 7 µs a node on a release build: 0.2 s for 200
+/// full trees of depth 6, 1.7 s for 2000 of them (just under this limit).
 pub const MAX_COMPILED_NODES: usize = 1 << 18;
 
 /// A model ready to score rows. `Send + Sync`: share one between any number of threads.
