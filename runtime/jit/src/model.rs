@@ -52,11 +52,12 @@
 //! code and the compile time grow with the node count); it is scored by
 //! [`TreeEnsemble::raw_score`], the interpreter over the trees' flat node arrays, with the same bits.
 //!
-//! Architecture Invariant: no row can make compiled code read out of bounds. The function reads
-//! `row[f]` for every split feature `f` below the row width (the larger of the feature count and
-//! the largest split feature plus one); [`CompiledModel::score`] calls it directly only on a row
-//! at least that long, and copies a shorter row into a NaN-padded buffer (missing inputs), which is
-//! what `Model::predict` reads past the end of a row. Trees are checked before any code is made:
+//! Architecture Invariant: no row can make compiled code read out of bounds. The functions read
+//! `row[f]` for split features `f` only, all below the row width (the larger of the feature count
+//! and the largest split feature plus one); [`CompiledModel::score`] and
+//! [`CompiledModel::score_many`] call them directly only on rows at least that long, and copy a
+//! shorter row into a NaN-padded buffer (missing inputs), which is what `Model::predict` reads past
+//! the end of a row. Trees are checked before any code is made:
 //! every split's children in range and after it, so the code is a DAG that always reaches a leaf.
 #![allow(unsafe_code)]
 
