@@ -1,4 +1,4 @@
-//! The native calling convention of a compiled feature set.
+//! The native calling conventions of a compiled feature set and of a compiled model.
 //!
 //! The function is `extern "C" fn(inputs: *const RawSlot, outputs: *mut RawSlot, arena: *mut
 //! StringArena)`: it reads one [`RawSlot`] per input slot, writes one per requested feature, and
@@ -34,3 +34,8 @@ pub(crate) const NULL_OFFSET: i32 = std::mem::offset_of!(RawSlot, is_null) as i3
 
 /// The compiled function's type.
 pub(crate) type RowFunction = unsafe extern "C" fn(*const RawSlot, *mut RawSlot, *mut StringArena);
+
+/// A compiled block of trees: `score` plus each tree's leaf for the row of float64 inputs `row`
+/// points to, added in tree order (see `model`: it reads the row's first `width` values, and
+/// nothing else).
+pub(crate) type ModelFunction = unsafe extern "C" fn(row: *const f64, score: f64) -> f64;

@@ -57,7 +57,7 @@ impl std::fmt::Debug for CompiledFeatures {
 }
 
 /// Owns the module whose memory holds the compiled code, and frees it on drop.
-struct ModuleOwner(Option<JITModule>);
+pub(crate) struct ModuleOwner(pub(crate) Option<JITModule>);
 
 // SAFETY: after `finalize_definitions` the module is never used again except to free its memory
 // on drop, which needs `&mut self` and so cannot race with anything. Its code is immutable and
@@ -70,15 +70,15 @@ unsafe impl Sync for ModuleOwner {}
 impl Drop for ModuleOwner {
     fn drop(&mut self) {
         if let Some(module) = self.0.take() {
-            // SAFETY: the owner is dropped with the `CompiledFeatures` holding the only copy of the
-            // function pointer; `run` borrows `CompiledFeatures`, so no call is in progress.
+            // SAFETY: the owner is dropped with the `CompiledFeatures` or `CompiledModel` holding the only
+            // copy of the function pointer; calls borrow their owner, so no call is in progress.
             unsafe { module.free_memory() }
         }
     }
 }
 
 /// The host's code generator, built once per process.
-fn host_isa() -> Result<OwnedTargetIsa, JitError> {
+pub(crate) fn host_isa() -> Result<OwnedTargetIsa, JitError> {
     static HOST: OnceLock<Result<OwnedTargetIsa, JitError>> = OnceLock::new();
     HOST.get_or_init(|| {
         let mut flags = settings::builder();
@@ -107,7 +107,7 @@ fn host_isa() -> Result<OwnedTargetIsa, JitError> {
     .clone()
 }
 
-fn codegen(error: impl std::fmt::Display) -> JitError {
+pub(crate) fn codegen(error: impl std::fmt::Display) -> JitError {
     JitError::Codegen(error.to_string())
 }
 

@@ -1,5 +1,5 @@
-//! The one error type of the crate: why a feature set could not be compiled, or why a row could
-//! not be evaluated.
+//! The one error type of the crate: why a feature set or a model could not be compiled, or why a
+//! row could not be evaluated.
 
 use mlsys_compiler::plan::{ExprId, FeatureId};
 use mlsys_compiler::types::BaseType;
@@ -37,6 +37,15 @@ pub enum JitError {
     SlotIndex { index: usize, count: usize },
     #[error("the row was made by another compiled feature set")]
     ForeignRow,
+    /// A model's tree without nodes: [`mlsys_train::Model::from_bytes`] refuses it too.
+    #[error("tree {tree} of the model has no nodes")]
+    EmptyTree { tree: usize },
+    /// A model's split whose child is out of range or not after it, which would make the tree a
+    /// graph with cycles or dangling edges: [`mlsys_train::Model::from_bytes`] refuses it too.
+    #[error("tree {tree} of the model: node {node} has child {child}, out of order or range")]
+    TreeChild { tree: usize, node: usize, child: usize },
+    #[error("{values} values are not a whole number of rows of {features} features")]
+    RowMatrixShape { values: usize, features: usize },
 }
 
 impl JitError {

@@ -1,6 +1,7 @@
 //! The online engine's compiler: the per-row part of the feature plan — row-level features,
 //! derived features of entity groups, with SQL null logic and every type and builtin of
-//! lang-spec — compiled by Cranelift into one native function per feature set.
+//! lang-spec — compiled by Cranelift into one native function per feature set; and the built-in
+//! models that score those features, each compiled to one native function ([`compile_model`]).
 //!
 //! Contract: for a verified plan and a feature set `features`, [`compile`] succeeds, and for any
 //! input values the compiled function gives, for each requested feature, a value bit-identical
@@ -100,6 +101,9 @@
 //! - `kernels`: the shims calling `mlsys_kernels`, and the string arena.
 //! - `abi`: the slot layout and function type.
 //! - [`cache`]: [`JitCache`] and [`FeatureSetKey`].
+//! - [`model`]: [`compile_model`], built-in models (`mlsys_train::Model`) as native scorers
+//!   ([`CompiledModel`], `Send + Sync`): a tree ensemble becomes one function branching per node,
+//!   scoring bit for bit as `Model::predict`.
 //! - [`error`]: [`JitError`], the one error type.
 
 mod abi;
@@ -108,11 +112,13 @@ pub mod compiled;
 pub mod error;
 mod kernels;
 mod lower;
+pub mod model;
 pub mod row;
 pub mod slots;
 
 pub use cache::{FeatureSetKey, JitCache};
 pub use compiled::{CompiledFeatures, compile};
 pub use error::JitError;
+pub use model::{CompiledModel, MAX_COMPILED_NODES, compile_model, compile_model_with_node_limit};
 pub use row::{Row, ValueRef};
 pub use slots::Slot;
