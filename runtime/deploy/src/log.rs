@@ -17,6 +17,9 @@ pub trait PredictionSink: Send + Sync {
     }
 }
 
+/// A counter of the logs: its name, its help, and where its value is.
+type Counter = (&'static str, &'static str, fn(&LogStats) -> u64);
+
 /// One prediction log per target.
 #[derive(Clone, Default)]
 pub struct TargetLogs {
@@ -34,7 +37,7 @@ impl PredictionSink for TargetLogs {
     }
 
     fn encode_metrics(&self) -> String {
-        let counters: [(&str, &str, fn(&LogStats) -> u64); 4] = [
+        let counters: [Counter; 4] = [
             (
                 "mlsys_prediction_log_rows",
                 "Rows committed to the prediction log",

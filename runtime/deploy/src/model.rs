@@ -1,9 +1,10 @@
 //! A registered model version loaded for serving: its artifact read back (checksum verified),
 //! checked against the plan being served, and ready to score.
 //!
-//! Built-in models (gbdt, linear, logistic) score with the native scorer of `mlsys-train`, the
-//! same code `mlsysc build` evaluated them with, so a served score has the bits of the evaluated
-//! one. Models trained outside mlsys (`command(...)`, `onnx(...)`) run in ONNX Runtime.
+//! Built-in models (gbdt, linear, logistic) are compiled to native code when loaded
+//! (`mlsys_jit::compile_model`: a tree ensemble becomes Cranelift functions that branch per split
+//! and add leaves in tree order), giving the bits of `mlsys_train::Model::predict`, the scorer
+//! `mlsysc build` evaluated them with ([`LoadedModel::score_as_built`]; `verify` compares both). Models trained outside mlsys (`command(...)`, `onnx(...)`) run in ONNX Runtime.
 //!
 //! A version is served only with the features it was trained on: its recorded inputs (column
 //! names and canonical feature hashes, in order) must be the served plan's pinned features. A
@@ -13,6 +14,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use mlsys_compiler::plan::{FeatureId, Plan};
+use mlsys_jit::{CompiledModel, JitError, compile_model};
 use mlsys_registry::{ModelVersion, RegistryError, read_artifact};
 use mlsys_train::{Model, ModelError, OnnxRuntimeError, OnnxScorer, Task};
 
@@ -32,6 +34,13 @@ pub enum LoadError {
         version: u32,
         #[source]
         source: ModelError,
+    },
+    #[error("{model} v{version}: its native model cannot be compiled")]
+    Compile {
+        model: String,
+        version: u32,
+        #[source]
+        source: JitError,
     },
     #[error("{model} v{version}: ONNX Runtime cannot load it")]
     Onnx {
@@ -63,12 +72,27 @@ pub enum ScoreError {
         #[source]
         source: OnnxRuntimeError,
     },
+    #[error("{rows} rows of {features} inputs need {} values, {values} given", rows * features)]
+    Shape {
+        rows: usize,
+        features: usize,
+        values: usize,
+    },
+    #[error("{model} v{version}: the compiled scorer refused the inputs")]
+    Compiled {
+        model: String,
+        version: u32,
+        #[source]
+        source: JitError,
+    },
     #[error("{model} v{version} gave a non-finite score ({score})")]
     NotFinite { model: String, version: u32, score: f64 },
 }
 
 enum Scorer {
-    Native(Model),
+    /// The model, and its compiled scorer (`mlsys_jit::compile_model`: the same bits as
+    /// `Model::predict`, the reference `build` evaluated with).
+    Native(Model, CompiledModel),
     /// One session, used by one batch at a time.
     Onnx(Mutex<OnnxScorer>),
 }
@@ -88,7 +112,7 @@ impl std::fmt::Debug for LoadedModel {
         f.debug_struct("LoadedModel")
             .field("model", &self.model)
             .field("version", &self.version)
-            .field("native", &matches!(self.scorer, Scorer::Native(_)))
+            .field("native", &matches!(self.scorer, Scorer::Native(..)))
             .finish_non_exhaustive()
     }
 }
@@ -128,7 +152,12 @@ impl LoadedModel {
                 version: number,
                 source,
             })?;
-            Scorer::Native(native)
+            let compiled = compile_model(&native).map_err(|source| LoadError::Compile {
+                model: model.clone(),
+                version: number,
+                source,
+            })?;
+            Scorer::Native(native, compiled)
         };
         Ok(LoadedModel {
             model,
@@ -141,12 +170,27 @@ impl LoadedModel {
 
     /// Scores `rows` rows of row-major inputs (`features` each).
     pub fn score(&self, inputs: &[f64], rows: usize) -> Result<Vec<f64>, ScoreError> {
+        let inputs = inputs.get(..rows * self.features).ok_or(ScoreError::Shape {
+            rows,
+            features: self.features,
+            values: inputs.len(),
+        })?;
         let scores = match &self.scorer {
-            Scorer::Native(model) => inputs
-                .chunks_exact(self.features.max(1))
-                .take(rows)
-                .map(|row| model.predict(row))
-                .collect::<Vec<f64>>(),
+            Scorer::Native(_, compiled) => {
+                let mut scores = Vec::with_capacity(rows);
+                if rows == 1 {
+                    scores.push(compiled.score(inputs));
+                } else {
+                    compiled
+                        .score_many(inputs, self.features, &mut scores)
+                        .map_err(|source| ScoreError::Compiled {
+                            model: self.model.clone(),
+                            version: self.version,
+                            source,
+                        })?;
+                }
+                scores
+            }
             Scorer::Onnx(session) => {
                 let columns: Vec<Vec<f64>> = (0..self.features)
                     .map(|feature| (0..rows).map(|row| inputs[row * self.features + feature]).collect())
@@ -174,7 +218,7 @@ impl LoadedModel {
     /// compares it with [`LoadedModel::score`] bit for bit.
     pub fn score_as_built(&self, inputs: &[f64], rows: usize) -> Result<Vec<f64>, ScoreError> {
         match &self.scorer {
-            Scorer::Native(model) => Ok(inputs
+            Scorer::Native(model, _) => Ok(inputs
                 .chunks_exact(self.features.max(1))
                 .take(rows)
                 .map(|row| model.predict(row))
