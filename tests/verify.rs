@@ -110,6 +110,17 @@ fn verify_finds_no_skew_on_the_fraud_example_and_reports_each_tampered_thing_it_
         },
         &["/holdout [", " txn_signals@v2.night (night): offline ", "vs served "],
     );
+    // A training-set input the model splits on: the score `build` evaluated on the set's inputs
+    // differs from the score `deploy` gives the client-shaped request.
+    tampered(
+        "training-set-score",
+        "100",
+        &|project| {
+            let set = training_set(project);
+            tamper_table(project, &format!("{set}/holdout"), "txn_signals@v2.amount_log");
+        },
+        &["/holdout [", " score (fraud_detector v1): offline ", "vs scored "],
+    );
     let _ = std::fs::remove_dir_all(project);
 }
 

@@ -172,18 +172,20 @@ pub struct Context<'a> {
     pub models: BTreeMap<String, std::sync::Arc<mlsys_deploy::LoadedModel>>,
 }
 
-/// Mismatches listed per table (all are counted).
-const MISMATCHES_SHOWN_PER_TABLE: usize = 20;
+/// Mismatches listed per table and feature (all are counted).
+const MISMATCHES_SHOWN_PER_FEATURE: usize = 20;
 
 fn print_outcome(outcome: &Outcome) {
     for (table, compared) in &outcome.compared {
         println!("{table:<48} {compared:>10} values compared");
     }
-    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut shown: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for mismatch in &outcome.mismatches {
-        let count = shown.entry(mismatch.table.as_str()).or_default();
+        let count = shown
+            .entry((mismatch.table.as_str(), mismatch.feature.as_str()))
+            .or_default();
         *count += 1;
-        if *count > MISMATCHES_SHOWN_PER_TABLE {
+        if *count > MISMATCHES_SHOWN_PER_FEATURE {
             continue;
         }
         let time = mismatch
