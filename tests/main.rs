@@ -5,6 +5,7 @@ mod ci;
 mod cli;
 mod data;
 mod deploy;
+mod generated;
 mod lsp;
 mod models;
 mod redaction;
