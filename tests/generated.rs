@@ -67,7 +67,7 @@ fn spec(rng: &mut Rng, other: bool) -> String {
     let mut text = String::from(if other { OTHER } else { "" });
     text.push_str(
         "source events {\n  format = json\n  location = \"data/events\"\n  timestamp = t\n  partition = daily\n  \
-         schema {\n    k: string\n    t: timestamp\n    x: float64?\n    n: int64\n    c: string\n    flag: bool\n  }\n  \
+         schema {\n    k: string\n    t: timestamp\n    x: float64?\n    n: int64\n    c: string\n    flag: bool\n    y: float64?\n  }\n  \
          bad_rows = quarantine\n}\n\nentity key { key k: string }\n\nfeatures agg v1 {\n  entity = key\n  from = events\n",
     );
     let mut counts = Vec::new();
@@ -103,7 +103,7 @@ fn spec(rng: &mut Rng, other: bool) -> String {
     if other {
         text.push_str("  other_n = oagg@v1.v_n\n  other_mix = coalesce(oagg@v1.v_sum, 0.0) + coalesce(x, 0.0)\n");
     }
-    let label = if rng.chance(30) { "x > 0.0" } else { "flag" };
+    let label = if rng.chance(30) { "y > 0.5" } else { "flag" };
     let features = if other {
         "[row@v1, agg@v1, oagg@v1]"
     } else {
@@ -115,7 +115,7 @@ fn spec(rng: &mut Rng, other: bool) -> String {
     ]);
     let _ = write!(
         text,
-        "}}\n\nmodel guess {{\n  examples = events\n  label = flag\n  features = [row@v1, agg@v1]\n  \
+        "}}\n\nmodel guess {{\n  examples = events\n  label = {label}\n  features = {features}\n  \
          algorithm = {algorithm}\n  train {{\n    snapshot = 2026-01-01 .. 2026-01-04\n    \
          holdout = 2026-01-05 .. 2026-01-06\n    metric = auc\n  }}\n}}\n"
     );
@@ -149,12 +149,17 @@ fn write_data(rng: &mut Rng, project: &Path, other: bool) {
             };
             let _ = writeln!(
                 lines,
-                r#"{{"k": "k{}", "t": "{}", "x": {x}, "n": {}, "c": "{}", "flag": {}}}"#,
+                r#"{{"k": "k{}", "t": "{}", "x": {x}, "n": {}, "c": "{}", "flag": {}, "y": {}}}"#,
                 rng.below(5),
                 rfc3339(time),
                 rng.below(1000) as i64 - 500,
                 rng.pick(&["a", "b", "c"]),
-                rng.chance(30)
+                rng.chance(30),
+                if rng.chance(10) {
+                    "null".to_string()
+                } else {
+                    format!("{}", rng.below(100) as f64 / 100.0)
+                }
             );
         }
         if rng.chance(30) {
