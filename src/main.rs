@@ -15,6 +15,7 @@ mod models;
 mod process_tree;
 mod project;
 mod report;
+mod score;
 mod serve;
 mod tables;
 mod train;
@@ -101,6 +102,15 @@ online store as `mlsysc build` materialized them. GET /health, /ready and /metri
 are there for orchestrators."
     )]
     ServeFeatures(serve::ServeFeaturesArgs),
+    /// Run a batch serve target: score the examples of some UTC days into its `output` table.
+    #[command(
+        long_about = "Score the examples of some UTC days with a batch serve target's model \
+(the version its stage resolves to in the registry), features point in time exactly as the training \
+sets get them, into the target's `output` Delta table, partitioned by day: each day given replaces \
+that day's partition in one commit. Default: the last complete UTC day. --due makes the run the \
+target's schedule has due now instead (lang-spec §7.6). Needs a build first."
+    )]
+    Score(score::ScoreArgs),
     /// List a project's registered model versions: stages, metrics, lineage.
     #[command(
         long_about = "List the model versions in the registry (default .mlsys/registry.db): \
@@ -184,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(arguments) => build::build(arguments),
         Command::Verify(arguments) => verify::verify(arguments),
         Command::ServeFeatures(arguments) => serve::serve_features(arguments),
+        Command::Score(arguments) => score::score(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),
         Command::Promote(arguments) => models::promote(arguments),

@@ -10,6 +10,7 @@ pub mod features;
 pub mod ingest;
 pub mod lower;
 pub mod orphans;
+pub mod score;
 pub mod state;
 pub mod store;
 pub mod training;
