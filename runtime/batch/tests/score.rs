@@ -392,6 +392,18 @@ async fn scheduled_runs_score_their_days_once_and_record_the_run() {
     assert_eq!(output_rows(&project).await.len(), 6);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoring_before_a_build_is_refused_and_writes_nothing() {
+    let project = scoring_project("score-unbuilt");
+    let plan = project.plan();
+    let store = OfflineStore::new(project.store());
+    let target = BatchTarget::new(&plan, &project.root, "nightly").expect("target");
+    let day = days("2026-03-03", "2026-03-03").expect("day");
+    let result = score_days(&target, &store, day, &by(1), at("2026-03-04T02:00"), &mut Sum::new(0.0)).await;
+    assert!(matches!(result, Err(ScoreError::NotBuilt { .. })), "{result:?}");
+    assert!(!target.output.exists());
+}
+
 #[test]
 fn an_unknown_or_realtime_target_is_refused_by_name() {
     let project = scoring_project("score-unknown");

@@ -123,7 +123,14 @@ impl LatestScores {
             let table = self.location.open().await.map_err(LatestError::from)?;
             let version = table.version();
             let provider = table.table_provider().await.map_err(BatchError::from)?;
-            let frame = store.session()?.read_table(provider).map_err(BatchError::from)?;
+            let mut columns: Vec<&str> = ["score", "model", "version", "scored_at", DATE_PARTITION].to_vec();
+            columns.extend(self.timestamp.as_deref());
+            columns.extend(self.keys.iter().map(String::as_str));
+            let frame = store
+                .session()?
+                .read_table(provider)
+                .and_then(|frame| frame.select_columns(&columns))
+                .map_err(BatchError::from)?;
             let mut stream = frame.execute_stream().await.map_err(BatchError::from)?;
             let mut entries = 0usize;
             while let Some(batch) = next_batch(&mut stream).await? {

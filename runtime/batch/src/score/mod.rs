@@ -26,6 +26,7 @@ use mlsys_compiler::types::BaseType;
 use crate::convert::{arrow_type, value_at};
 use crate::error::BatchError;
 use crate::features::asof::{LookupPasses, Lookups};
+use crate::features::expected_table;
 use crate::features::output::{ColumnBuilder, date_text, day_of, day_start};
 use crate::ingest::list::{outside_project, resolve_location};
 use crate::store::{DATE_PARTITION, OfflineStore, Replace, TableLocation};
@@ -54,6 +55,10 @@ pub enum ScoreError {
         output: String,
         target: PathBuf,
     },
+    #[error(
+        "table `{table}` is missing or was computed from another definition than the spec's; run `mlsysc build` first"
+    )]
+    NotBuilt { table: String },
     #[error("input `{column}` of an example of {date}")]
     Input {
         column: String,
@@ -279,6 +284,7 @@ pub async fn score_days(
 ) -> Result<ScoreReport, ScoreError> {
     let plan = target.plan;
     let spec = TrainingSpec::new(plan, target.model)?;
+    check_built(&spec, store).await?;
     let schema = target.schema();
     let day_names = day_list(days);
     let definition = sha256_hex(&format!("{FORMAT}:{:?}", schema.fields()));
@@ -327,6 +333,25 @@ pub async fn score_days(
         rows,
         table_version,
     })
+}
+
+/// Refuses to score from tables a build has not made for this plan: the examples' processed
+/// rows must exist and every looked-up feature table must record the plan's definition.
+async fn check_built(spec: &TrainingSpec<'_>, store: &OfflineStore) -> Result<(), ScoreError> {
+    let plan = spec.plan;
+    let processed = store.processed(&plan.sources[spec.examples].name);
+    if !processed.exists() {
+        return Err(ScoreError::NotBuilt { table: processed.name });
+    }
+    for (group, _) in &spec.lookups {
+        let location = store.features(&plan.groups[*group].name, plan.groups[*group].version);
+        let expected = expected_table(plan, *group)?.definition;
+        let recorded = location.metadata().await?.and_then(|metadata| metadata.definition);
+        if recorded.as_deref() != Some(expected.as_str()) {
+            return Err(ScoreError::NotBuilt { table: location.name });
+        }
+    }
+    Ok(())
 }
 
 /// The output rows of one batch of examples: their columns, scored.
