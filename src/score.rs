@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use mlsys_batch::features::output::{date_text, day_of};
 use mlsys_batch::score::schedule::{RanRun, run_due_batch_target};
-use mlsys_batch::score::{BatchTarget, ScoreError, ScoredBy, Scorer, score_days};
+use mlsys_batch::score::{BatchTarget, ScoreError, ScoreReport, ScoredBy, Scorer, score_days};
 use mlsys_batch::store::OfflineStore;
 use mlsys_compiler::compile;
 use mlsys_compiler::plan::DateRange;
@@ -243,52 +243,53 @@ pub fn score(arguments: ScoreArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     if arguments.due {
         let ran = runtime.block_on(run_due(&plan, &places, &arguments.target, now))?;
-        match ran {
-            None => println!("{}: no run due (schedule \"{}\")", target.name, target.schedule),
-            Some(RanRun { run, scored: None }) => println!(
-                "{}: run of {} had no completed day to score",
-                target.name,
-                micros_text(run.scheduled)
-            ),
-            Some(RanRun {
-                run,
-                scored: Some((by, report)),
-            }) => println!(
-                "{}: run of {} (covering {} scheduled run{}) scored {} rows of {} .. {} with {} v{} into {} (table version {})",
-                target.name,
-                micros_text(run.scheduled),
-                run.covers,
-                if run.covers == 1 { "" } else { "s" },
-                report.rows,
-                report.days.first().map_or("", String::as_str),
-                report.days.last().map_or("", String::as_str),
-                by.model,
-                by.version,
-                target.output_text,
-                report
-                    .table_version
-                    .map_or_else(|| "?".to_string(), |version| version.to_string()),
-            ),
-        }
+        println!("{}", ran_text(&target, ran.as_ref()));
         return Ok(ExitCode::SUCCESS);
     }
     let days = days_of(&arguments, now)?;
     let (mut scorer, by) = load_for(&target, &places.registry)?;
     let store = OfflineStore::new(&places.store);
     let report = runtime.block_on(score_days(&target, &store, days, &by, now, scorer.as_mut()))?;
-    println!(
-        "scored {} rows of {} .. {} with {} v{} into {} (table version {})",
+    println!("scored {}", written_text(&target, &by, &report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a scoring wrote: `N rows of FIRST .. LAST with MODEL vV into OUTPUT (table version T)`.
+fn written_text(target: &BatchTarget<'_>, by: &ScoredBy, report: &ScoreReport) -> String {
+    format!(
+        "{} rows of {} .. {} with {} v{} into {} (table version {})",
         report.rows,
-        date_text(days.start),
-        date_text(days.end),
+        report.days.first().map_or("", String::as_str),
+        report.days.last().map_or("", String::as_str),
         by.model,
         by.version,
         target.output_text,
         report
             .table_version
             .map_or_else(|| "?".to_string(), |version| version.to_string()),
-    );
-    Ok(ExitCode::SUCCESS)
+    )
+}
+
+/// What `--due` did.
+fn ran_text(target: &BatchTarget<'_>, ran: Option<&RanRun>) -> String {
+    let name = &target.name;
+    match ran {
+        None => format!("{name}: no run due (schedule \"{}\")", target.schedule),
+        Some(RanRun { run, scored: None }) => format!(
+            "{name}: run of {} had no completed day to score",
+            micros_text(run.scheduled)
+        ),
+        Some(RanRun {
+            run,
+            scored: Some((by, report)),
+        }) => format!(
+            "{name}: run of {} (covering {} scheduled run{}) scored {}",
+            micros_text(run.scheduled),
+            run.covers,
+            if run.covers == 1 { "" } else { "s" },
+            written_text(target, by, report)
+        ),
+    }
 }
 
 /// The UTC days to score: `--date`, `--from .. --to`, or the last complete UTC day.
