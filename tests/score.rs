@@ -10,10 +10,9 @@ use mlsys_batch::training::inputs::model_input;
 use mlsys_batch::training::manifest::Manifest;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
-use mlsys_registry::Stage;
 
 use crate::support::{forecast_project, fraud_project};
-use crate::train::{mlsysc, text, versions};
+use crate::train::{external_project, logistic_trainer, mlsysc, text, versions};
 
 /// Every row of the Delta table at `path`: the named columns as values of the given types.
 fn table_rows(path: &Path, columns: &[(&str, BaseType)]) -> Vec<Vec<Value>> {
@@ -72,10 +71,16 @@ fn time_of(value: &Value) -> i64 {
     }
 }
 
-/// The production version's scores of the holdout rows of days `from..=to`, as `build`'s training
-/// path has them: the training set's own inputs, converted as training converts them, scored by
-/// the registered artifact.
-fn training_path_scores(project: &Path, model: &str, timestamp: &str, key: &str, days: (&str, &str)) -> Vec<Scored> {
+/// Version `version`'s scores of the holdout rows of days `from..=to`, as `build`'s training path
+/// has them: the training set's own inputs, converted as training converts them, scored by the
+/// registered artifact (native, or in ONNX Runtime for a model trained outside mlsys).
+fn training_path_scores(
+    project: &Path,
+    (model, version): (&str, u32),
+    timestamp: &str,
+    key: &str,
+    days: (&str, &str),
+) -> Vec<Scored> {
     let sets = project.join(".mlsys/offline/training").join(model);
     let set = std::fs::read_dir(&sets)
         .expect("training sets")
@@ -92,25 +97,42 @@ fn training_path_scores(project: &Path, model: &str, timestamp: &str, key: &str,
         let base = BaseType::from_name(feature.ty.trim_end_matches('?')).expect("an input type");
         columns.push((feature.column.as_str(), base));
     }
-    let production = versions(project, model)
+    let registered = versions(project, model)
         .into_iter()
-        .find(|version| version.stage == Stage::Production)
-        .expect("a production version");
-    let bytes = std::fs::read(&production.lineage.artifact.path).expect("the artifact");
-    let trained = mlsys_train::Model::from_bytes(&bytes).expect("a native model");
-    let mut scored: Vec<Scored> = table_rows(&set.join("holdout"), &columns)
+        .find(|registered| registered.version == version)
+        .expect("the version");
+    let bytes = std::fs::read(&registered.lineage.artifact.path).expect("the artifact");
+    let rows: Vec<Vec<Value>> = table_rows(&set.join("holdout"), &columns)
         .into_iter()
         .filter(|row| {
             let day = plain(&row[2]);
             days.0 <= day.as_str() && day.as_str() <= days.1
         })
-        .map(|row| {
-            let inputs: Vec<f64> = row[3..]
-                .iter()
-                .map(|value| model_input(value).expect("an input"))
-                .collect();
-            (time_of(&row[0]), plain(&row[1]), trained.predict(&inputs).to_bits())
+        .collect();
+    let inputs: Vec<Vec<f64>> = (3..columns.len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| model_input(&row[column]).expect("an input"))
+                .collect()
         })
+        .collect();
+    let scores: Vec<f64> = if ["command", "onnx"].contains(&registered.lineage.algorithm.as_str()) {
+        let task = match manifest.task.as_str() {
+            "classification" => mlsys_train::Task::Classification,
+            _ => mlsys_train::Task::Regression,
+        };
+        let mut scorer = mlsys_train::OnnxScorer::load(&bytes, inputs.len(), task).expect("ONNX Runtime loads it");
+        scorer.predict(&inputs).expect("scores")
+    } else {
+        let trained = mlsys_train::Model::from_bytes(&bytes).expect("a native model");
+        (0..rows.len())
+            .map(|row| trained.predict(&inputs.iter().map(|column| column[row]).collect::<Vec<f64>>()))
+            .collect()
+    };
+    let mut scored: Vec<Scored> = rows
+        .iter()
+        .zip(scores)
+        .map(|(row, score)| (time_of(&row[0]), plain(&row[1]), score.to_bits()))
         .collect();
     scored.sort();
     scored
@@ -184,7 +206,7 @@ fn fraud_nightly_scores_equal_the_training_path_bit_for_bit_and_a_day_rescored_r
         text(&scored)
     );
     let output: PathBuf = project.join("data/scores/fraud");
-    let expected = training_path_scores(&project, "fraud_detector", "event_time", "user_id", days);
+    let expected = training_path_scores(&project, ("fraud_detector", 1), "event_time", "user_id", days);
     assert!(expected.len() > 100, "{} holdout rows", expected.len());
     let stored = stored_scores(&output, "event_time", "user_id", days);
     assert_eq!(stored, expected, "batch scores equal the training path's, bit for bit");
@@ -222,7 +244,7 @@ fn the_forecast_weekly_target_scores_a_week_and_runs_when_due() {
     let scored = mlsysc(&project, &["score", "demand_weekly", "--from", week.0, "--to", week.1]);
     assert!(scored.status.success(), "{}", text(&scored));
     let output = project.join("data/scores/demand");
-    let expected = training_path_scores(&project, "demand_forecast", "day_start", "site_id", week);
+    let expected = training_path_scores(&project, ("demand_forecast", 1), "day_start", "site_id", week);
     assert_eq!(expected.len(), 50 * 7, "50 sites, 7 days");
     assert_eq!(stored_scores(&output, "day_start", "site_id", week), expected);
     // The label (`demand`, a column of the examples) is not written.
@@ -249,6 +271,28 @@ fn the_forecast_weekly_target_scores_a_week_and_runs_when_due() {
     assert!(project.join(".mlsys/schedules/demand_weekly.json").is_file());
     let again = mlsysc(&project, &["score", "demand_weekly", "--due"]);
     assert!(text(&again).contains("no run due"), "{}", text(&again));
+    let _ = std::fs::remove_dir_all(project);
+}
+
+#[test]
+fn a_model_trained_outside_mlsys_scores_in_onnx_runtime_as_build_evaluated_it() {
+    let project = external_project("score-onnx", &logistic_trainer(", iterations = 50"));
+    let spec = project.join("spec.mlsys");
+    let mut text_of_spec = std::fs::read_to_string(&spec).expect("spec");
+    text_of_spec.push_str(
+        "\nserve nightly {\n  model = disputes_model@v1\n  mode = batch\n  schedule = \"0 2 * * *\"\n  output = \"scores\"\n}\n",
+    );
+    std::fs::write(&spec, text_of_spec).expect("spec written");
+    build(&project);
+    let day = ("2026-03-03", "2026-03-03");
+    let scored = mlsysc(&project, &["score", "nightly", "--date", day.0]);
+    assert!(scored.status.success(), "{}", text(&scored));
+    let expected = training_path_scores(&project, ("disputes_model", 1), "paid_at", "user_id", day);
+    assert_eq!(expected.len(), 20);
+    assert_eq!(
+        stored_scores(&project.join("scores"), "paid_at", "user_id", day),
+        expected
+    );
     let _ = std::fs::remove_dir_all(project);
 }
 
