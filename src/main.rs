@@ -16,6 +16,7 @@ mod models;
 mod process_tree;
 mod project;
 mod report;
+mod score;
 mod serve;
 mod shadow_report;
 mod tables;
@@ -124,6 +125,15 @@ regression), and the PSI between the two score distributions. --format json for 
 1 when no request has both scores."
     )]
     ShadowReport(shadow_report::ShadowReportArgs),
+    /// Run a batch serve target: score the examples of some UTC days into its `output` table.
+    #[command(
+        long_about = "Score the examples of some UTC days with a batch serve target's model \
+(the version its stage resolves to in the registry), features point in time exactly as the training \
+sets get them, into the target's `output` Delta table, partitioned by day: each day given replaces \
+that day's partition in one commit. Default: the last complete UTC day. --due makes the run the \
+target's schedule has due now instead (lang-spec §7.6). Needs a build first."
+    )]
+    Score(score::ScoreArgs),
     /// List a project's registered model versions: stages, metrics, lineage.
     #[command(
         long_about = "List the model versions in the registry (default .mlsys/registry.db): \
@@ -209,6 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ServeFeatures(arguments) => serve::serve_features(arguments),
         Command::Deploy(arguments) => deploy::deploy(arguments),
         Command::ShadowReport(arguments) => shadow_report::shadow_report(arguments),
+        Command::Score(arguments) => score::score(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),
         Command::Promote(arguments) => models::promote(arguments),

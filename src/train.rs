@@ -17,6 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use mlsys_batch::state::BuildState;
 use mlsys_batch::store::{OfflineStore, TableLocation};
+use mlsys_batch::training::inputs::{InputError, model_input};
 use mlsys_batch::training::manifest::Manifest;
 use mlsys_compiler::plan::{AlgorithmKind, Approval, Literal, MetricSide, Model, ModelId, Plan};
 use mlsys_compiler::types::BaseType;
@@ -412,7 +413,7 @@ pub fn promotion_rules(model: &Model) -> PromotionRules {
     }
 }
 
-fn is_external(algorithm: &str) -> bool {
+pub(crate) fn is_external(algorithm: &str) -> bool {
     matches!(algorithm, "command" | "onnx")
 }
 
@@ -572,20 +573,11 @@ async fn load_split(
             ),
         };
         for (index, value) in row[4..].iter().enumerate() {
-            let input = match value {
-                Value::Null => f64::NAN,
-                Value::Bool(value) => f64::from(u8::from(*value)),
-                Value::Int(value) => *value as f64,
-                Value::Float(value) if value.is_nan() => bail!(
-                    "input `{}` is NaN in {} row {}: NaN is not a missing value; guard the \
-                     expression that makes it (a 0/0, a log of a negative) so it gives null instead",
-                    manifest.features[index].column,
-                    row[1],
-                    row[2]
-                ),
-                Value::Float(value) => *value,
-                other => bail!("input `{}` holds {other}", manifest.features[index].column),
-            };
+            let column = &manifest.features[index].column;
+            let input = model_input(value).map_err(|error| match error {
+                InputError::NaN => anyhow!("input `{column}` is NaN in {} row {}: {error}", row[1], row[2]),
+                InputError::NotNumeric(_) => anyhow!("input `{column}` holds {value}"),
+            })?;
             values.push(input);
         }
         values.push(label);
@@ -631,7 +623,7 @@ fn git_commit(project: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))

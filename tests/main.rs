@@ -9,6 +9,7 @@ mod generated;
 mod lsp;
 mod models;
 mod redaction;
+mod score;
 // The online store's tests start their Redis the same way: one harness for all.
 mod paths;
 #[path = "../runtime/online/tests/support/redis_server.rs"]

@@ -284,7 +284,7 @@ fn set_algorithm(project: &Path, algorithm: &str) {
 }
 
 /// `command(...)` running the logistic trainer fixture with extra arguments.
-fn logistic_trainer(arguments: &str) -> String {
+pub fn logistic_trainer(arguments: &str) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logistic_trainer.py");
     format!("command(\"python3 '{}'\"{arguments})", script.display())
 }

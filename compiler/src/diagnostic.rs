@@ -82,6 +82,8 @@ codes! {
     FallbackType = "E0502", "fallback type differs from the model output";
     FallbackReadsUnavailable = "E0503", "fallback reads a value the request does not carry";
     ServeMode = "E0504", "property does not fit the serving mode";
+    MalformedSchedule = "E0505", "malformed cron schedule";
+    MalformedOutput = "E0506", "malformed batch output location";
     ContractColumn = "E0601", "contract names a column the source lacks";
     ThresholdRange = "E0701", "monitor threshold out of range";
     LockedVersionChanged = "E0801", "locked feature version changed";

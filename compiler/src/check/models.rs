@@ -1080,15 +1080,26 @@ impl Checker<'_> {
             let text = string_value(&property, diagnostics)?;
             cron_error(&text).map_or(Some(text), |message| {
                 diagnostics.push(
-                    Diagnostic::new(Code::InvalidValue, property.value.expr.span, message)
-                        .with_help("five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\""),
+                    Diagnostic::new(Code::MalformedSchedule, property.value.expr.span, message).with_help(
+                        "five fields, UTC: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; \
+                         each a `*`, a number, a range `a-b`, a list `a,b` or a step `*/n`, `a-b/n`",
+                    ),
                 );
                 None
             })
         });
-        let output = properties
-            .value("output", diagnostics)
-            .and_then(|property| string_value(&property, diagnostics));
+        let output = properties.value("output", diagnostics).and_then(|property| {
+            let text = string_value(&property, diagnostics)?;
+            let span = property.value.expr.span;
+            if let Some(message) = output_error(&text) {
+                diagnostics.push(Diagnostic::new(Code::MalformedOutput, span, message).with_help(
+                    "a directory for the scores' Delta table: relative to the project (e.g. \"data/scores/NAME\"), \
+                     an absolute path or a file:// URL",
+                ));
+                return None;
+            }
+            project_path("output", text, span, diagnostics)
+        });
         let key_spans: Vec<(&str, Option<crate::source::Span>)> =
             ["batching", "timeout", "shadow", "schedule", "output"]
                 .iter()
@@ -1306,10 +1317,17 @@ fn cron_error(text: &str) -> Option<String> {
             let (range, step) = part
                 .split_once('/')
                 .map_or((part, None), |(range, step)| (range, Some(step)));
-            if let Some(step) = step
-                && step.parse::<u32>().map_or(true, |step| step == 0)
-            {
-                return Some(format!("`{part}` has an invalid step in the {what} field"));
+            if let Some(step) = step {
+                if step.parse::<u32>().map_or(true, |step| step == 0 || step > max) {
+                    return Some(format!(
+                        "`{part}` has an invalid step in the {what} field (from 1 to {max})"
+                    ));
+                }
+                if range != "*" && !range.contains('-') {
+                    return Some(format!(
+                        "`{part}`: a step follows `*` or a range in the {what} field (`*/{step}`, `a-b/{step}`)"
+                    ));
+                }
             }
             if range == "*" {
                 continue;
@@ -1330,10 +1348,47 @@ fn cron_error(text: &str) -> Option<String> {
                     _ => return Some(format!("`{bound}` is not a valid {what} (from {min} to {max})")),
                 }
             }
-            if bounds.len() > 2 {
+            if bounds.len() > 2 || bounds.iter().any(|bound| bound.is_empty()) {
                 return Some(format!("`{range}` is not a valid range in the {what} field"));
             }
+            let value = |bound: &str| bound.parse::<u32>().ok().or_else(|| named(bound));
+            if let [low, high] = bounds.as_slice()
+                && value(low) > value(high)
+            {
+                return Some(format!("`{range}` runs backwards in the {what} field"));
+            }
         }
+    }
+    None
+}
+
+/// Why a batch `output` location is malformed, if it is: blank, the project directory itself, a
+/// control character, or a URL of a scheme batch scoring does not write to (only local paths and
+/// `file://` URLs are written).
+fn output_error(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return Some("`output` is empty".to_string());
+    }
+    if text.chars().any(char::is_control) {
+        return Some(format!("`output` {text:?} holds a control character"));
+    }
+    if let Some((scheme, rest)) = text.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("file") {
+            return Some(format!(
+                "`output` `{text}`: batch scores are written to local paths, not `{scheme}://` URLs"
+            ));
+        }
+        if !rest.starts_with('/') {
+            return Some(format!("`output` `{text}` is not a `file:///absolute/path` URL"));
+        }
+        return None;
+    }
+    let inside: Vec<&str> = text
+        .split(['/', '\\'])
+        .filter(|component| !component.is_empty() && *component != ".")
+        .collect();
+    if inside.is_empty() && !text.starts_with(['/', '\\']) {
+        return Some(format!("`output` `{text}` is the project directory itself"));
     }
     None
 }

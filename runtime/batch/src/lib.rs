@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod lower;
 pub mod orphans;
 pub mod prediction_log;
+pub mod score;
 pub mod state;
 pub mod store;
 pub mod training;

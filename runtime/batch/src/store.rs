@@ -256,7 +256,7 @@ impl TableLocation {
     ) -> Result<TableWriter, BatchError> {
         let url = self.url()?;
         let table = DeltaTable::try_from_url(url.clone()).await?;
-        let app_id = format!("mlsys:{}", self.name);
+        let app_id = self.app_id();
         let exists = self.exists();
         // The columns the rows have in Delta (no unsigned integers).
         let mut columns: StructType = schema.as_ref().try_into_kernel()?;
@@ -352,6 +352,25 @@ impl TableLocation {
 }
 
 impl TableLocation {
+    /// The id of the application transactions this table's writes carry.
+    fn app_id(&self) -> String {
+        format!("mlsys:{}", self.name)
+    }
+
+    /// The run number for a write outside a build (batch scores, where every write is a new run):
+    /// one past the last run committed to the table, 1 for a new table.
+    pub async fn next_run(&self) -> Result<i64, BatchError> {
+        if !self.exists() {
+            return Ok(1);
+        }
+        let table = self.open().await?;
+        let committed = table
+            .snapshot()?
+            .transaction_version(table.log_store().as_ref(), &self.app_id())
+            .await?;
+        Ok(committed.map_or(1, |run| run.saturating_add(1)))
+    }
+
     /// A write of some partitions keeps the table's other rows: it must have their columns and,
     /// when given, their definition.
     fn check_partial_write(

@@ -11,6 +11,7 @@ mod prediction_log;
 #[allow(dead_code)] // the JIT's tests also use the values a typed column cannot hold
 mod random_values;
 mod reference;
+mod score;
 // lang-spec's edge-case tables: one definition, also run on the interpreter and the JIT.
 #[path = "../../kernels/tests/spec_cases.rs"]
 #[allow(dead_code)] // the checker-error rows are the kernels' tests'

@@ -186,7 +186,7 @@ async fn fraud_training_set_matches_the_reference_interpreter() {
     assert!(compared > 500, "{compared}");
 }
 
-const SPEC: &str = r#"
+pub const SPEC: &str = r#"
 source payments {
   format = csv
   location = "data/payments"
@@ -239,7 +239,7 @@ serve disputes_api {
 /// Ties on timestamps, events exactly on tile boundaries, an entity appearing late, null keys and
 /// amounts, a payment outside both ranges, an example with no dispute (default) and disputes with
 /// ties and corrections.
-const PAYMENTS_DAY_1: &str = "payment_id,user_id,amount,paid_at
+pub const PAYMENTS_DAY_1: &str = "payment_id,user_id,amount,paid_at
 p1,u1,10.0,2026-03-02T09:00:00Z
 p2,u1,25.0,2026-03-02T10:00:00Z
 p3,u1,5.0,2026-03-02T10:00:00Z
@@ -248,7 +248,7 @@ p5,,40.0,2026-03-02T11:00:00Z
 p6,u2,-0.0,2026-03-02T23:59:59.999999Z
 ";
 
-const PAYMENTS_DAY_2: &str = "payment_id,user_id,amount,paid_at
+pub const PAYMENTS_DAY_2: &str = "payment_id,user_id,amount,paid_at
 p7,u1,12.5,2026-03-03T00:00:00Z
 p8,u3,7.0,2026-03-03T05:00:00Z
 p9,u2,1e16,2026-03-03T06:00:00Z
@@ -259,14 +259,14 @@ p12,u4,8.0,2026-03-03T12:00:00Z
 /// Undated payments around the ranges: u4's earlier events, one long before the ranges (its change
 /// points are older than anything a lookup in the ranges may read) and one whose windows reach into
 /// the first day; u1's payments just before and just after the ranges.
-const PAYMENTS_EARLIER: &str = "payment_id,user_id,amount,paid_at
+pub const PAYMENTS_EARLIER: &str = "payment_id,user_id,amount,paid_at
 q1,u4,50.0,2026-02-20T08:00:00Z
 q2,u4,4.0,2026-03-01T22:30:00Z
 p0,u1,1.0,2026-03-01T23:00:00Z
 p11,u1,3.0,2026-03-04T00:00:00Z
 ";
 
-const DISPUTES: &str = "payment_id,lost,reported_at
+pub const DISPUTES: &str = "payment_id,lost,reported_at
 p2,false,2026-03-05T00:00:00Z
 p2,true,2026-03-06T00:00:00Z
 p3,true,2026-03-05T00:00:00Z

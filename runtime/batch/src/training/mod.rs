@@ -7,6 +7,7 @@
 //! manifest is written last; a directory without one (a build killed mid-way) is cleared and
 //! rebuilt, so a re-run yields exactly what a clean build yields.
 
+pub mod inputs;
 pub mod labels;
 pub mod manifest;
 pub mod spec;

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use mlsys_compiler::plan::{ColumnIndex, DateRange, FeatureId};
@@ -71,23 +71,33 @@ impl TrainingSpec<'_> {
     }
 }
 
-/// Computes the split of the examples on the days of `range` that `lookups`' pass computes
-/// ([`Lookups::rows_of_pass`]), sending its rows to `sink`.
-pub async fn compute(
+/// The examples of one batch in time order with the model's inputs ([`each_example`]).
+pub struct ExampleRows {
+    /// The processed rows of the examples source (its columns, `_file`, `_row`, `dt`).
+    pub batch: RecordBatch,
+    pub columns: BatchColumns,
+    /// Each row's timestamp.
+    pub times: Vec<Option<i64>>,
+    /// The model's inputs in the spec's order, as their features' Arrow types.
+    pub inputs: Vec<ArrayRef>,
+}
+
+/// Calls `each` with the examples whose timestamp falls on the days of `range`, of the rows
+/// `lookups`' pass computes ([`Lookups::rows_of_pass`]), in time order (lineage breaking ties),
+/// each with the model's inputs: windowed features looked up point in time, row-level features
+/// computed on the row. Training splits and batch scoring both read their rows through here.
+pub async fn each_example<E: From<BatchError>>(
     spec: &TrainingSpec<'_>,
     store: &OfflineStore,
-    labels: &Labels<'_>,
     lookups: &Lookups,
     range: DateRange,
-    sink: &Sink,
-) -> Result<Split, BatchError> {
+    mut each: impl AsyncFnMut(ExampleRows) -> Result<(), E>,
+) -> Result<(), E> {
     let plan = spec.plan;
     let source = &plan.sources[spec.examples];
-    let schema = spec.schema();
-    let mut split = Split::default();
     let location = store.processed(&source.name);
     if !location.exists() {
-        return Ok(split);
+        return Ok(());
     }
     let timestamp_name = &source.columns[spec.timestamp as usize].name;
     let (start, end) = (day_start(range.start), day_start(range.end.saturating_add(1)));
@@ -99,31 +109,74 @@ pub async fn compute(
     let order = [timestamp_name.as_str(), FILE_COLUMN, ROW_COLUMN].map(|name| column(name).sort(true, false));
     let frame = store
         .session()?
-        .read_table(location.provider().await?)?
-        .filter(in_range)?
-        .sort(order.to_vec())?;
+        .read_table(location.provider().await?)
+        .and_then(|frame| frame.filter(in_range))
+        .and_then(|frame| frame.sort(order.to_vec()))
+        .map_err(BatchError::from)?;
     let features: Vec<FeatureId> = spec.features.iter().map(|(id, _)| *id).collect();
-    let carried = spec.carried_columns();
-    let mut stream = frame.execute_stream().await?;
+    let mut stream = frame.execute_stream().await.map_err(BatchError::from)?;
     while let Some(batch) = next_batch(&mut stream).await? {
-        let batch = lookups.rows_of_pass(plan, spec.examples, batch)?;
-        let rows = batch.num_rows();
-        if rows == 0 {
+        let rows = example_rows(spec, lookups, &features, batch)?;
+        if rows.times.is_empty() {
             continue;
         }
-        let columns = BatchColumns::new(plan, spec.examples, &batch)?;
-        let times: Vec<Option<i64>> = (0..rows)
-            .map(|row| match columns.value(spec.timestamp, row) {
-                Value::Timestamp(time) => Some(time),
-                _ => None,
-            })
-            .collect();
-        let found = lookups.find(&columns, Some(spec.timestamp), rows);
-        let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
-        let outputs = evaluate_row_features(plan, &features, &columns, rows, &looked_up)?;
+        each(rows).await?;
+    }
+    Ok(())
+}
+
+/// One batch of examples with their inputs, of the rows `lookups`' pass computes.
+fn example_rows(
+    spec: &TrainingSpec<'_>,
+    lookups: &Lookups,
+    features: &[FeatureId],
+    batch: RecordBatch,
+) -> Result<ExampleRows, BatchError> {
+    let plan = spec.plan;
+    let batch = lookups.rows_of_pass(plan, spec.examples, batch)?;
+    let rows = batch.num_rows();
+    let columns = BatchColumns::new(plan, spec.examples, &batch)?;
+    let times: Vec<Option<i64>> = (0..rows)
+        .map(|row| match columns.value(spec.timestamp, row) {
+            Value::Timestamp(time) => Some(time),
+            _ => None,
+        })
+        .collect();
+    let found = lookups.find(&columns, Some(spec.timestamp), rows);
+    let looked_up = |feature: FeatureId, row: usize| lookups.value(&found[row], feature);
+    let inputs = evaluate_row_features(plan, features, &columns, rows, &looked_up)?;
+    Ok(ExampleRows {
+        batch,
+        columns,
+        times,
+        inputs,
+    })
+}
+
+/// Computes the split of the examples on the days of `range` that `lookups`' pass computes
+/// ([`Lookups::rows_of_pass`]), sending its rows to `sink`.
+pub async fn compute(
+    spec: &TrainingSpec<'_>,
+    store: &OfflineStore,
+    labels: &Labels<'_>,
+    lookups: &Lookups,
+    range: DateRange,
+    sink: &Sink,
+) -> Result<Split, BatchError> {
+    let plan = spec.plan;
+    let schema = spec.schema();
+    let carried = spec.carried_columns();
+    let mut split = Split::default();
+    each_example(spec, store, lookups, range, async |rows| {
+        let ExampleRows {
+            batch,
+            columns,
+            times,
+            inputs,
+        } = rows;
         let mut label = ColumnBuilder::new(spec.label_type.base);
         let mut dates = ColumnBuilder::new(mlsys_compiler::types::BaseType::String);
-        let mut keep = Vec::with_capacity(rows);
+        let mut keep = Vec::with_capacity(times.len());
         for (row, time) in times.iter().enumerate() {
             let value = labels.label(&columns, row)?;
             keep.push(!value.is_null() && time.is_some());
@@ -134,13 +187,13 @@ pub async fn compute(
         let fields = schema.fields();
         let mut arrays = lineage_columns(plan, spec.examples, &batch, &carried, fields)?;
         arrays.push(label.finish());
-        for (output, field) in outputs.iter().zip(&fields[2 + carried.len() + 1..]) {
+        for (output, field) in inputs.iter().zip(&fields[2 + carried.len() + 1..]) {
             arrays.push(cast(output, field.data_type())?);
         }
         arrays.push(dates.finish());
         let keep = BooleanArray::from(keep);
         let kept = keep.true_count();
-        split.unlabeled += (rows - kept) as u64;
+        split.unlabeled += (times.len() - kept) as u64;
         // The label and dt columns are non-null in the schema: build unchecked, then keep the
         // labelled rows.
         let unfiltered = RecordBatch::try_new(nullable(&schema), arrays)?;
@@ -148,13 +201,14 @@ pub async fn compute(
         let filtered = RecordBatch::try_new(schema.clone(), filtered.columns().to_vec())?;
         add_dates(&mut split.partitions, filtered.column(schema.fields().len() - 1))?;
         split.rows += kept as u64;
-        sink.send(filtered).await?;
-    }
+        sink.send(filtered).await
+    })
+    .await?;
     Ok(split)
 }
 
 /// `schema` with every field nullable.
-fn nullable(schema: &SchemaRef) -> SchemaRef {
+pub fn nullable(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
