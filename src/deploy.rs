@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use mlsys_batch::prediction_log::{LogOptions, PredictionLog};
+use mlsys_batch::score::latest::LatestScores;
 use mlsys_deploy::log::TargetLogs;
+use mlsys_deploy::predictions::BatchPredictions;
 use mlsys_deploy::{DeployOptions, Deployment, Target};
 
 use crate::serve::{ServerArgs, load_plan};
@@ -62,19 +64,24 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
             logs.logs.insert(name.clone(), log);
         }
         let sink: Arc<dyn mlsys_deploy::PredictionSink> = Arc::new(logs.clone());
-        let deployment = Arc::new(Deployment::new(features, targets, &options, Some(sink)));
+        let plan = features.plan().clone();
+        let batch = batch_targets(&plan, &arguments.targets);
+        let predictions = batch_predictions(&plan, &directory, &batch).await?;
+        let deployment = Deployment::new(features, targets, &options, Some(sink)).with_predictions(predictions);
+        let deployment = Arc::new(deployment);
+        let places = crate::score::ScorePlaces::of(&directory, arguments.registry.as_deref());
+        let _scheduler = crate::schedule::start(plan, places, batch.clone())?;
         let events = Arc::new(|message: String| eprintln!("{message}"));
         let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, options.registry_poll, events);
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;
         let address = listener.local_addr()?;
-        println!(
-            "deploying {} on http://{address} (online store: {location}); ctrl-c stops",
-            if names.is_empty() {
-                "no realtime target".to_string()
-            } else {
-                names.join(", ")
-            }
-        );
+        let serving: Vec<String> = names.iter().chain(&batch).cloned().collect();
+        let serving = if serving.is_empty() {
+            "no target".to_string()
+        } else {
+            serving.join(", ")
+        };
+        println!("deploying {serving} on http://{address} (online store: {location}); ctrl-c stops");
         let router = mlsys_deploy::http::router(deployment.clone());
         mlsys_serve::listener::serve_router(
             listener,
@@ -91,5 +98,33 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
             }
         }
         anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The batch targets to schedule: every one, or those `--target` names.
+fn batch_targets(plan: &mlsys_compiler::plan::Plan, only: &[String]) -> Vec<String> {
+    mlsys_batch::score::batch_targets(plan)
+        .into_iter()
+        .filter(|name| only.is_empty() || only.contains(name))
+        .collect()
+}
+
+/// Each batch target's stored scores, indexed by its keys.
+async fn batch_predictions(
+    plan: &mlsys_compiler::plan::Plan,
+    directory: &std::path::Path,
+    targets: &[String],
+) -> anyhow::Result<BatchPredictions> {
+    let store = mlsys_batch::store::OfflineStore::new(directory.join(".mlsys").join("offline"));
+    let mut indexed = std::collections::BTreeMap::new();
+    for name in targets {
+        let target = mlsys_batch::score::BatchTarget::new(plan, directory, name)?;
+        let keys = target.key_columns()?;
+        let scores = LatestScores::load(&store, target.output.clone(), target.timestamp_column(), keys).await?;
+        indexed.insert(name.clone(), tokio::sync::Mutex::new(scores));
+    }
+    Ok(BatchPredictions {
+        store,
+        targets: indexed,
     })
 }

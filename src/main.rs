@@ -16,6 +16,7 @@ mod models;
 mod process_tree;
 mod project;
 mod report;
+mod schedule;
 mod score;
 mod serve;
 mod shadow_report;

@@ -255,3 +255,41 @@ fn a_paused_store_times_out_and_a_stopped_store_is_unavailable_and_both_fall_bac
     assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
     std::fs::remove_dir_all(&project).ok();
 }
+
+#[test]
+fn deploy_runs_a_batch_target_on_its_schedule_and_answers_its_latest_stored_scores() {
+    let project = crate::support::forecast_project("deploy-batch");
+    build(&project, &[]);
+    let root = project.display().to_string();
+    let server = Server::spawn(&["deploy", &root, "--port", "0"]);
+    // The run the weekly schedule had due when deploy started (a catch-up) is made and recorded.
+    let state = project.join(".mlsys/schedules/demand_weekly.json");
+    wait_until("the due run to be recorded", 120, || state.is_file());
+
+    // Scores written while deploy runs are answered at once (the table's new version is read).
+    let (status, body) = server.json("GET", "/v1/predictions/demand_weekly?site_id=site_000", "");
+    assert_eq!(status, 404, "nothing scored for the site yet: {body}");
+    stage(
+        &project,
+        &[
+            "score",
+            "demand_weekly",
+            ".",
+            "--from",
+            "2026-08-06",
+            "--to",
+            "2026-08-12",
+        ],
+    );
+    let (status, body) = server.json("GET", "/v1/predictions/demand_weekly?site_id=site_000", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["date"], "2026-08-12", "the latest example's score: {body}");
+    assert_eq!(body["model"], "demand_forecast", "{body}");
+    assert!(body["score"].as_f64().is_some_and(f64::is_finite), "{body}");
+    let (status, body) = server.json("GET", "/v1/predictions/demand_weekly?nope=1", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("site_id"), "{body}");
+    let (status, _) = server.json("GET", "/v1/predictions/nope?site_id=site_000", "");
+    assert_eq!(status, 404);
+    std::fs::remove_dir_all(&project).ok();
+}

@@ -131,6 +131,8 @@ pub fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool)
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
 /// A fresh temporary project: the forecast example's spec and its generated data (default seed).
 pub fn forecast_project(name: &str) -> PathBuf {
     let root = temporary_project(name);

@@ -21,6 +21,7 @@ use crate::error::{Reason, RequestError};
 use crate::log::{Features, PredictionRecord, PredictionSink};
 use crate::metrics::DeployMetrics;
 use crate::model::LoadedModel;
+use crate::predictions::BatchPredictions;
 use crate::shadow::{ShadowJob, ShadowQueue};
 use crate::target::Target;
 
@@ -86,6 +87,7 @@ pub struct Deployment {
     metrics: Arc<DeployMetrics>,
     shadow: Option<ShadowQueue>,
     log: Option<Arc<dyn PredictionSink>>,
+    predictions: Option<BatchPredictions>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -130,7 +132,18 @@ impl Deployment {
             metrics,
             shadow,
             log,
+            predictions: None,
         }
+    }
+
+    /// Serves the batch targets' stored scores too (`GET /v1/predictions/{target}`).
+    pub fn with_predictions(mut self, predictions: BatchPredictions) -> Deployment {
+        self.predictions = Some(predictions);
+        self
+    }
+
+    pub fn predictions(&self) -> Option<&BatchPredictions> {
+        self.predictions.as_ref()
     }
 
     pub fn plan(&self) -> &Arc<Plan> {

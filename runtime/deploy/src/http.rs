@@ -46,6 +46,7 @@ pub fn router(deployment: Arc<Deployment>) -> Router {
         .route("/v2/health/live", get(health))
         .route("/v2/health/ready", get(ready))
         .route("/v2/models/{target}/ready", get(target_ready))
+        .route("/v1/predictions/{target}", get(crate::predictions::latest))
         .route("/v2", get(oip_routes::server_metadata))
         .route("/v2/models/{target}", get(oip_routes::model_metadata))
         .route("/v2/models/{target}/infer", post(oip_routes::infer))
@@ -258,7 +259,8 @@ fn score_body(id: &str, scored: &Scored) -> String {
 async fn unknown_endpoint(request: Request) -> Response {
     let path: String = request.uri().path().chars().take(200).collect();
     error_response(&RequestError::NotFound(format!(
-        "no endpoint {path}; this server has POST /v1/score/{{target}}, POST /v2/models/{{target}}/infer, \
+        "no endpoint {path}; this server has POST /v1/score/{{target}}, GET /v1/predictions/{{target}}?key=value, \
+         POST /v2/models/{{target}}/infer, \
          GET /v2/models/{{target}}, POST /get-online-features, GET /health, /ready, /metrics"
     )))
 }

@@ -20,6 +20,7 @@
 //! - [`log`]: the records handed to the prediction log.
 //! - [`oip`]: the Open Inference Protocol v2 codec (JSON and binary tensors).
 //! - [`oip_routes`]: `/v2` metadata and inference over the codec.
+//! - [`predictions`]: the latest stored score of a batch target, by key.
 //! - [`http`]: the routes; [`metrics`]: `/metrics`; [`error`]: errors and fallback reasons.
 //!
 //! Architecture invariant: **nothing a client sends panics the server or makes it answer 500**:
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod model;
 pub mod oip;
 pub mod oip_routes;
+pub mod predictions;
 pub mod shadow;
 pub mod shadow_report;
 pub mod target;
