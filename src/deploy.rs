@@ -31,6 +31,9 @@ pub struct DeployArgs {
     /// Requests scored at once per target; more are answered 503 with `Retry-After`.
     #[arg(long, value_name = "N", default_value_t = DeployOptions::default().max_in_flight)]
     max_in_flight: usize,
+    /// ONNX Runtime's intra-op threads per scoring call of an ONNX model.
+    #[arg(long, value_name = "N", default_value_t = DeployOptions::default().onnx_threads)]
+    onnx_threads: usize,
     /// Milliseconds between reads of the registry for promotions and rollbacks.
     #[arg(long, value_name = "MS", default_value_t = DeployOptions::default().registry_poll.as_millis() as u64)]
     registry_poll: u64,
@@ -49,6 +52,7 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
     let options = DeployOptions {
         max_in_flight: arguments.max_in_flight.max(1),
         registry_poll: std::time::Duration::from_millis(arguments.registry_poll.max(10)),
+        onnx_threads: arguments.onnx_threads.max(1),
         ..DeployOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -72,7 +76,7 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let places = crate::score::ScorePlaces::of(&directory, arguments.registry.as_deref());
         let _scheduler = crate::schedule::start(plan, places, batch.clone())?;
         let events = Arc::new(|message: String| eprintln!("{message}"));
-        let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, options.registry_poll, events);
+        let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, &options, events);
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;
         let address = listener.local_addr()?;
         let serving: Vec<String> = names.iter().chain(&batch).cloned().collect();

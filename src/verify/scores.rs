@@ -24,6 +24,7 @@ pub fn served_models(plan: &Plan, registry: &Path) -> anyhow::Result<BTreeMap<St
         return Ok(models);
     }
     let registry = Registry::open(registry)?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     for (_, model) in plan.models.iter() {
         let production = registry.resolve(&model.name, &StageRef::Production)?;
         let mut versions = registry.versions(&model.name)?;
@@ -31,7 +32,7 @@ pub fn served_models(plan: &Plan, registry: &Path) -> anyhow::Result<BTreeMap<St
         let loaded = production
             .into_iter()
             .chain(versions)
-            .find_map(|version| LoadedModel::load(plan, &model.features, &version).ok());
+            .find_map(|version| LoadedModel::load(plan, &model.features, &version, threads).ok());
         if let Some(loaded) = loaded {
             models.insert(model.name.clone(), Arc::new(loaded));
         }

@@ -36,6 +36,9 @@ pub struct DeployOptions {
     /// Shadow requests waiting to be scored, per deployment; beyond it they are dropped and
     /// counted.
     pub shadow_queue: usize,
+    /// ONNX Runtime's intra-op threads per scoring call of an ONNX version. 1 by default: a
+    /// server scores many requests at once, each best on one thread.
+    pub onnx_threads: usize,
 }
 
 impl Default for DeployOptions {
@@ -44,6 +47,7 @@ impl Default for DeployOptions {
             max_in_flight: 1024,
             registry_poll: Duration::from_millis(250),
             shadow_queue: 10_000,
+            onnx_threads: 1,
         }
     }
 }

@@ -118,8 +118,14 @@ impl std::fmt::Debug for LoadedModel {
 }
 
 impl LoadedModel {
-    /// Reads and checks `version`'s artifact; `inputs` are the plan's pinned features of the model.
-    pub fn load(plan: &Plan, inputs: &[FeatureId], version: &ModelVersion) -> Result<LoadedModel, LoadError> {
+    /// Reads and checks `version`'s artifact; `inputs` are the plan's pinned features of the model;
+    /// an ONNX model's scoring calls use `onnx_threads` intra-op threads.
+    pub fn load(
+        plan: &Plan,
+        inputs: &[FeatureId],
+        version: &ModelVersion,
+        onnx_threads: usize,
+    ) -> Result<LoadedModel, LoadError> {
         let (model, number) = (version.model.clone(), version.version);
         check_features(plan, inputs, version)?;
         let task = match version.lineage.task.as_str() {
@@ -140,10 +146,12 @@ impl LoadedModel {
             source,
         })?;
         let scorer = if external {
-            let scorer = OnnxScorer::load(&bytes, inputs.len(), task).map_err(|source| LoadError::Onnx {
-                model: model.clone(),
-                version: number,
-                source,
+            let scorer = OnnxScorer::load_with_threads(&bytes, inputs.len(), task, onnx_threads).map_err(|source| {
+                LoadError::Onnx {
+                    model: model.clone(),
+                    version: number,
+                    source,
+                }
             })?;
             Scorer::Onnx(Mutex::new(scorer))
         } else {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use mlsys_compiler::plan::{FeatureId, Plan};
 use mlsys_registry::{Registry, RegistryError, StageRef};
 
-use crate::deployment::{Deployment, error_chain};
+use crate::deployment::{DeployOptions, Deployment, error_chain};
 use crate::model::LoadedModel;
 use crate::target::{ModelSlot, Target};
 
@@ -58,10 +58,12 @@ struct Failed {
 
 /// Loads every target's versions now (so `deploy` is ready when it starts listening), then
 /// starts the polling thread.
-pub fn start(deployment: Arc<Deployment>, registry: PathBuf, poll: Duration, events: EventLog) -> Watch {
+pub fn start(deployment: Arc<Deployment>, registry: PathBuf, options: &DeployOptions, events: EventLog) -> Watch {
+    let poll = options.registry_poll;
     let mut state = State {
         registry: None,
         path: registry,
+        onnx_threads: options.onnx_threads,
         failed: Vec::new(),
         events,
     };
@@ -88,6 +90,7 @@ pub fn start(deployment: Arc<Deployment>, registry: PathBuf, poll: Duration, eve
 struct State {
     registry: Option<Registry>,
     path: PathBuf,
+    onnx_threads: usize,
     failed: Vec<Failed>,
     events: EventLog,
 }
@@ -151,7 +154,7 @@ impl State {
             return;
         }
         self.failed.retain(|failed| failed.key != key);
-        match LoadedModel::load(plan, role.inputs, &version) {
+        match LoadedModel::load(plan, role.inputs, &version, self.onnx_threads) {
             Ok(model) => {
                 let message = match served {
                     Some(old) => format!("now serving {} v{} (was v{old})", role.model, version.version),

@@ -158,12 +158,11 @@ pub async fn serve(name: &str, options: DeployOptions) -> Served {
     let sink: Arc<dyn PredictionSink> = logged.clone();
     let deployment = Arc::new(Deployment::new(features, targets, &options, Some(sink)));
     let registry = directory.join("registry.db");
-    let watch = mlsys_deploy::watch::start(
-        deployment.clone(),
-        registry.clone(),
-        Duration::from_millis(10),
-        Arc::new(|_| {}),
-    );
+    let options = DeployOptions {
+        registry_poll: Duration::from_millis(10),
+        ..options
+    };
+    let watch = mlsys_deploy::watch::start(deployment.clone(), registry.clone(), &options, Arc::new(|_| {}));
     Served {
         plan,
         deployment,

@@ -115,10 +115,23 @@ pub struct OnnxScorer {
 }
 
 impl OnnxScorer {
-    /// Loads the model and checks it takes `features` inputs and gives a score for `task`.
+    /// Loads the model and checks it takes `features` inputs and gives a score for `task`; one
+    /// scoring call uses every core.
     pub fn load(bytes: &[u8], features: usize, task: Task) -> Result<OnnxScorer, OnnxRuntimeError> {
-        let environment = environment()?;
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        OnnxScorer::load_with_threads(bytes, features, task, threads)
+    }
+
+    /// [`OnnxScorer::load`] with ONNX Runtime's intra-op threads for one scoring call (a server
+    /// scoring many small batches at once is often fastest with 1).
+    pub fn load_with_threads(
+        bytes: &[u8],
+        features: usize,
+        task: Task,
+        threads: usize,
+    ) -> Result<OnnxScorer, OnnxRuntimeError> {
+        let environment = environment()?;
+        let threads = threads.max(1);
         let builder = Session::builder(environment).map_err(|error| OnnxRuntimeError::Invalid(error.to_string()))?;
         let mut builder = builder
             .with_intra_threads(threads)
