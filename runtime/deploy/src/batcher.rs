@@ -1,7 +1,9 @@
 //! Batching (`batching { max_size, max_wait }`): concurrent requests to one target are scored
 //! together. A batch starts with the first request that arrives and closes when it holds
 //! `max_size` rows or `max_wait` has passed since that request, whichever is first, so no request
-//! waits longer than `max_wait` for its batch to start. A batch holds requests on one model
+//! waits longer than `max_wait` for its batch to start. It also closes as soon as no other request
+//! to the target is in flight: nothing could join it, so waiting would only add latency (a lone
+//! client is not slowed by the window). A batch holds requests on one model
 //! version only: a request that started on another version (a hot swap between them) opens the
 //! next batch. Each caller gets its own rows' scores back.
 
@@ -33,6 +35,9 @@ pub struct Batcher {
 /// Observes each batch's row count.
 pub type BatchObserver = Arc<dyn Fn(usize) + Send + Sync>;
 
+/// How many requests to the target are in flight (each batched request is one of them).
+pub type InFlight = Arc<dyn Fn() -> usize + Send + Sync>;
+
 /// Why a batch gave no scores for a request.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -44,10 +49,15 @@ pub enum BatchError {
 
 impl Batcher {
     /// Starts the batching task on the current runtime.
-    pub fn start(max_size: u32, max_wait: Duration, observe: BatchObserver) -> Batcher {
+    pub fn start(max_size: u32, max_wait: Duration, observe: BatchObserver, in_flight: InFlight) -> Batcher {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let max_size = usize::try_from(max_size).unwrap_or(usize::MAX).max(1);
-        tokio::spawn(run(receiver, max_size, max_wait, observe));
+        let limits = Limits {
+            max_size,
+            max_wait,
+            in_flight,
+        };
+        tokio::spawn(run(receiver, limits, observe));
         Batcher { sender }
     }
 
@@ -68,7 +78,14 @@ impl Batcher {
     }
 }
 
-async fn run(mut receiver: mpsc::Receiver<Job>, max_size: usize, max_wait: Duration, observe: BatchObserver) {
+/// When a batch closes.
+struct Limits {
+    max_size: usize,
+    max_wait: Duration,
+    in_flight: InFlight,
+}
+
+async fn run(mut receiver: mpsc::Receiver<Job>, limits: Limits, observe: BatchObserver) {
     let mut carried: Option<Job> = None;
     loop {
         let first = match carried.take() {
@@ -78,7 +95,7 @@ async fn run(mut receiver: mpsc::Receiver<Job>, max_size: usize, max_wait: Durat
                 None => return,
             },
         };
-        let (batch, next) = collect(&mut receiver, first, max_size, max_wait).await;
+        let (batch, next) = collect(&mut receiver, first, &limits).await;
         carried = next;
         observe(batch.iter().map(|job| job.rows).sum());
         score_batch(batch).await;
@@ -87,17 +104,14 @@ async fn run(mut receiver: mpsc::Receiver<Job>, max_size: usize, max_wait: Durat
 
 /// The batch opened by `first`: jobs on the same version until `max_size` rows or `max_wait`.
 /// A job that does not fit is returned to open the next batch.
-async fn collect(
-    receiver: &mut mpsc::Receiver<Job>,
-    first: Job,
-    max_size: usize,
-    max_wait: Duration,
-) -> (Vec<Job>, Option<Job>) {
-    let deadline = Instant::now() + max_wait;
+async fn collect(receiver: &mut mpsc::Receiver<Job>, first: Job, limits: &Limits) -> (Vec<Job>, Option<Job>) {
+    let deadline = Instant::now() + limits.max_wait;
     let mut rows = first.rows;
     let mut batch = vec![first];
-    while rows < max_size {
-        let job = if max_wait.is_zero() {
+    while rows < limits.max_size {
+        // Requests queued here are in flight too; the others are still computing features.
+        let others = (limits.in_flight)().saturating_sub(batch.len() + receiver.len());
+        let job = if limits.max_wait.is_zero() || others == 0 {
             match receiver.try_recv() {
                 Ok(job) => job,
                 Err(_) => break,
@@ -108,7 +122,7 @@ async fn collect(
                 Ok(None) | Err(_) => break,
             }
         };
-        if !Arc::ptr_eq(&job.model, &batch[0].model) || rows + job.rows > max_size {
+        if !Arc::ptr_eq(&job.model, &batch[0].model) || rows + job.rows > limits.max_size {
             return (batch, Some(job));
         }
         rows += job.rows;

@@ -118,7 +118,12 @@ impl Deployment {
                 let wait = Duration::from_micros(batching.max_wait_micros.max(0) as u64);
                 let (name, metrics) = (target.name.clone(), metrics.clone());
                 let observe = Arc::new(move |rows| metrics.observe_batch(&name, rows));
-                batchers.insert(target.name.clone(), Batcher::start(batching.max_size, wait, observe));
+                let (permits, limit) = (target.in_flight.clone(), target.in_flight_limit());
+                let in_flight = Arc::new(move || limit.saturating_sub(permits.available_permits()));
+                batchers.insert(
+                    target.name.clone(),
+                    Batcher::start(batching.max_size, wait, observe, in_flight),
+                );
             }
         }
         let shadow = targets

@@ -61,6 +61,10 @@ fn concurrent_requests_are_batched_and_each_caller_gets_its_own_rows() {
         served.register(&model(1.0), Some(Stage::Production));
         let target = served.deployment.target("api").expect("target").clone();
         wait_for("v1 loaded", || target.primary.current().is_some()).await;
+        // Four requests still computing their features: a batch waits for them (up to
+        // `max_wait`), so the concurrent ones below coalesce. (With none in flight a batch
+        // closes at once: nothing could join it.)
+        let _computing = target.in_flight.clone().try_acquire_many_owned(4).expect("permits");
         let calls = (0..24).map(|index| {
             let (deployment, target) = (served.deployment.clone(), target.clone());
             let amount = f64::from(index) * 7.5;
