@@ -232,17 +232,18 @@ async fn caller(config: Rc<Config>, index: usize, measure_from: Instant, end: In
         }
         let outcome = connections.score(&config.mode, row).await;
         let elapsed = sent.elapsed();
-        if sent < measure_from {
-            continue;
-        }
+        let measured = sent >= measure_from;
         match outcome {
-            Ok(fallback) => {
+            Ok(fallback) if measured => {
                 tally.latencies_ns.push(elapsed.as_nanos() as u64);
                 tally.fallbacks += u64::from(fallback);
             }
+            Ok(_) => {}
             Err(error) => {
-                tally.errors += 1;
-                tally.first_error.get_or_insert_with(|| error.to_string());
+                if measured {
+                    tally.errors += 1;
+                    tally.first_error.get_or_insert_with(|| error.to_string());
+                }
                 connections = Connections::open(&config.mode).await?;
             }
         }
