@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use mlsys_batch::training::inputs::model_input;
 use mlsys_compiler::plan::Plan;
 use mlsys_deploy::LoadedModel;
 use mlsys_kernels::Value;
@@ -40,16 +41,6 @@ pub fn served_models(plan: &Plan, registry: &Path) -> anyhow::Result<BTreeMap<St
     Ok(models)
 }
 
-/// The input a training set holds, as `build` converted it for training (lang-spec §7.5).
-fn offline_input(value: &Value) -> f64 {
-    match value {
-        Value::Bool(value) => f64::from(u8::from(*value)),
-        Value::Int(value) => *value as f64,
-        Value::Float(value) => *value,
-        _ => f64::NAN,
-    }
-}
-
 /// Compares the offline and served scores of `rows` of a training split of `model`.
 pub async fn compare(
     plan: &Plan,
@@ -81,7 +72,8 @@ pub async fn compare(
     let served = model.score(&inputs, rows.len())?;
     let offline_inputs: Vec<f64> = rows
         .iter()
-        .flat_map(|row| row.offline.iter().map(offline_input))
+        // A value training could not take (none reaches a registered version) reads as missing.
+        .flat_map(|row| row.offline.iter().map(|value| model_input(value).unwrap_or(f64::NAN)))
         .collect();
     let offline = model.score_as_built(&offline_inputs, rows.len())?;
     let time_column = source.timestamp.map(|column| column as usize);

@@ -356,26 +356,29 @@ impl Deployment {
                 latency_seconds: started.elapsed().as_secs_f64(),
             });
         }
-        match (&self.shadow, target.shadow.is_some()) {
-            (Some(shadow), true) => {
-                let job = ShadowJob {
-                    target: target.clone(),
-                    records,
-                    columns: request.columns.clone(),
-                    rows: request.rows,
-                    now,
-                };
-                if let Err(job) = shadow.submit(job) {
-                    self.metrics.count_shadow_dropped(&target.name);
-                    if let Some(log) = &self.log {
-                        log.append(&target.name, job.records);
-                    }
-                }
+        // Through the shadow queue only when a shadow version can score the rows: otherwise the
+        // records go to the log as they are, without copying the request's columns.
+        let shadow = self
+            .shadow
+            .as_ref()
+            .filter(|_| inputs.is_some() && target.shadow_slot.current().is_some());
+        let Some(shadow) = shadow else {
+            if let Some(log) = &self.log {
+                log.append(&target.name, records);
             }
-            _ => {
-                if let Some(log) = &self.log {
-                    log.append(&target.name, records);
-                }
+            return;
+        };
+        let job = ShadowJob {
+            target: target.clone(),
+            records,
+            columns: request.columns.clone(),
+            rows: request.rows,
+            now,
+        };
+        if let Err(job) = shadow.submit(job) {
+            self.metrics.count_shadow_dropped(&target.name);
+            if let Some(log) = &self.log {
+                log.append(&target.name, job.records);
             }
         }
     }

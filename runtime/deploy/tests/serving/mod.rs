@@ -39,8 +39,7 @@ fn scores_have_the_bits_of_the_native_scorer_on_the_interpreters_inputs() {
             let expected = model(1.0).predict(&served.expected_inputs(user, *amount, *time));
             assert_eq!(score.to_bits(), expected.to_bits(), "{user} {amount} {time:?}");
         }
-        // The log holds each row with the inputs it was scored on (through the shadow queue: the
-        // target has a shadow stage, even with no version in it).
+        // The log holds each row with the inputs it was scored on.
         wait_for("the records", || {
             served.logged.0.lock().expect("records").len() == rows.len()
         })
