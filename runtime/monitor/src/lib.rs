@@ -1,0 +1,15 @@
+//! Monitoring (`lang-spec/grammar.md` §7.7): what a served model's inputs and scores looked like
+//! when it was trained, how far the traffic has moved from that, and how good its predictions are
+//! once their labels have arrived.
+//!
+//! The crate is pure computation and state: it reads no tables (the CLI hands it the prediction
+//! log's and the label source's rows, read by the batch engine) and links no query engine.
+//!
+//! Code map:
+//! - `distribution.rs` — [`Distribution`]: a baseline histogram (quantile bins of a number, the
+//!   categories of a bool, missing values in a bin of their own), counting values into its bins,
+//!   and [`psi`].
+
+pub mod distribution;
+
+pub use distribution::{Bins, Distribution, EMPTY_BIN_SHARE, psi};

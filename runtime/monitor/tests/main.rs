@@ -1,0 +1,3 @@
+//! The monitor crate's integration tests: one binary, a module per subject.
+
+mod distribution;
