@@ -86,6 +86,7 @@ codes! {
     MalformedOutput = "E0506", "malformed batch output location";
     ContractColumn = "E0601", "contract names a column the source lacks";
     ThresholdRange = "E0701", "monitor threshold out of range";
+    LabelMaturity = "E0702", "metric rule on labels whose maturity is not declared";
     LockedVersionChanged = "E0801", "locked feature version changed";
     ContractRemoved = "E0802", "contract removed";
     RequiredColumnRemoved = "E0803", "guaranteed column removed before its notice period ended";

@@ -13,7 +13,7 @@ use crate::syntax::ast::{self, ClauseKind, Declaration, DeclarationKind};
 use crate::syntax::literal::format_date;
 use crate::types::BaseType;
 
-const MODEL_PROPERTIES: &[&str] = &["examples", "label", "features", "algorithm", "train"];
+const MODEL_PROPERTIES: &[&str] = &["examples", "label", "label_delay", "features", "algorithm", "train"];
 const TRAIN_PROPERTIES: &[&str] = &["snapshot", "holdout", "metric", "promote_if", "approval", "seed"];
 const SERVE_PROPERTIES: &[&str] = &[
     "model", "mode", "batching", "timeout", "fallback", "shadow", "schedule", "output",
@@ -76,6 +76,7 @@ impl Checker<'_> {
             "algorithm = gbdt(trees = 100)",
             &mut self.diagnostics,
         );
+        let label_delay = properties.value("label_delay", &mut self.diagnostics);
         let train = properties.block("train", &mut self.diagnostics);
         if train.is_none() && !properties.has("train") {
             self.diagnostics.push(missing(
@@ -85,6 +86,7 @@ impl Checker<'_> {
             ));
         }
         properties.finish(&context, MODEL_PROPERTIES, &mut self.diagnostics);
+        let label_delay = label_delay.and_then(|property| duration_value(&property, &mut self.diagnostics));
 
         let examples = examples
             .and_then(|property| name_value(&property, "a source name", &mut self.diagnostics).cloned())
@@ -122,6 +124,7 @@ impl Checker<'_> {
                     doc: doc_of(&declaration.docs),
                     examples,
                     label,
+                    label_delay,
                     task,
                     pins,
                     features,

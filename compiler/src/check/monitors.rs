@@ -342,6 +342,7 @@ impl Checker<'_> {
             );
             return None;
         }
+        self.label_maturity(rule, model?)?;
         let actions = self.actions(&rule.actions)?;
         Some(MetricRule {
             metric,
@@ -356,5 +357,24 @@ impl Checker<'_> {
             relative_to_baseline: rule.relative_to_baseline,
             actions,
         })
+    }
+
+    /// A metric over labels joined from another source needs `label_delay`: without it a
+    /// prediction whose label has not arrived would be read as the default (a negative).
+    fn label_maturity(&mut self, rule: &ast::MetricRule, model: ModelId) -> Option<()> {
+        let model = self.plan.models.get(model)?;
+        if model.label.join.is_none() || model.label_delay.is_some() {
+            return Some(());
+        }
+        let message = format!(
+            "`{}` needs to know when the labels of `{}` are final",
+            rule.metric.name, model.name
+        );
+        let help = format!(
+            "declare `label_delay = 30d` (the longest wait for a `{}` row) in model `{}`: until then a prediction is pending, not a negative",
+            self.plan.sources[model.label.source].name, model.name
+        );
+        self.error(Diagnostic::new(Code::LabelMaturity, rule.metric.span, message).with_help(help));
+        None
     }
 }

@@ -493,6 +493,10 @@ pub struct Model {
     pub doc: Option<String>,
     pub examples: SourceId,
     pub label: Label,
+    /// `label_delay`: how long after an example's time its label is final (microseconds). Monitors
+    /// count a prediction in a metric only once its label is final; training does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_delay: Option<i64>,
     pub task: Task,
     pub pins: Vec<Pin>,
     /// Every pinned feature, in pin order; the model's input vector.

@@ -304,6 +304,9 @@ pub fn plan_text(plan: &Plan) -> String {
         if let Some(default) = &model.label.default {
             let _ = write!(out, " default {}", literal_text(default, RefStyle::Display));
         }
+        if let Some(delay) = model.label_delay {
+            let _ = write!(out, " final after {}", crate::syntax::literal::format_duration(delay));
+        }
         out.push('\n');
         for pin in &model.pins {
             let group = &plan.groups[pin.group];
