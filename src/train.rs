@@ -23,6 +23,7 @@ use mlsys_compiler::plan::{AlgorithmKind, Approval, Literal, MetricSide, Model, 
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
 use mlsys_kernels::interpret::{Bindings, evaluate};
+use mlsys_monitor::{Baseline, TrainingInput};
 use mlsys_registry::{FeatureInput, NewVersion, PromotionRules, Registry, Stage, StageRef, sha256_hex, store_artifact};
 use mlsys_train::{Algorithm, Dataset, GbdtParams, LinearRegressionParams, LogisticRegressionParams, TrainOptions};
 
@@ -266,6 +267,7 @@ async fn train_one(
         }
     };
     let manifest_text = serde_json::to_string_pretty(&manifest)?;
+    let baseline = monitoring_baseline(&manifest, &training, &predictions)?;
     let new = NewVersion {
         model: model.name.clone(),
         task: manifest.task.clone(),
@@ -302,6 +304,8 @@ async fn train_one(
         git_commit: git_commit(&places.project),
         trained_at: now_micros(),
         seconds: training_seconds,
+        baseline: Some(baseline),
+        trigger: None,
     };
     let registered = registry.register(&new)?;
     let approval_required = promotion_rules(model).approval_required;
@@ -407,6 +411,26 @@ enum Fitted {
 
 /// Versions registered with their ONNX file as the artifact.
 /// The promotion rules of `model`'s spec, recorded with each version it registers.
+/// What monitors compare the version's traffic with: each input over the training snapshot, the
+/// version's scores over the holdout.
+fn monitoring_baseline(
+    manifest: &Manifest,
+    training: &Dataset,
+    holdout_scores: &[f64],
+) -> anyhow::Result<serde_json::Value> {
+    let inputs: Vec<TrainingInput<'_>> = manifest
+        .features
+        .iter()
+        .zip(training.columns())
+        .map(|(feature, values)| TrainingInput {
+            name: &feature.column,
+            ty: &feature.ty,
+            values,
+        })
+        .collect();
+    Ok(serde_json::to_value(Baseline::of(&inputs, holdout_scores))?)
+}
+
 pub fn promotion_rules(model: &Model) -> PromotionRules {
     PromotionRules {
         approval_required: model.train.approval == Approval::Required,

@@ -63,6 +63,8 @@ fn new_version(seed: u32, production: Option<(u32, f64)>) -> NewVersion {
         git_commit: Some("0123abcd".to_string()),
         trained_at: TRAINED_AT,
         seconds: 3.0,
+        baseline: None,
+        trigger: None,
     }
 }
 

@@ -66,6 +66,36 @@ pub fn versions(project: &Path, model: &str) -> Vec<mlsys_registry::ModelVersion
         .expect("versions")
 }
 
+/// The monitoring baseline recorded with a version: one histogram per input over the training
+/// snapshot (bools by category), the holdout's scores, shown by `models --format json`.
+fn assert_baseline(project: &Path, version: &mlsys_registry::ModelVersion) {
+    let baseline: mlsys_monitor::Baseline =
+        serde_json::from_value(version.lineage.baseline.clone().expect("a baseline")).expect("baseline");
+    let names: Vec<&str> = version
+        .lineage
+        .features
+        .iter()
+        .map(|input| input.column.as_str())
+        .collect();
+    let baseline_names: Vec<&str> = baseline.inputs.iter().map(|input| input.name.as_str()).collect();
+    assert_eq!(baseline_names, names);
+    let manifest: serde_json::Value = serde_json::from_str(&version.lineage.training_manifest).expect("manifest");
+    let rows = manifest["snapshot"]["rows"].as_u64().expect("snapshot rows");
+    for input in &baseline.inputs {
+        assert_eq!(input.distribution.total(), rows, "{}", input.name);
+    }
+    let foreign = baseline
+        .inputs
+        .iter()
+        .find(|input| input.name.ends_with("foreign"))
+        .expect("foreign");
+    assert_eq!(foreign.distribution.bins, mlsys_monitor::Bins::bool());
+    assert!(baseline.score.total() > 0);
+    let listed = mlsysc(project, &["models", "--format", "json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("models json");
+    assert!(listed.to_string().contains("\"baseline\""), "{listed}");
+}
+
 #[test]
 fn fraud_models_are_trained_compared_with_production_and_reproducible() {
     let project = crate::support::fraud_project("train");
@@ -84,6 +114,7 @@ fn fraud_models_are_trained_compared_with_production_and_reproducible() {
     for metric in ["auc", "logloss", "accuracy", "f1"] {
         assert!(v1.lineage.metrics.contains_key(metric), "{metric}");
     }
+    assert_baseline(&project, v1);
     assert!(Path::new(&v1.lineage.artifact.path).exists());
     assert!(
         v1.lineage

@@ -6,10 +6,15 @@
 //! log's and the label source's rows, read by the batch engine) and links no query engine.
 //!
 //! Code map:
+//! - `baseline.rs` — [`Baseline`]: the histograms recorded with a version when it is trained
+//!   (each input over the training snapshot, the score over the holdout), stored in the registry.
 //! - `distribution.rs` — [`Distribution`]: a baseline histogram (quantile bins of a number, the
 //!   categories of a bool, missing values in a bin of their own), counting values into its bins,
 //!   and [`psi`].
 
+pub mod baseline;
 pub mod distribution;
+
+pub use baseline::{Baseline, DEFAULT_BINS, InputBaseline, TrainingInput};
 
 pub use distribution::{Bins, Distribution, EMPTY_BIN_SHARE, psi};

@@ -97,3 +97,31 @@ proptest! {
         prop_assert_eq!(back, distribution);
     }
 }
+
+#[test]
+fn a_baseline_bins_bools_as_categories_and_numbers_by_deciles() {
+    use mlsys_monitor::{Baseline, TrainingInput};
+    let amounts: Vec<f64> = (0..1000).map(f64::from).collect();
+    let flags: Vec<f64> = (0..1000).map(|index| f64::from(index % 3 == 0)).collect();
+    let inputs = [
+        TrainingInput {
+            name: "amount",
+            ty: "float64",
+            values: &amounts,
+        },
+        TrainingInput {
+            name: "foreign",
+            ty: "bool?",
+            values: &flags,
+        },
+    ];
+    let baseline = Baseline::of(&inputs, &[0.1, 0.2, 0.9]);
+    assert_eq!(baseline.input("foreign").map(|d| d.bins.clone()), Some(Bins::bool()));
+    assert_eq!(
+        baseline.input("foreign").map(|d| d.counts.clone()),
+        Some(vec![666, 334, 0, 0])
+    );
+    let amount = baseline.input("amount").expect("amount");
+    assert_eq!(amount.counts, [vec![100; 10], vec![0]].concat());
+    assert_eq!(baseline.score.total(), 3);
+}

@@ -21,6 +21,7 @@
 //! #     promote_if: None, promotable: true,
 //! #     promotion_rules: Some(PromotionRules { approval_required: true }),
 //! #     artifact: artifact.clone(), onnx: None, git_commit: None, trained_at: 0, seconds: 1.0,
+//! #     baseline: None, trigger: None,
 //! # };
 //! // `new_version` fills a NewVersion: lineage, metrics, the artifact and the promotion rules of
 //! // the model's spec (here `approval = required`), which the registry enforces from then on.

@@ -24,9 +24,9 @@ pub(crate) fn insert_version(
             training_manifest, training_fingerprint, inputs_fingerprint, algorithm, hyperparameters,
             metric, production_version, has_production_metrics, promote_if, promotable,
             artifact_path, artifact_sha256, artifact_bytes, onnx_path, onnx_sha256, onnx_bytes,
-            git_commit, trained_at, seconds, approval_required
+            git_commit, trained_at, seconds, approval_required, trigger
         ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+                  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
         params![
             new.model,
             version,
@@ -56,8 +56,15 @@ pub(crate) fn insert_version(
             new.trained_at,
             new.seconds,
             new.promotion_rules.map(|rules| rules.approval_required),
+            new.trigger.as_ref().map(serde_json::Value::to_string),
         ],
     )?;
+    if let Some(baseline) = &new.baseline {
+        connection.execute(
+            "INSERT INTO version_baselines (model, version, baseline) VALUES (?1, ?2, ?3)",
+            params![new.model, version, baseline.to_string()],
+        )?;
+    }
     let mut insert_feature = connection.prepare(
         "INSERT INTO version_features (model, version, position, column_name, type, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -100,7 +107,8 @@ struct VersionRow {
 const VERSION_COLUMNS: &str = "model, version, stage, registered_at, task, spec_hash, plan_hash, training_set,
     training_manifest, training_fingerprint, inputs_fingerprint, algorithm, hyperparameters, metric,
     production_version, has_production_metrics, promote_if, promotable, artifact_path, artifact_sha256,
-    artifact_bytes, onnx_path, onnx_sha256, onnx_bytes, git_commit, trained_at, seconds, approval_required";
+    artifact_bytes, onnx_path, onnx_sha256, onnx_bytes, git_commit, trained_at, seconds, approval_required,
+    trigger";
 
 fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
     let onnx_path: Option<String> = row.get(21)?;
@@ -146,8 +154,20 @@ fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
             git_commit: row.get(24)?,
             trained_at: row.get(25)?,
             seconds: row.get::<_, Option<f64>>(26)?.unwrap_or(f64::NAN),
+            baseline: None,
+            trigger: json_column(row, 28)?,
         },
     })
+}
+
+/// A JSON text column as a value (NULL: none).
+fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<serde_json::Value>> {
+    let Some(text) = row.get::<_, Option<String>>(index)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error)))
 }
 
 /// Which versions of a model to read.
@@ -225,6 +245,17 @@ pub(crate) fn load_versions(
             .insert(row.get(1)?, value.unwrap_or(f64::NAN));
     }
 
+    let mut baselines: BTreeMap<u32, serde_json::Value> = BTreeMap::new();
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT version, baseline FROM version_baselines WHERE {filter}"
+    ))?;
+    let mut query = statement.query(params![model, selected])?;
+    while let Some(row) = query.next()? {
+        if let Some(baseline) = json_column(row, 1)? {
+            baselines.insert(row.get(0)?, baseline);
+        }
+    }
+
     let mut approvals: BTreeMap<u32, Vec<Approval>> = BTreeMap::new();
     let mut statement = connection.prepare_cached(&format!(
         "SELECT version, approved_by, approved_at, note FROM approvals WHERE {filter} ORDER BY id"
@@ -246,6 +277,7 @@ pub(crate) fn load_versions(
                 .remove(&(row.version, "version".to_string()))
                 .unwrap_or_default();
             lineage.reported_metrics = reported.remove(&row.version).unwrap_or_default();
+            lineage.baseline = baselines.remove(&row.version);
             lineage.production_metrics = row.has_production_metrics.then(|| {
                 metrics
                     .remove(&(row.version, "production".to_string()))

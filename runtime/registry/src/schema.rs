@@ -132,6 +132,17 @@ const MIGRATIONS: &[&str] = &[
     "UPDATE approvals SET approved_by = TRIM(approved_by);
     DELETE FROM approvals WHERE id NOT IN (SELECT MIN(id) FROM approvals GROUP BY model, version, approved_by);
     CREATE UNIQUE INDEX one_approval_per_approver ON approvals (model, version, approved_by);",
+    // 5: what monitors compare traffic with (the inputs' and the score's histograms when the
+    // version was trained, as JSON), and what started a retraining (a monitor's rule and values).
+    // Versions registered before have neither.
+    "CREATE TABLE version_baselines (
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        baseline TEXT NOT NULL,
+        PRIMARY KEY (model, version),
+        FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
+    ) WITHOUT ROWID;
+    ALTER TABLE model_versions ADD COLUMN trigger TEXT;",
 ];
 
 /// The schema version this code reads and writes.

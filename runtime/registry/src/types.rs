@@ -179,6 +179,14 @@ pub struct NewVersion {
     pub trained_at: i64,
     /// Training time in seconds.
     pub seconds: f64,
+    /// The monitoring baseline (`mlsys_monitor::Baseline` as JSON): the inputs' and the score's
+    /// histograms when the version was trained. `None` for versions registered without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<serde_json::Value>,
+    /// What started the training when it was not a build: a monitor's rule and the values that
+    /// fired it (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<serde_json::Value>,
 }
 
 /// The rules a promotion of a version must satisfy, recorded with the version when it is

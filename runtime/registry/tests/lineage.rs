@@ -53,6 +53,8 @@ fn lineage_round_trips_exactly() {
     new.promotable = false;
     new.git_commit = None;
     new.trained_at = -5;
+    new.baseline = Some(serde_json::json!({"inputs": [{"name": "amount", "counts": [1, 2, 0]}], "score": 0.25}));
+    new.trigger = Some(serde_json::json!({"monitor": "fraud_health", "auc": 0.61}));
     let registered = registry.register(&new).expect("register v2");
     assert_eq!(registered.lineage, new);
 
@@ -93,6 +95,7 @@ fn optional_lineage_and_nan_metrics_round_trip() {
     assert_eq!(stored.lineage.onnx, None);
     assert_eq!(stored.lineage.promote_if, None);
     assert!(stored.lineage.features.is_empty());
+    assert_eq!((&stored.lineage.baseline, &stored.lineage.trigger), (&None, &None));
     let first = registry.version("fraud", 1).expect("read").expect("v1");
     assert_eq!(first.lineage.production_metrics, None);
     assert_eq!(first.lineage.features.len(), 3);

@@ -13,10 +13,11 @@ const APPLICATION_ID: i64 = 0x6d6c_7372;
 /// migrations (newest first) and forgets them.
 fn downgrade(path: &Path, version: i64) {
     // Entry `i` undoes migration `i + 2`.
-    const UNDO: [&str; 3] = [
+    const UNDO: [&str; 4] = [
         "DROP TABLE reported_metrics;",
         "ALTER TABLE model_versions DROP COLUMN approval_required;",
         "DROP INDEX one_approval_per_approver;",
+        "DROP TABLE version_baselines; ALTER TABLE model_versions DROP COLUMN trigger;",
     ];
     assert_eq!(
         UNDO.len() as i64 + 1,

@@ -90,6 +90,8 @@ pub fn new_version(model: &str, seed: u32) -> NewVersion {
         git_commit: Some(format!("{seed:040x}")),
         trained_at: 1_790_000_000_000_000 + i64::from(seed),
         seconds: 12.5 + value,
+        baseline: None,
+        trigger: None,
     }
 }
 

@@ -252,6 +252,8 @@ impl Served {
                 git_commit: None,
                 trained_at: 0,
                 seconds: 1.0,
+                baseline: None,
+                trigger: None,
             })
             .expect("registered")
             .version;
