@@ -426,6 +426,33 @@ pub struct Label {
     pub expr: Option<ExprId>,
 }
 
+impl Model {
+    /// The examples columns whose values find a prediction's label (lang-spec §7.7, the label
+    /// key): a joined label's key column; for a label on the example's own columns, the
+    /// timestamp and the columns holding the keys of the pinned groups' entities, in column order.
+    pub fn label_key_columns(&self, plan: &Plan) -> Vec<ColumnIndex> {
+        if let Some((example_key, _)) = self.label.join {
+            return vec![example_key];
+        }
+        let source = &plan.sources[self.examples];
+        let mut columns: Vec<ColumnIndex> = source.timestamp.into_iter().collect();
+        for pin in &self.pins {
+            let Some(entity) = plan.groups[pin.group].entity else {
+                continue;
+            };
+            columns.extend(
+                plan.entities[entity]
+                    .keys
+                    .iter()
+                    .filter_map(|key| source.column_index(&key.name)),
+            );
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+}
+
 impl Label {
     /// The columns of the example row the label is made of: the label column of the examples
     /// source, or every column a label expression reads; none for a label joined from another

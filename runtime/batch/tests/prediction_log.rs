@@ -12,10 +12,11 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::prelude::SessionContext;
 use mlsys_batch::prediction_log::{
-    FallbackReason, Features, LogOptions, PredictionLog, PredictionLogError, PredictionRecord,
+    FallbackReason, Features, LogOptions, PredictionLog, PredictionLogError, PredictionRecord, label_key,
 };
 use mlsys_batch::store::{OfflineStore, TableLocation};
 use mlsys_compiler::syntax::literal::{MICROS_PER_DAY, days_from_civil};
+use mlsys_kernels::Value;
 
 use crate::support::Project;
 
@@ -38,6 +39,8 @@ fn record(n: u64, time: i64) -> PredictionRecord {
     PredictionRecord {
         request_id: format!("req-{n}"),
         time,
+        example_time: time - 1_000,
+        label_key: Some(label_key(&[Value::String(format!("txn-{n}").into())])),
         model: "fraud".to_string(),
         version: Some(3),
         features: Features::new(names(&["amount", "count_1h"]), vec![n as f64 * 0.1, 1.0]).expect("features"),
@@ -75,6 +78,8 @@ struct Logged {
     shadow_score: Option<u64>,
     fallback: Option<String>,
     latency_seconds: u64,
+    example_time: i64,
+    label_key: Option<String>,
     dt: String,
 }
 
@@ -93,6 +98,8 @@ impl Logged {
             shadow_score: record.shadow_score.map(f64::to_bits),
             fallback: record.fallback.map(|reason| reason.as_str().to_string()),
             latency_seconds: record.latency_seconds.to_bits(),
+            example_time: record.example_time,
+            label_key: record.label_key.clone(),
             dt: dt.to_string(),
         }
     }
@@ -111,6 +118,17 @@ async fn logged(table: &TableLocation) -> Vec<Logged> {
         let column =
             |name: &str, data_type: &DataType| cast(batch.column_by_name(name).expect(name), data_type).expect("cast");
         let text = |name: &str| column(name, &DataType::Utf8);
+        let label_keys = text("label_key");
+        let label_keys = label_keys.as_any().downcast_ref::<StringArray>().expect("utf8").clone();
+        let example_time = column(
+            "example_time",
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        );
+        let example_time = example_time
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .expect("example_time")
+            .clone();
         let (request_id, target, model, features, fallback, dt) = (
             text("request_id"),
             text("target"),
@@ -153,6 +171,8 @@ async fn logged(table: &TableLocation) -> Vec<Logged> {
                 shadow_score: shadow_score.is_valid(row).then(|| shadow_score.value(row).to_bits()),
                 fallback: fallback.is_valid(row).then(|| fallback.value(row).to_string()),
                 latency_seconds: latency.value(row).to_bits(),
+                example_time: example_time.value(row),
+                label_key: label_keys.is_valid(row).then(|| label_keys.value(row).to_string()),
                 dt: dt.value(row).to_string(),
             });
         }
@@ -224,6 +244,7 @@ async fn appended_rows_read_back_exactly_partitioned_by_day_across_midnight() {
     };
     let at_midnight = PredictionRecord {
         version: None,
+        label_key: None,
         fallback: Some(FallbackReason::NoModel),
         score: -0.0,
         latency_seconds: 1e-7,
@@ -598,4 +619,20 @@ print(len(numbers))
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The label key is one text per value tuple, whichever engine read the values.
+#[test]
+fn label_keys_are_canonical_json_arrays() {
+    let key = label_key(&[
+        Value::String("t\"1".into()),
+        Value::Int(-3),
+        Value::Float(0.1),
+        Value::Float(f64::NAN),
+        Value::Bool(true),
+        Value::Null,
+        Value::Date(20_000),
+        Value::Timestamp(1_700_000_000_000_000),
+    ]);
+    assert_eq!(key, r#"["t\"1",-3,0.1,"NaN",true,null,20000,1700000000000000]"#);
 }

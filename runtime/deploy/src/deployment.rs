@@ -346,6 +346,8 @@ impl Deployment {
             records.push(PredictionRecord {
                 request_id: request.request_id.clone(),
                 time: now,
+                example_time: target.example_time(&request.columns, row, now),
+                label_key: target.label_key(&request.columns, row),
                 model: scored.model.clone(),
                 version: scored.version.map(i64::from),
                 features,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mlsys_compiler::plan::walk::row_columns_read;
 use mlsys_compiler::plan::{
-    Batching, ColumnIndex, ExprId, FeatureId, ModelRef, Plan, ServeId, ServeMode, SourceId, Stage,
+    Batching, ColumnIndex, ExprId, FeatureId, Model, ModelRef, Plan, ServeId, ServeMode, SourceId, Stage,
 };
 use mlsys_compiler::types::Type;
 use mlsys_kernels::Value;
@@ -99,6 +99,11 @@ pub struct Target {
     pub input_names: Arc<[String]>,
     pub features: Arc<FeatureSet>,
     pub fields: Vec<RequestField>,
+    /// The request field holding the examples source's timestamp, if the request carries it.
+    pub time_field: Option<usize>,
+    /// The request fields whose values make a row's label key (lang-spec §7.7): the label's join
+    /// column, or for a label on the example's own columns every field.
+    pub label_key_fields: Vec<usize>,
     pub fallback: Option<Fallback>,
     pub timeout: Option<Duration>,
     pub batching: Option<Batching>,
@@ -196,6 +201,7 @@ impl Target {
                 }
             }
         }
+        let (time_field, label_key_fields) = label_fields(plan, model, &mut fields);
         let shadow_inputs = serve
             .shadow
             .map(|shadow| plan.models[shadow.model].features.clone())
@@ -211,6 +217,8 @@ impl Target {
             input_names,
             features: set,
             fields,
+            time_field,
+            label_key_fields,
             fallback,
             timeout: serve
                 .timeout_micros
@@ -223,6 +231,24 @@ impl Target {
         })
     }
 
+    /// The time request row `row` is scored at: its timestamp field, or `now`.
+    pub fn example_time(&self, columns: &[Vec<Value>], row: usize, now: i64) -> i64 {
+        match self.time_field.and_then(|field| columns.get(field)?.get(row)) {
+            Some(Value::Timestamp(micros)) => *micros,
+            _ => now,
+        }
+    }
+
+    /// The label key of request row `row`; `None` when a key value is missing (null).
+    pub fn label_key(&self, columns: &[Vec<Value>], row: usize) -> Option<String> {
+        let values: Option<Vec<Value>> = self
+            .label_key_fields
+            .iter()
+            .map(|field| columns.get(*field)?.get(row).filter(|value| !value.is_null()).cloned())
+            .collect();
+        values.map(|values| mlsys_batch::prediction_log::label_key(&values))
+    }
+
     /// The most requests scored at once.
     pub fn in_flight_limit(&self) -> usize {
         self.max_in_flight
@@ -232,6 +258,29 @@ impl Target {
     pub fn is_ready(&self) -> bool {
         self.fallback.is_some() || self.primary.current().is_some()
     }
+}
+
+/// The request fields a prediction's label is found by ([`Model::label_key_columns`]), and the
+/// timestamp's field. Those the features do not read are added as optional fields: a client may
+/// send them (a row without its key is logged without a label key).
+fn label_fields(plan: &Plan, model: &Model, fields: &mut Vec<RequestField>) -> (Option<usize>, Vec<usize>) {
+    let source = &plan.sources[model.examples];
+    let mut field_of = |column: ColumnIndex| {
+        let definition = &source.columns[column as usize];
+        if let Some(index) = fields.iter().position(|field| field.name == definition.name) {
+            return index;
+        }
+        fields.push(RequestField {
+            name: definition.name.clone(),
+            ty: definition.ty,
+            optional: true,
+            feature_field: None,
+        });
+        fields.len() - 1
+    };
+    let time_field = source.timestamp.map(&mut field_of);
+    let key = model.label_key_columns(plan).into_iter().map(field_of).collect();
+    (time_field, key)
 }
 
 /// A plan's model reference as the registry's (name, stage).

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-pub use record::{FallbackReason, Features, PredictionRecord, schema, timestamp_micros};
+pub use record::{FallbackReason, Features, PredictionRecord, label_key, schema, timestamp_micros};
 
 use crate::error::BatchError;
 use crate::store::{OfflineStore, TableLocation};

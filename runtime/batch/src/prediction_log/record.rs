@@ -22,6 +22,12 @@ pub struct PredictionRecord {
     /// When the row was scored: microseconds since 1970-01-01T00:00:00 UTC
     /// ([`timestamp_micros`]). Its UTC day is the row's `dt` partition.
     pub time: i64,
+    /// The time the row was scored at: the request's value of the examples source's timestamp,
+    /// or `time` when the request left it out. Monitors count the row in this time's period.
+    pub example_time: i64,
+    /// The [`label_key`] of the row: what finds its label once it arrives; `None` when the
+    /// request did not carry it.
+    pub label_key: Option<String>,
     /// The target's model.
     pub model: String,
     /// The model version that scored the row; `None` when a fallback answered without a model.
@@ -114,6 +120,30 @@ impl Features {
     }
 }
 
+/// The text that matches a prediction with its label: the values of the label's key columns
+/// (lang-spec §7.7) as a JSON array — strings as JSON strings, integers, dates (days) and
+/// timestamps (microseconds) as integers, floats in their shortest exact form, `null`. The same
+/// values give the same text whichever engine read them.
+pub fn label_key(values: &[mlsys_kernels::Value]) -> String {
+    use mlsys_kernels::Value;
+    let items: Vec<serde_json::Value> = values
+        .iter()
+        .map(|value| match value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(flag) => serde_json::Value::Bool(*flag),
+            Value::Int(integer) => (*integer).into(),
+            Value::Float(float) => serde_json::Number::from_f64(*float).map_or_else(
+                || serde_json::Value::String(float.to_string()),
+                serde_json::Value::Number,
+            ),
+            Value::String(text) => serde_json::Value::String(text.to_string()),
+            Value::Date(days) => (*days).into(),
+            Value::Timestamp(micros) | Value::Duration(micros) => (*micros).into(),
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
 /// Microseconds since 1970-01-01T00:00:00 UTC of `time` (negative before it), the
 /// [`PredictionRecord::time`] of a row scored at `time`.
 pub fn timestamp_micros(time: SystemTime) -> i64 {
@@ -141,6 +171,12 @@ pub fn schema() -> SchemaRef {
         Field::new("shadow_score", DataType::Float64, true),
         Field::new("fallback", DataType::Utf8, true),
         Field::new("latency_seconds", DataType::Float64, false),
+        Field::new(
+            "example_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+            false,
+        ),
+        Field::new("label_key", DataType::Utf8, true),
         Field::new(DATE_PARTITION, DataType::Utf8, false),
     ]))
 }
@@ -174,6 +210,13 @@ pub(super) fn batch(target: &str, records: &[PredictionRecord]) -> Result<Record
             records.iter().map(|record| record.fallback.map(FallbackReason::as_str)),
         )),
         floats(|record| Some(record.latency_seconds)),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(records.iter().map(|record| record.example_time))
+                .with_timezone(UTC),
+        ),
+        Arc::new(StringArray::from_iter(
+            records.iter().map(|record| record.label_key.as_deref()),
+        )),
         Arc::new(StringArray::from_iter_values(
             records
                 .iter()
