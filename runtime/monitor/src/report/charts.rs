@@ -108,7 +108,7 @@ fn value_ticks(chart: &LineChart<'_>) -> Ticks {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), value| {
             (low.min(value), high.max(value))
         });
-    if low > high {
+    if low > high || (chart.from_zero && high == 0.0) {
         return Ticks::new(0.0, 1.0, 4);
     }
     // Room above the largest value; within ±1e300 the span cannot overflow.

@@ -222,3 +222,20 @@ fn section_between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let to = rest.find(end).unwrap_or(rest.len());
     &rest[..to]
 }
+
+#[test]
+fn value_axes_have_round_ticks_covering_the_values() {
+    let html = render(&fraud());
+    let overview = section_between(&html, "aria-label=\"Largest PSI", "</svg>");
+    for tick in ["0.0", "0.1", "0.2", "0.3", "0.4"] {
+        assert!(
+            overview.contains(&format!("text-anchor=\"end\">{tick}</text>")),
+            "{tick}"
+        );
+    }
+    assert!(overview.contains(">threshold 0.200</text>"));
+    // Values near the largest floats still get an axis that reaches them.
+    let html = render(&hostile());
+    let metric = section_between(&html, "per window, ", "</svg>");
+    assert!(metric.contains("e300</text>"), "{metric}");
+}
