@@ -1,8 +1,9 @@
 //! The history section: alerts fired, repeated and resolved, and retrains, newest first.
 
+use super::format::count;
 use super::format::{escape, time};
 use super::html::{note, table};
-use super::model::{Delivery, EventKind, HistoryEvent};
+use super::model::{Delivery, DeliveryState, EventKind, HistoryEvent};
 
 const MAX_EVENTS: usize = 200;
 
@@ -25,7 +26,7 @@ pub fn section(history: &[HistoryEvent]) -> String {
                 kind(event.kind),
                 format!("<code>{}</code>", escape(&event.rule)),
                 format!("<span class=\"name\">{}</span>", escape(&event.summary)),
-                delivery(&event.delivery),
+                deliveries(&event.deliveries),
             ]
         })
         .collect();
@@ -45,11 +46,28 @@ fn kind(kind: EventKind) -> String {
     format!("<span class=\"pill {class}\">{text}</span>")
 }
 
-fn delivery(delivery: &Delivery) -> String {
-    match delivery {
-        Delivery::Delivered => "delivered".into(),
-        Delivery::Pending => "<span class=\"muted\">pending</span>".into(),
-        Delivery::Failed { reason } => format!("<span class=\"bad-text\">failed: {}</span>", escape(reason)),
-        Delivery::NotSent => "<span class=\"muted\">recorded, no channel</span>".into(),
+/// One line per destination: `slack:#fraud-oncall: delivered`.
+fn deliveries(deliveries: &[Delivery]) -> String {
+    if deliveries.is_empty() {
+        return "<span class=\"muted\">recorded, no channel</span>".into();
     }
+    let lines: Vec<String> = deliveries.iter().map(delivery).collect();
+    lines.join("<br>")
+}
+
+fn delivery(delivery: &Delivery) -> String {
+    let (class, state) = match delivery.state {
+        DeliveryState::Delivered => ("", "delivered"),
+        DeliveryState::Pending => ("muted", "pending"),
+        DeliveryState::Overdue => ("bad-text", "overdue"),
+        DeliveryState::Failed => ("bad-text", "failed"),
+    };
+    let mut text = format!("{}: {state}", delivery.channel);
+    if delivery.attempts > 1 || delivery.state != DeliveryState::Delivered {
+        text.push_str(&format!(", {} attempts", count(u64::from(delivery.attempts))));
+    }
+    if let Some(error) = &delivery.last_error {
+        text.push_str(&format!("; last error: {error}"));
+    }
+    format!("<span class=\"name {class}\">{}</span>", escape(&text))
 }

@@ -46,7 +46,7 @@ mod svg;
 pub use drift::{MAX_DISTRIBUTION_CHARTS, MAX_FEATURE_CHARTS};
 pub use format::escape;
 pub use model::{
-    Delivery, DistributionComparison, DriftPeriod, DriftRuleReport, EventKind, FeaturePsi, HistoryEvent,
+    Delivery, DeliveryState, DistributionComparison, DriftPeriod, DriftRuleReport, EventKind, FeaturePsi, HistoryEvent,
     MetricRuleReport, MetricStatus, MetricWindow, PeriodStatus, Report, ShadowReport,
 };
 

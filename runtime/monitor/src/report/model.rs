@@ -172,7 +172,8 @@ pub struct HistoryEvent {
     pub rule: String,
     /// One line: what crossed, by how much, or what a retrain produced.
     pub summary: String,
-    pub delivery: Delivery,
+    /// Where it went: an alert's channels (none: recorded only), a retrain's run.
+    pub deliveries: Vec<Delivery>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -185,15 +186,25 @@ pub enum EventKind {
     Retrain,
 }
 
-/// Whether the event's action reached its destination (the channels, or the trainer).
+/// One destination of an event and how far it got.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum Delivery {
+pub struct Delivery {
+    /// The channel's label as the alert outbox shows it (secrets already reduced), or `retrain`.
+    pub channel: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// The last failure, if any (kept after a later success).
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
     Delivered,
+    /// Not yet: waiting for its next attempt.
     Pending,
-    Failed {
-        reason: String,
-    },
-    /// Recorded only: no channel to send to.
-    NotSent,
+    /// Still failing long after the first attempt (and still retried).
+    Overdue,
+    /// Given up: a retrain that failed.
+    Failed,
 }

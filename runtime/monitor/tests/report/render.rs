@@ -211,7 +211,7 @@ fn the_view_model_serializes_as_json() {
     assert_eq!(json["drift"][0]["periods"][0]["status"]["kind"], "evaluated");
     let fraud = serde_json::to_value(fraud()).expect("serializes");
     assert_eq!(fraud["metrics"][0]["windows"][29]["status"]["kind"], "pending");
-    assert_eq!(fraud["history"][2]["delivery"]["state"], "failed");
+    assert_eq!(fraud["history"][2]["deliveries"][0]["state"], "overdue");
     assert_eq!(fraud["drift"][0]["comparison"], "greater");
 }
 
@@ -238,4 +238,18 @@ fn value_axes_have_round_ticks_covering_the_values() {
     let html = render(&hostile());
     let metric = section_between(&html, "per window, ", "</svg>");
     assert!(metric.contains("e300</text>"), "{metric}");
+}
+
+#[test]
+fn history_lists_events_newest_first_with_each_delivery() {
+    let html = render(&fraud());
+    let history = section_between(&html, "<h2>History</h2>", "</section>");
+    let retrain = history.find("fraud_model v4 registered").expect("the retrain");
+    let fired = history.find("amount_mean_7d PSI 0.214").expect("the first alert");
+    assert!(retrain < fired, "newest first");
+    assert!(history.contains(
+        "<span class=\"name bad-text\">slack:#fraud-oncall: overdue, 7 attempts; last error: 503 Service Unavailable</span>"
+    ));
+    assert!(history.contains("email:ml@example.com: delivered, 2 attempts; last error: connection reset"));
+    assert!(history.contains("recorded, no channel"));
 }

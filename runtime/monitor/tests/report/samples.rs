@@ -4,7 +4,7 @@
 use mlsys_compiler::plan::Comparison;
 use mlsys_compiler::syntax::literal::{MICROS_PER_DAY, days_from_civil};
 use mlsys_monitor::report::{
-    Delivery, DistributionComparison, DriftPeriod, DriftRuleReport, EventKind, FeaturePsi, HistoryEvent,
+    Delivery, DeliveryState, DistributionComparison, DriftPeriod, DriftRuleReport, EventKind, FeaturePsi, HistoryEvent,
     MetricRuleReport, MetricStatus, MetricWindow, PeriodStatus, Report, ShadowReport,
 };
 use mlsys_monitor::{Bins, Distribution};
@@ -155,54 +155,75 @@ fn fraud_shadow() -> ShadowReport {
 fn fraud_history() -> Vec<HistoryEvent> {
     let rule = "drift psi > 0.2 on features every 1d => alert";
     let auc = "metric auc over 7d < 0.85 * baseline => alert, retrain";
+    let delivered = || vec![delivery("slack:#fraud-oncall", DeliveryState::Delivered, 1, None)];
     vec![
         event(
             day(17),
             EventKind::AlertFired,
             rule,
             "amount_mean_7d PSI 0.214",
-            Delivery::Delivered,
+            delivered(),
         ),
         event(
             day(18),
             EventKind::AlertRepeated,
             rule,
             "amount_mean_7d PSI 0.233",
-            Delivery::Delivered,
+            delivered(),
         ),
         event(
             day(22),
             EventKind::AlertFired,
             auc,
             "auc 0.784 < 0.791",
-            Delivery::Failed {
-                reason: "slack: 503 Service Unavailable".into(),
-            },
+            vec![
+                delivery(
+                    "slack:#fraud-oncall",
+                    DeliveryState::Overdue,
+                    7,
+                    Some("503 Service Unavailable"),
+                ),
+                delivery(
+                    "email:ml@example.com",
+                    DeliveryState::Delivered,
+                    2,
+                    Some("connection reset"),
+                ),
+            ],
         ),
         event(
             day(22),
             EventKind::Retrain,
             auc,
             "fraud_model v4 registered, promote_if failed",
-            Delivery::Delivered,
+            vec![delivery("retrain", DeliveryState::Delivered, 1, None)],
         ),
         event(
             day(9),
             EventKind::AlertResolved,
             rule,
             "txn_count_1d back under 0.2",
-            Delivery::Pending,
+            Vec::new(),
         ),
     ]
 }
 
-pub fn event(at_micros: i64, kind: EventKind, rule: &str, summary: &str, delivery: Delivery) -> HistoryEvent {
+pub fn delivery(channel: &str, state: DeliveryState, attempts: u32, last_error: Option<&str>) -> Delivery {
+    Delivery {
+        channel: channel.into(),
+        state,
+        attempts,
+        last_error: last_error.map(String::from),
+    }
+}
+
+pub fn event(at_micros: i64, kind: EventKind, rule: &str, summary: &str, deliveries: Vec<Delivery>) -> HistoryEvent {
     HistoryEvent {
         at_micros,
         kind,
         rule: rule.into(),
         summary: summary.into(),
-        delivery,
+        deliveries,
     }
 }
 
@@ -266,7 +287,12 @@ pub fn hostile() -> Report {
             EventKind::Retrain,
             HOSTILE,
             ATTRIBUTE_BREAKER,
-            Delivery::Failed { reason: HOSTILE.into() },
+            vec![delivery(
+                HOSTILE,
+                DeliveryState::Failed,
+                u32::MAX,
+                Some(ATTRIBUTE_BREAKER),
+            )],
         )],
     }
 }
