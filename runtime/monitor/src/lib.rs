@@ -11,9 +11,12 @@
 //! - `distribution.rs` — [`Distribution`]: a baseline histogram (quantile bins of a number, the
 //!   categories of a bool, missing values in a bin of their own), counting values into its bins,
 //!   and [`psi`].
+//! - `report/` — the monitor's self-contained HTML report: a view model ([`report::Report`]) in,
+//!   one page of inline CSS and SVG out ([`report::render`]).
 
 pub mod baseline;
 pub mod distribution;
+pub mod report;
 
 pub use baseline::{Baseline, DEFAULT_BINS, InputBaseline, TrainingInput};
 

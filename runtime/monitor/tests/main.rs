@@ -1,3 +1,4 @@
 //! The monitor crate's integration tests: one binary, a module per subject.
 
 mod distribution;
+mod report;
