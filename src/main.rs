@@ -13,6 +13,7 @@ mod fmt;
 mod lsp;
 mod materialize;
 mod models;
+mod monitor;
 mod process_tree;
 mod project;
 mod report;
@@ -126,6 +127,9 @@ regression), and the PSI between the two score distributions. --format json for 
 1 when no request has both scores."
     )]
     ShadowReport(shadow_report::ShadowReportArgs),
+    /// Evaluate every monitor's due periods: PSI drift against the served version's baseline, the
+    /// metric once labels are final; store the results, raise and deliver alerts.
+    Monitor(monitor::MonitorArgs),
     /// Run a batch serve target: score the examples of some UTC days into its `output` table.
     #[command(
         long_about = "Score the examples of some UTC days with a batch serve target's model \
@@ -220,6 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ServeFeatures(arguments) => serve::serve_features(arguments),
         Command::Deploy(arguments) => deploy::deploy(arguments),
         Command::ShadowReport(arguments) => shadow_report::shadow_report(arguments),
+        Command::Monitor(arguments) => monitor::monitor(arguments),
         Command::Score(arguments) => score::score(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),

@@ -31,6 +31,12 @@ pub struct ShadowReportArgs {
     offline: Option<PathBuf>,
 }
 
+/// A time given on the command line: RFC 3339, or a date for its midnight UTC.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    mlsys_serve::wire::parse_timestamp(text)
+        .or_else(|_| mlsys_serve::wire::parse_date(text).map(|days| i64::from(days) * 86_400_000_000))
+}
+
 pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
     let Some(plan) = load_plan(&arguments.path, "reporting")? else {
         return Ok(ExitCode::from(1));
@@ -45,9 +51,7 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
     let task = plan.models[serve.model.model].task;
     let since = match &arguments.since {
         None => i64::MIN,
-        Some(text) => mlsys_serve::wire::parse_timestamp(text)
-            .or_else(|_| mlsys_serve::wire::parse_date(text).map(|days| i64::from(days) * 86_400_000_000))
-            .map_err(|problem| anyhow::anyhow!("--since {text}: {problem}"))?,
+        Some(text) => parse_time(text).map_err(|problem| anyhow::anyhow!("--since {text}: {problem}"))?,
     };
     let directory = project::directory(&arguments.path);
     let store = OfflineStore::new(

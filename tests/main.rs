@@ -8,6 +8,7 @@ mod deploy;
 mod generated;
 mod lsp;
 mod models;
+mod monitor;
 mod redaction;
 mod score;
 // The online store's tests start their Redis the same way: one harness for all.

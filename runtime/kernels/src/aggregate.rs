@@ -258,6 +258,19 @@ pub enum DistinctKey {
 }
 
 impl DistinctKey {
+    /// The value this is the key of (`-0.0` and NaNs as their canonical forms).
+    pub fn to_value(&self) -> Value {
+        match self {
+            DistinctKey::Bool(flag) => Value::Bool(*flag),
+            DistinctKey::Int(integer) => Value::Int(*integer),
+            DistinctKey::Float(bits) => Value::Float(f64::from_bits(*bits)),
+            DistinctKey::String(text) => Value::String(text.clone()),
+            DistinctKey::Date(days) => Value::Date(*days),
+            DistinctKey::Timestamp(micros) => Value::Timestamp(*micros),
+            DistinctKey::Duration(micros) => Value::Duration(*micros),
+        }
+    }
+
     /// The key of a non-null value.
     pub fn of(value: &Value) -> Option<DistinctKey> {
         Some(match value {

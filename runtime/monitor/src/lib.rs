@@ -8,6 +8,9 @@
 //! Code map:
 //! - `baseline.rs` — [`Baseline`]: the histograms recorded with a version when it is trained
 //!   (each input over the training snapshot, the score over the holdout), stored in the registry.
+//! - `evaluate.rs` — a monitor's rules over a target's predictions: drift per period against the
+//!   served version's baseline, the metric per window once its labels are final.
+//! - `state.rs` — the results evaluated so far, so that a re-run neither recomputes nor re-alerts.
 //! - `distribution.rs` — [`Distribution`]: a baseline histogram (quantile bins of a number, the
 //!   categories of a bool, missing values in a bin of their own), counting values into its bins,
 //!   and [`psi`].
@@ -16,7 +19,9 @@
 
 pub mod baseline;
 pub mod distribution;
+pub mod evaluate;
 pub mod report;
+pub mod state;
 
 pub use baseline::{Baseline, DEFAULT_BINS, InputBaseline, TrainingInput};
 

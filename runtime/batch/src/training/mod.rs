@@ -8,6 +8,7 @@
 //! rebuilt, so a re-run yields exactly what a clean build yields.
 
 pub mod inputs;
+pub mod label_index;
 pub mod labels;
 pub mod manifest;
 pub mod spec;

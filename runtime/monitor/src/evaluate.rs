@@ -1,0 +1,326 @@
+//! Evaluating a monitor's rules over a serve target's predictions (lang-spec §7.7): drift per
+//! period against the served version's baseline, the metric per window once its labels are final.
+//!
+//! Periods of a drift rule `every D` are `[k·D, (k+1)·D)` from 1970-01-01T00:00Z (days for `1d`,
+//! Thursday-to-Thursday weeks for `7d`), by each row's example time; a period is due once it has
+//! ended. A metric rule `over D` is evaluated for the window `[end − D, end)` at every UTC midnight
+//! `end`; the window is pending until the labels of all its rows are final.
+
+use std::collections::HashMap;
+
+use mlsys_compiler::plan::{Comparison, Metric};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::Baseline;
+use crate::distribution::{Distribution, psi};
+
+/// A period with fewer scored rows is "insufficient data", never PSI 0.
+pub const MIN_DRIFT_ROWS: u64 = 100;
+/// A window with fewer labelled rows is "insufficient labels".
+pub const MIN_METRIC_ROWS: u64 = 100;
+/// Metric windows end at every UTC midnight.
+pub const METRIC_STEP_MICROS: i64 = 86_400_000_000;
+
+/// The rows a target scored, column by column (fallback answers left out).
+#[derive(Debug, Default)]
+pub struct Predictions {
+    pub example_time: Vec<i64>,
+    pub version: Vec<i64>,
+    /// The model's input names, in input order.
+    pub input_names: Vec<String>,
+    /// One column per input, aligned with `input_names`.
+    pub inputs: Vec<Vec<f64>>,
+    pub score: Vec<f64>,
+    pub label_key: Vec<Option<String>>,
+}
+
+/// A drift rule as evaluated: its id (`drift#N`), text, threshold and the inputs it watches.
+#[derive(Clone, Debug)]
+pub struct DriftRule {
+    pub id: String,
+    pub text: String,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    pub inputs: Vec<String>,
+    pub every_micros: i64,
+}
+
+/// A metric rule as evaluated.
+#[derive(Clone, Debug)]
+pub struct MetricRule {
+    pub id: String,
+    pub text: String,
+    pub metric: Metric,
+    pub window_micros: i64,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    pub relative_to_baseline: bool,
+}
+
+/// One drift period's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftResult {
+    pub start: i64,
+    pub end: i64,
+    pub rows: u64,
+    pub outcome: DriftOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DriftOutcome {
+    /// PSI of each watched input, and of the score, against `version`'s baseline.
+    Evaluated {
+        version: i64,
+        psi: Vec<(String, f64)>,
+        score_psi: Option<f64>,
+        fired: bool,
+    },
+    InsufficientData,
+    NoBaseline {
+        version: i64,
+    },
+    NoData,
+}
+
+/// One metric window's result (pending windows are not results: they are evaluated again).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    pub end: i64,
+    pub labelled: u64,
+    pub outcome: MetricOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MetricOutcome {
+    Evaluated {
+        version: i64,
+        value: f64,
+        /// The absolute threshold (`factor × baseline` for a relative rule).
+        threshold: f64,
+        baseline: Option<f64>,
+        fired: bool,
+    },
+    InsufficientLabels,
+    /// No scored row in the window.
+    NoData,
+    /// A relative rule on a version registered without holdout metrics.
+    NoBaseline {
+        version: i64,
+    },
+}
+
+/// Whether `value CMP threshold` holds.
+pub fn crosses(value: f64, comparison: Comparison, threshold: f64) -> bool {
+    match comparison {
+        Comparison::Less => value < threshold,
+        Comparison::LessEqual => value <= threshold,
+        Comparison::Greater => value > threshold,
+        Comparison::GreaterEqual => value >= threshold,
+    }
+}
+
+/// The ends of the periods of length `every` that are due at `at` and hold rows (from the
+/// period of the earliest row).
+pub fn due_period_ends(predictions: &Predictions, every: i64, at: i64) -> Vec<i64> {
+    let Some(first) = predictions.example_time.iter().min() else {
+        return Vec::new();
+    };
+    let mut end = first.div_euclid(every) * every + every;
+    let mut ends = Vec::new();
+    while end <= at {
+        ends.push(end);
+        end += every;
+    }
+    ends
+}
+
+impl Predictions {
+    /// The rows in example time order (what the evaluation expects).
+    pub fn sorted_by_time(self) -> Predictions {
+        let mut order: Vec<usize> = (0..self.example_time.len()).collect();
+        order.sort_by_key(|row| self.example_time[*row]);
+        let pick_i64 = |column: &[i64]| order.iter().map(|row| column[*row]).collect();
+        let pick_f64 = |column: &[f64]| order.iter().map(|row| column[*row]).collect::<Vec<f64>>();
+        Predictions {
+            example_time: pick_i64(&self.example_time),
+            version: pick_i64(&self.version),
+            inputs: self.inputs.iter().map(|column| pick_f64(column)).collect(),
+            score: pick_f64(&self.score),
+            label_key: order.iter().map(|row| self.label_key[*row].clone()).collect(),
+            input_names: self.input_names,
+        }
+    }
+}
+
+/// The rows whose example time falls in `[start, end)` (rows sorted by time).
+fn rows_in(predictions: &Predictions, start: i64, end: i64) -> Vec<usize> {
+    let times = &predictions.example_time;
+    (times.partition_point(|time| *time < start)..times.partition_point(|time| *time < end)).collect()
+}
+
+/// The version that scored most of `rows` (the newest on a tie).
+fn main_version(predictions: &Predictions, rows: &[usize]) -> Option<i64> {
+    let mut counts: HashMap<i64, usize> = HashMap::new();
+    for row in rows {
+        *counts.entry(predictions.version[*row]).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(version, count)| (*count, *version))
+        .map(|(version, _)| version)
+}
+
+/// The drift rule over the period ending at `end`.
+pub fn drift_period(
+    rule: &DriftRule,
+    predictions: &Predictions,
+    baselines: &HashMap<i64, Baseline>,
+    end: i64,
+) -> DriftResult {
+    let start = end - rule.every_micros;
+    let rows = rows_in(predictions, start, end);
+    let count = rows.len() as u64;
+    let outcome = match main_version(predictions, &rows) {
+        None => DriftOutcome::NoData,
+        Some(_) if count < MIN_DRIFT_ROWS => DriftOutcome::InsufficientData,
+        Some(version) => match baselines.get(&version) {
+            None => DriftOutcome::NoBaseline { version },
+            Some(baseline) => drift_against(rule, predictions, &rows, version, baseline),
+        },
+    };
+    DriftResult {
+        start,
+        end,
+        rows: count,
+        outcome,
+    }
+}
+
+fn drift_against(
+    rule: &DriftRule,
+    predictions: &Predictions,
+    rows: &[usize],
+    version: i64,
+    baseline: &Baseline,
+) -> DriftOutcome {
+    let mut values = Vec::new();
+    for name in &rule.inputs {
+        let column = predictions.input_names.iter().position(|input| input == name);
+        let (Some(column), Some(expected)) = (column, baseline.input(name)) else {
+            continue;
+        };
+        let current = Distribution::of(
+            expected.bins.clone(),
+            rows.iter().map(|row| predictions.inputs[column][*row]),
+        );
+        if let Some(value) = psi(expected, &current) {
+            values.push((name.clone(), value));
+        }
+    }
+    let scores = rows
+        .iter()
+        .filter(|row| predictions.version[**row] == version)
+        .map(|row| predictions.score[*row]);
+    let score_psi = psi(&baseline.score, &Distribution::of(baseline.score.bins.clone(), scores));
+    let fired = values
+        .iter()
+        .any(|(_, value)| crosses(*value, rule.comparison, rule.threshold));
+    DriftOutcome::Evaluated {
+        version,
+        psi: values,
+        score_psi,
+        fired,
+    }
+}
+
+/// When labels are final: the model's `label_delay` (0 for labels on the example's own columns)
+/// and the newest label the store holds.
+#[derive(Clone, Copy, Debug)]
+pub struct Maturity {
+    pub delay_micros: i64,
+    pub watermark: Option<i64>,
+}
+
+/// Whether every row's label in `rows` is final at `at`: each row's time plus the delay has
+/// passed, and the store holds labels up to it.
+fn is_mature(predictions: &Predictions, rows: &[usize], maturity: Maturity, at: i64) -> bool {
+    let Some(newest) = rows.iter().map(|row| predictions.example_time[*row]).max() else {
+        return true;
+    };
+    let final_at = newest.saturating_add(maturity.delay_micros);
+    final_at <= at && maturity.watermark.is_some_and(|watermark| watermark >= final_at)
+}
+
+/// The metric rule over the window ending at `end`; `None` while it is pending.
+pub fn metric_window(
+    rule: &MetricRule,
+    predictions: &Predictions,
+    label: &dyn Fn(&str) -> Option<f64>,
+    holdout_metric: &dyn Fn(i64) -> Option<f64>,
+    maturity: Maturity,
+    end: i64,
+    at: i64,
+) -> Option<MetricResult> {
+    let rows = rows_in(predictions, end - rule.window_micros, end);
+    if rows.is_empty() {
+        return Some(MetricResult {
+            end,
+            labelled: 0,
+            outcome: MetricOutcome::NoData,
+        });
+    }
+    if !is_mature(predictions, &rows, maturity, at) {
+        return None;
+    }
+    let (mut labels, mut scores) = (Vec::new(), Vec::new());
+    for row in &rows {
+        if let Some(value) = predictions.label_key[*row].as_deref().and_then(label) {
+            labels.push(value);
+            scores.push(predictions.score[*row]);
+        }
+    }
+    let labelled = labels.len() as u64;
+    let outcome = match main_version(predictions, &rows) {
+        Some(version) if labelled >= MIN_METRIC_ROWS => match mlsys_train::compute(rule.metric, &labels, &scores) {
+            Ok(value) => evaluated(rule, version, value, holdout_metric(version)),
+            Err(_) => MetricOutcome::InsufficientLabels,
+        },
+        _ => MetricOutcome::InsufficientLabels,
+    };
+    Some(MetricResult { end, labelled, outcome })
+}
+
+fn evaluated(rule: &MetricRule, version: i64, value: f64, baseline: Option<f64>) -> MetricOutcome {
+    let threshold = match (rule.relative_to_baseline, baseline) {
+        (false, _) => rule.threshold,
+        (true, Some(baseline)) if baseline.is_finite() => rule.threshold * baseline,
+        (true, _) => return MetricOutcome::NoBaseline { version },
+    };
+    MetricOutcome::Evaluated {
+        version,
+        value,
+        threshold,
+        baseline,
+        fired: crosses(value, rule.comparison, threshold),
+    }
+}
+
+/// The window ends of a metric rule due at `at`: every UTC midnight from the first full window
+/// after the earliest row.
+pub fn due_window_ends(predictions: &Predictions, rule: &MetricRule, at: i64) -> Vec<i64> {
+    let Some(first) = predictions.example_time.iter().min() else {
+        return Vec::new();
+    };
+    let mut end = (first + rule.window_micros).div_euclid(METRIC_STEP_MICROS) * METRIC_STEP_MICROS;
+    if end < first + rule.window_micros {
+        end += METRIC_STEP_MICROS;
+    }
+    let mut ends = Vec::new();
+    while end <= at {
+        ends.push(end);
+        end += METRIC_STEP_MICROS;
+    }
+    ends
+}

@@ -1,0 +1,518 @@
+//! `mlsysc monitor`: every monitor's due periods evaluated once (`mlsys_monitor::evaluate`) over
+//! its realtime target's prediction log, the results stored (`.mlsys/monitors/state.db`) so that
+//! a re-run neither recomputes nor re-alerts, alerts observed and delivered (`mlsys_alerts`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use mlsys_alerts::{AlertStore, Deliverer, DeliveryPolicy, Observation, Observed};
+use mlsys_batch::store::OfflineStore;
+use mlsys_batch::training::label_index::LabelIndex;
+use mlsys_compiler::plan::{Action, Monitor, Plan, ServeMode};
+use mlsys_compiler::types::BaseType;
+use mlsys_kernels::Value;
+use mlsys_monitor::Baseline;
+use mlsys_monitor::evaluate::{
+    DriftOutcome, DriftResult, DriftRule, Maturity, MetricOutcome, MetricResult, MetricRule, Predictions, drift_period,
+    due_period_ends, due_window_ends, metric_window,
+};
+use mlsys_monitor::state::State;
+use mlsys_registry::Registry;
+use serde::Serialize;
+
+use crate::serve::load_plan;
+use crate::{project, tables};
+
+#[derive(clap::Args)]
+pub struct MonitorArgs {
+    /// Project directory.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Evaluate what is due once and exit (the default; `deploy` runs monitors on their `every`).
+    #[arg(long)]
+    once: bool,
+    /// Evaluate as of this time (RFC 3339, or a date for its midnight UTC) instead of now.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// `human`, or `json` for scripts.
+    #[arg(long, default_value = "human")]
+    format: String,
+    /// The offline store (default: `.mlsys/offline` in the project).
+    #[arg(long, value_name = "DIR")]
+    offline: Option<PathBuf>,
+    /// The registry (default: `.mlsys/registry.db` in the project).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
+}
+
+/// One monitor's run: what was evaluated now, what is pending, the alerts observed.
+#[derive(Debug, Default, Serialize)]
+pub struct MonitorRun {
+    pub monitor: String,
+    pub target: String,
+    /// Why nothing was evaluated, if nothing could be.
+    pub skipped: Option<String>,
+    pub drift: Vec<(String, DriftResult)>,
+    pub metrics: Vec<(String, MetricResult)>,
+    /// Metric windows whose labels are not final yet, per rule.
+    pub pending: Vec<(String, usize)>,
+    pub alerts: Vec<String>,
+    pub actions: Vec<String>,
+}
+
+pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load_plan(&arguments.path, "monitoring")? else {
+        return Ok(ExitCode::from(1));
+    };
+    let at = match &arguments.at {
+        None => crate::train::now_micros(),
+        Some(text) => {
+            crate::shadow_report::parse_time(text).map_err(|problem| anyhow::anyhow!("--at {text}: {problem}"))?
+        }
+    };
+    let directory = project::directory(&arguments.path);
+    let places = Places {
+        store: OfflineStore::new(
+            arguments
+                .offline
+                .clone()
+                .unwrap_or_else(|| directory.join(".mlsys/offline")),
+        ),
+        registry: arguments
+            .registry
+            .clone()
+            .unwrap_or_else(|| directory.join(".mlsys/registry.db")),
+        state: directory.join(".mlsys/monitors/state.db"),
+        alerts: directory.join(".mlsys/monitors/alerts.db"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut runs = Vec::new();
+    for monitor in plan.monitors.values() {
+        runs.push(runtime.block_on(run_monitor(&plan, monitor, &places, at))?);
+    }
+    let delivery = runtime.block_on(deliver(&places.alerts))?;
+    if arguments.format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"at": at, "monitors": runs, "delivery": delivery}))?
+        );
+    } else {
+        for run in &runs {
+            print_run(run);
+        }
+        println!("{delivery}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Places {
+    store: OfflineStore,
+    registry: PathBuf,
+    state: PathBuf,
+    alerts: PathBuf,
+}
+
+async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -> anyhow::Result<MonitorRun> {
+    let serve = &plan.serves[monitor.target];
+    let mut run = MonitorRun {
+        monitor: monitor.name.clone(),
+        target: serve.name.clone(),
+        ..MonitorRun::default()
+    };
+    if serve.mode == ServeMode::Batch {
+        run.skipped = Some("a batch target's scores do not record the model's inputs yet: not evaluated".into());
+        return Ok(run);
+    }
+    let table = places.store.predictions(&serve.name);
+    if !table.exists() {
+        run.skipped = Some(format!(
+            "no prediction log yet ({}): deploy the target and send it traffic (or `mlsysc replay`)",
+            table.path.display()
+        ));
+        return Ok(run);
+    }
+    let model = &plan.models[serve.model.model];
+    let input_names = input_names(plan, model);
+    let predictions = read_predictions(&table, &input_names).await?.sorted_by_time();
+    let versions = Registry::open(&places.registry)?.versions(&model.name)?;
+    let baselines: HashMap<i64, Baseline> = versions
+        .iter()
+        .filter_map(|version| {
+            let baseline = serde_json::from_value(version.lineage.baseline.clone()?).ok()?;
+            Some((i64::from(version.version), baseline))
+        })
+        .collect();
+    let state = State::open(&places.state)?;
+    let mut alerts = AlertStore::open(&places.alerts)?;
+    for (index, rule) in monitor.drift.iter().enumerate() {
+        let rule_spec = drift_rule(plan, index, rule);
+        for end in due_period_ends(&predictions, rule.every_micros, at) {
+            if state.get::<DriftResult>(&monitor.name, &rule_spec.id, end)?.is_some() {
+                continue;
+            }
+            let result = drift_period(&rule_spec, &predictions, &baselines, end);
+            state.put(&monitor.name, &rule_spec.id, end, &result, at)?;
+            let fired = matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. });
+            observe(
+                &mut alerts,
+                monitor,
+                &rule_spec.id,
+                &rule.actions,
+                fired,
+                end,
+                &drift_summary(&rule_spec, &result),
+                &mut run,
+            )?;
+            run.drift.push((rule_spec.id.clone(), result));
+        }
+    }
+    if !monitor.metrics.is_empty() {
+        let labels = LabelIndex::load(plan, &places.store, model).await?;
+        let maturity = Maturity {
+            delay_micros: model.label_delay.unwrap_or(0),
+            watermark: labels.watermark,
+        };
+        let label = |key: &str| label_number(labels.label(key));
+        for (index, rule) in monitor.metrics.iter().enumerate() {
+            let rule_spec = metric_rule(index, rule);
+            let holdout = |version: i64| {
+                versions
+                    .iter()
+                    .find(|candidate| i64::from(candidate.version) == version)
+                    .and_then(|candidate| candidate.lineage.metrics.get(rule.metric.name()).copied())
+            };
+            let mut pending = 0;
+            for end in due_window_ends(&predictions, &rule_spec, at) {
+                if state.get::<MetricResult>(&monitor.name, &rule_spec.id, end)?.is_some() {
+                    continue;
+                }
+                let Some(result) = metric_window(&rule_spec, &predictions, &label, &holdout, maturity, end, at) else {
+                    pending += 1;
+                    continue;
+                };
+                state.put(&monitor.name, &rule_spec.id, end, &result, at)?;
+                let fired = matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. });
+                observe(
+                    &mut alerts,
+                    monitor,
+                    &rule_spec.id,
+                    &rule.actions,
+                    fired,
+                    end,
+                    &metric_summary(&rule_spec, &result),
+                    &mut run,
+                )?;
+                run.metrics.push((rule_spec.id.clone(), result));
+            }
+            run.pending.push((rule_spec.id.clone(), pending));
+        }
+    }
+    Ok(run)
+}
+
+/// The model's input names as the prediction log records them (`group@vN.feature`).
+fn input_names(plan: &Plan, model: &mlsys_compiler::plan::Model) -> Vec<String> {
+    model
+        .features
+        .iter()
+        .map(|feature| {
+            let definition = &plan.features[*feature];
+            let group = &plan.groups[definition.group];
+            format!("{}@v{}.{}", group.name, group.version, definition.name)
+        })
+        .collect()
+}
+
+/// The scored rows of a prediction log (fallback answers left out), inputs by name.
+async fn read_predictions(table: &mlsys_batch::store::TableLocation, names: &[String]) -> anyhow::Result<Predictions> {
+    let columns = [
+        ("example_time", BaseType::Timestamp),
+        ("version", BaseType::Int64),
+        ("features", BaseType::String),
+        ("score", BaseType::Float64),
+        ("label_key", BaseType::String),
+    ];
+    let mut predictions = Predictions {
+        input_names: names.to_vec(),
+        inputs: vec![Vec::new(); names.len()],
+        ..Predictions::default()
+    };
+    tables::each_row(table, &columns, None, &mut |row| {
+        let [
+            Value::Timestamp(time),
+            Value::Int(version),
+            Value::String(features),
+            Value::Float(score),
+            key,
+        ] = row
+        else {
+            return Ok(());
+        };
+        let features: serde_json::Map<String, serde_json::Value> = serde_json::from_str(features)?;
+        for (column, name) in predictions.inputs.iter_mut().zip(names) {
+            column.push(
+                features
+                    .get(name)
+                    .and_then(serde_json::Value::as_f64)
+                    .unwrap_or(f64::NAN),
+            );
+        }
+        predictions.example_time.push(*time);
+        predictions.version.push(*version);
+        predictions.score.push(*score);
+        predictions.label_key.push(match key {
+            Value::String(text) => Some(text.to_string()),
+            _ => None,
+        });
+        Ok(())
+    })
+    .await?;
+    Ok(predictions)
+}
+
+fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan::DriftRule) -> DriftRule {
+    let inputs = rule
+        .features
+        .iter()
+        .map(|feature| {
+            let definition = &plan.features[*feature];
+            let group = &plan.groups[definition.group];
+            format!("{}@v{}.{}", group.name, group.version, definition.name)
+        })
+        .collect();
+    DriftRule {
+        id: format!("drift#{index}"),
+        text: format!(
+            "drift psi > {} every {}",
+            rule.threshold,
+            mlsys_compiler::syntax::literal::format_duration(rule.every_micros)
+        ),
+        comparison: mlsys_compiler::plan::Comparison::Greater,
+        threshold: rule.threshold,
+        inputs,
+        every_micros: rule.every_micros,
+    }
+}
+
+fn metric_rule(index: usize, rule: &mlsys_compiler::plan::MetricRule) -> MetricRule {
+    let threshold = if rule.relative_to_baseline {
+        format!("{} * baseline", rule.threshold)
+    } else {
+        rule.threshold.to_string()
+    };
+    MetricRule {
+        id: format!("metric#{index}"),
+        text: format!(
+            "metric {} over {} {} {threshold}",
+            rule.metric.name(),
+            mlsys_compiler::syntax::literal::format_duration(rule.window_micros),
+            rule.comparison.symbol()
+        ),
+        metric: rule.metric,
+        window_micros: rule.window_micros,
+        comparison: rule.comparison,
+        threshold: rule.threshold,
+        relative_to_baseline: rule.relative_to_baseline,
+    }
+}
+
+/// A label as the trainers read it: `false`/`true` 0/1, numbers as they are; null is none.
+fn label_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Bool(flag) => Some(f64::from(u8::from(*flag))),
+        Value::Int(integer) => Some(*integer as f64),
+        Value::Float(float) => Some(*float),
+        _ => None,
+    }
+}
+
+/// Reports a rule's evaluated period to the alert state; prints what it sends and the actions.
+#[allow(clippy::too_many_arguments)]
+fn observe(
+    alerts: &mut AlertStore,
+    monitor: &Monitor,
+    rule: &str,
+    actions: &[Action],
+    holds: bool,
+    end: i64,
+    summary: &str,
+    run: &mut MonitorRun,
+) -> anyhow::Result<()> {
+    if actions.contains(&Action::Alert) {
+        let details = serde_json::json!({"summary": summary});
+        let observation = Observation {
+            monitor: &monitor.name,
+            rule,
+            holds,
+            at: end,
+            summary,
+            details: &details,
+            channels: &monitor.channels,
+        };
+        if let Observed::Event(event) = alerts.observe(&observation)? {
+            run.alerts.push(event.to_string());
+        }
+    }
+    if holds && actions.contains(&Action::Retrain) {
+        run.actions
+            .push(format!("{rule}: retrain is not executed yet (lang-spec §7.7)"));
+    }
+    Ok(())
+}
+
+fn drift_summary(rule: &DriftRule, result: &DriftResult) -> String {
+    let period = format_period(result.start, result.end);
+    match &result.outcome {
+        DriftOutcome::Evaluated { psi, version, .. } => {
+            let mut worst: Vec<&(String, f64)> = psi.iter().collect();
+            worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let named: Vec<String> = worst
+                .iter()
+                .filter(|(_, value)| *value > rule.threshold)
+                .map(|(name, value)| format!("{name} {value:.3}"))
+                .collect();
+            if named.is_empty() {
+                format!(
+                    "{period}: no input over psi {} (v{version}, {} rows)",
+                    rule.threshold, result.rows
+                )
+            } else {
+                format!(
+                    "{period}: psi over {} on {} (v{version}, {} rows)",
+                    rule.threshold,
+                    named.join(", "),
+                    result.rows
+                )
+            }
+        }
+        DriftOutcome::InsufficientData => format!(
+            "{period}: insufficient data ({} rows, at least {} needed)",
+            result.rows,
+            mlsys_monitor::evaluate::MIN_DRIFT_ROWS
+        ),
+        DriftOutcome::NoBaseline { version } => {
+            format!("{period}: v{version} has no baseline (registered before baselines)")
+        }
+        DriftOutcome::NoData => format!("{period}: no scored rows"),
+    }
+}
+
+fn metric_summary(rule: &MetricRule, result: &MetricResult) -> String {
+    let day = format_day(result.end - rule.window_micros);
+    let window = format!("{} .. {}", day, format_day(result.end - 1));
+    match &result.outcome {
+        MetricOutcome::Evaluated {
+            value,
+            threshold,
+            version,
+            ..
+        } => format!(
+            "{window}: {} {value:.4} (threshold {threshold:.4}, v{version}, {} labelled)",
+            rule.metric.name(),
+            result.labelled
+        ),
+        MetricOutcome::InsufficientLabels => format!(
+            "{window}: insufficient labels ({} labelled, at least {} and both classes needed)",
+            result.labelled,
+            mlsys_monitor::evaluate::MIN_METRIC_ROWS
+        ),
+        MetricOutcome::NoBaseline { version } => format!("{window}: v{version} has no holdout {}", rule.metric.name()),
+        MetricOutcome::NoData => format!("{window}: no scored rows"),
+    }
+}
+
+fn format_day(micros: i64) -> String {
+    mlsys_compiler::syntax::literal::format_date(mlsys_kernels::time::date_of(micros))
+}
+
+fn format_period(start: i64, end: i64) -> String {
+    format!("{} .. {}", format_day(start), format_day(end - 1))
+}
+
+/// Attempts every alert delivery that is due; the summary line.
+async fn deliver(alerts: &Path) -> anyhow::Result<String> {
+    let mut store = AlertStore::open(alerts)?;
+    let deliverer = Deliverer::from_env(DeliveryPolicy::default())?;
+    let report = store.deliver_due(&deliverer, crate::train::now_micros()).await?;
+    let failures: Vec<String> = report
+        .attempts
+        .iter()
+        .filter_map(|attempt| {
+            attempt
+                .outcome
+                .as_ref()
+                .err()
+                .map(|error| format!("  {}: {error}", attempt.channel))
+        })
+        .collect();
+    let mut line = format!(
+        "alerts: {} delivered, {} failed (retried later), {} pending",
+        report.delivered(),
+        report.failed(),
+        report.pending
+    );
+    for failure in failures {
+        line.push('\n');
+        line.push_str(&failure);
+    }
+    Ok(line)
+}
+
+fn print_run(run: &MonitorRun) {
+    println!("monitor {} on {}", run.monitor, run.target);
+    if let Some(reason) = &run.skipped {
+        println!("  not evaluated: {reason}");
+        return;
+    }
+    if run.drift.is_empty() && run.metrics.is_empty() {
+        println!("  nothing new is due (results already stored are not evaluated again)");
+    }
+    for (rule, result) in &run.drift {
+        let mark = if matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. }) {
+            "DRIFT"
+        } else {
+            "ok"
+        };
+        println!("  {rule} {mark:5} {}", drift_line(result));
+    }
+    for (rule, result) in &run.metrics {
+        let mark = if matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. }) {
+            "LOW"
+        } else {
+            "ok"
+        };
+        println!(
+            "  {rule} {mark:5} {}",
+            serde_json::to_string(&result.outcome).unwrap_or_default()
+        );
+    }
+    for (rule, pending) in run.pending.iter().filter(|(_, pending)| *pending > 0) {
+        println!("  {rule} {pending} window(s) pending: their labels are not final yet");
+    }
+    for alert in run.alerts.iter().chain(&run.actions) {
+        println!("  {alert}");
+    }
+}
+
+fn drift_line(result: &DriftResult) -> String {
+    let period = format_period(result.start, result.end);
+    match &result.outcome {
+        DriftOutcome::Evaluated { psi, score_psi, .. } => {
+            let worst = psi.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+            match worst {
+                Some((name, value)) => format!(
+                    "{period} {} rows, worst psi {value:.4} ({name}), score psi {}",
+                    result.rows,
+                    score_psi.map_or("n/a".to_string(), |value| format!("{value:.4}"))
+                ),
+                None => format!("{period} {} rows, no input compared", result.rows),
+            }
+        }
+        other => format!(
+            "{period} {} rows, {}",
+            result.rows,
+            serde_json::to_string(other).unwrap_or_default()
+        ),
+    }
+}
