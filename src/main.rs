@@ -14,6 +14,7 @@ mod lsp;
 mod materialize;
 mod models;
 mod monitor;
+mod monitor_report;
 mod process_tree;
 mod project;
 mod report;
@@ -130,6 +131,9 @@ regression), and the PSI between the two score distributions. --format json for 
     /// Evaluate every monitor's due periods: PSI drift against the served version's baseline, the
     /// metric once labels are final; store the results, raise and deliver alerts.
     Monitor(monitor::MonitorArgs),
+    /// Write a monitor's report: one self-contained HTML file (PSI per period, the metric against
+    /// its threshold, baseline against current distributions, alert history).
+    Report(monitor_report::ReportArgs),
     /// Run a batch serve target: score the examples of some UTC days into its `output` table.
     #[command(
         long_about = "Score the examples of some UTC days with a batch serve target's model \
@@ -225,6 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(arguments) => deploy::deploy(arguments),
         Command::ShadowReport(arguments) => shadow_report::shadow_report(arguments),
         Command::Monitor(arguments) => monitor::monitor(arguments),
+        Command::Report(arguments) => monitor_report::report(arguments),
         Command::Score(arguments) => score::score(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),

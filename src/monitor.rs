@@ -83,8 +83,8 @@ pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
             .registry
             .clone()
             .unwrap_or_else(|| directory.join(".mlsys/registry.db")),
-        state: directory.join(".mlsys/monitors/state.db"),
-        alerts: directory.join(".mlsys/monitors/alerts.db"),
+        state: state_path(&directory),
+        alerts: alerts_path(&directory),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut runs = Vec::new();
@@ -104,6 +104,16 @@ pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
         println!("{delivery}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a project's monitor results are stored.
+pub(crate) fn state_path(project: &Path) -> PathBuf {
+    project.join(".mlsys/monitors/state.db")
+}
+
+/// Where a project's alert state and outbox are kept.
+pub(crate) fn alerts_path(project: &Path) -> PathBuf {
+    project.join(".mlsys/monitors/alerts.db")
 }
 
 struct Places {
@@ -271,7 +281,7 @@ async fn read_predictions(table: &mlsys_batch::store::TableLocation, names: &[St
     Ok(predictions)
 }
 
-fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan::DriftRule) -> DriftRule {
+pub(crate) fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan::DriftRule) -> DriftRule {
     let inputs = rule
         .features
         .iter()
@@ -295,7 +305,7 @@ fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan::DriftRule)
     }
 }
 
-fn metric_rule(index: usize, rule: &mlsys_compiler::plan::MetricRule) -> MetricRule {
+pub(crate) fn metric_rule(index: usize, rule: &mlsys_compiler::plan::MetricRule) -> MetricRule {
     let threshold = if rule.relative_to_baseline {
         format!("{} * baseline", rule.threshold)
     } else {

@@ -114,8 +114,8 @@ fn monitor_finds_drift_keeps_metrics_pending_and_does_not_repeat_itself() {
         .collect();
     let day = i64::from(days_from_civil(2026, 6, 10));
     let mut records = day_of_rows(&baseline, &names, day, false, 600);
-    records.extend(day_of_rows(&baseline, &names, day + 1, true, 600));
-    records.extend(day_of_rows(&baseline, &names, day + 2, false, 40));
+    records.extend(day_of_rows(&baseline, &names, day + 1, false, 40));
+    records.extend(day_of_rows(&baseline, &names, day + 2, true, 600));
     write_log(&project, records);
 
     let first = mlsysc(
@@ -138,7 +138,7 @@ fn monitor_finds_drift_keeps_metrics_pending_and_does_not_repeat_itself() {
         .collect();
     assert_eq!(
         outcomes,
-        [("evaluated", false), ("evaluated", true), ("insufficient_data", false)],
+        [("evaluated", false), ("insufficient_data", false), ("evaluated", true)],
         "{fraud}"
     );
     let calm = drift[0][1]["outcome"]["psi"].as_array().expect("psi");
@@ -147,7 +147,20 @@ fn monitor_finds_drift_keeps_metrics_pending_and_does_not_repeat_itself() {
         assert!(entry[1].as_f64().expect("psi") < 0.05, "{entry}");
     }
     let alerts = fraud["alerts"].as_array().expect("alerts");
-    assert_eq!(alerts.len(), 2, "fired, then resolved: {alerts:?}");
+    assert_eq!(alerts.len(), 1, "fired once: {alerts:?}");
+    assert!(alerts[0].as_str().unwrap_or("").contains("fired"), "{alerts:?}");
+
+    // The report shows the drifting day and what drifted, baseline against current.
+    let page = project.join("fraud_health.html");
+    let report = mlsysc(
+        &project,
+        &["report", "fraud_health", "--out", page.to_str().expect("utf-8")],
+    );
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let html = std::fs::read_to_string(&page).expect("the report");
+    assert!(html.contains("DRIFTING"), "no drift headline");
+    assert!(html.contains("user_activity@v1.avg_amount_30d"), "no input named");
+    assert!(!html.contains("<script"), "a script in the report");
 
     // Nothing is evaluated or sent twice.
     let again = mlsysc(&project, &["monitor", "--once", "--at", "2026-06-13"]);

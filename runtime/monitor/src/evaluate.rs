@@ -75,6 +75,9 @@ pub enum DriftOutcome {
         psi: Vec<(String, f64)>,
         score_psi: Option<f64>,
         fired: bool,
+        /// The period's counts in the baseline's bins, per input, for the report.
+        counts: Vec<(String, Vec<u64>)>,
+        score_counts: Vec<u64>,
     },
     InsufficientData,
     NoBaseline {
@@ -205,7 +208,7 @@ fn drift_against(
     version: i64,
     baseline: &Baseline,
 ) -> DriftOutcome {
-    let mut values = Vec::new();
+    let (mut values, mut counts) = (Vec::new(), Vec::new());
     for name in &rule.inputs {
         let column = predictions.input_names.iter().position(|input| input == name);
         let (Some(column), Some(expected)) = (column, baseline.input(name)) else {
@@ -218,12 +221,14 @@ fn drift_against(
         if let Some(value) = psi(expected, &current) {
             values.push((name.clone(), value));
         }
+        counts.push((name.clone(), current.counts));
     }
     let scores = rows
         .iter()
         .filter(|row| predictions.version[**row] == version)
         .map(|row| predictions.score[*row]);
-    let score_psi = psi(&baseline.score, &Distribution::of(baseline.score.bins.clone(), scores));
+    let scores = Distribution::of(baseline.score.bins.clone(), scores);
+    let score_psi = psi(&baseline.score, &scores);
     let fired = values
         .iter()
         .any(|(_, value)| crosses(*value, rule.comparison, rule.threshold));
@@ -232,6 +237,8 @@ fn drift_against(
         psi: values,
         score_psi,
         fired,
+        counts,
+        score_counts: scores.counts,
     }
 }
 
