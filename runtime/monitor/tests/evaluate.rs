@@ -29,7 +29,7 @@ fn predictions() -> Predictions {
 
 fn label(key: &str) -> Option<f64> {
     let row: u64 = key.trim_start_matches('k').parse().ok()?;
-    Some(if row % 3 == 0 { 1.0 } else { 0.0 })
+    Some(if row.is_multiple_of(3) { 1.0 } else { 0.0 })
 }
 
 fn rule(relative: bool) -> MetricRule {
