@@ -328,7 +328,7 @@ pub(crate) fn metric_rule(index: usize, rule: &mlsys_compiler::plan::MetricRule)
 }
 
 /// A label as the trainers read it: `false`/`true` 0/1, numbers as they are; null is none.
-fn label_number(value: &Value) -> Option<f64> {
+pub(crate) fn label_number(value: &Value) -> Option<f64> {
     match value {
         Value::Bool(flag) => Some(f64::from(u8::from(*flag))),
         Value::Int(integer) => Some(*integer as f64),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mlsys_batch::store::OfflineStore;
+use mlsys_batch::training::label_index::LabelIndex;
 use mlsys_compiler::plan::ServeMode;
 use mlsys_compiler::types::BaseType;
 use mlsys_deploy::shadow_report::{Pair, report};
@@ -48,7 +49,7 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
     else {
         anyhow::bail!("no realtime serve target `{}` in the project", arguments.target);
     };
-    let task = plan.models[serve.model.model].task;
+    let model = &plan.models[serve.model.model];
     let since = match &arguments.since {
         None => i64::MIN,
         Some(text) => parse_time(text).map_err(|problem| anyhow::anyhow!("--since {text}: {problem}"))?,
@@ -72,21 +73,43 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
         ("score", BaseType::Float64),
         ("shadow_score", BaseType::Float64),
         ("fallback", BaseType::String),
+        ("example_time", BaseType::Timestamp),
+        ("label_key", BaseType::String),
     ];
     let (mut pairs, mut not_compared) = (Vec::new(), 0usize);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let labels = runtime.block_on(LabelIndex::load(&plan, &store, model))?;
+    let final_before = labels
+        .watermark
+        .unwrap_or(i64::MIN)
+        .min(crate::train::now_micros())
+        .saturating_sub(model.label_delay.unwrap_or(0));
     runtime.block_on(tables::each_row(&table, &columns, None, &mut |row| {
         match row {
             [Value::Timestamp(time), ..] if *time < since => {}
-            [_, Value::Float(primary), Value::Float(shadow), Value::Null] => pairs.push(Pair {
-                primary: *primary,
-                shadow: *shadow,
-            }),
+            [
+                _,
+                Value::Float(primary),
+                Value::Float(shadow),
+                Value::Null,
+                Value::Timestamp(example),
+                key,
+            ] => {
+                let label = match key {
+                    Value::String(key) if *example <= final_before => crate::monitor::label_number(labels.label(key)),
+                    _ => None,
+                };
+                pairs.push(Pair {
+                    primary: *primary,
+                    shadow: *shadow,
+                    label,
+                })
+            }
             _ => not_compared += 1,
         }
         Ok(())
     }))?;
-    let Some(report) = report(&arguments.target, task, &pairs, not_compared) else {
+    let Some(report) = report(&arguments.target, model.train.metric, &pairs, not_compared) else {
         println!(
             "{}: no request has both scores yet ({not_compared} logged without a shadow score)",
             arguments.target
@@ -113,7 +136,15 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
             "PSI of the shadow's scores against the served scores: {:.4}",
             report.psi
         );
-        println!("labels: not joined (the prediction log does not carry the label key yet)");
+        match &report.labels {
+            Some(labels) => println!(
+                "{} on the {} compared requests whose labels are final: served {:.4}, shadow {:.4}",
+                labels.metric, labels.labelled, labels.primary, labels.shadow
+            ),
+            None => println!(
+                "labels: none final yet for the compared requests (label_delay, and the labels `build` ingested)"
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

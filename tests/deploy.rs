@@ -88,6 +88,8 @@ fn deploy_serves_registry_versions_over_both_protocols_and_swaps_them_under_load
     let compared = report["compared"].as_u64().unwrap_or_default();
     let logged = compared + report["not_compared"].as_u64().unwrap_or_default();
     assert!(compared > 0, "{report}");
+    // Requests after the data ends: no chargeback can be final for them.
+    assert!(report["labels"].is_null(), "{report}");
     assert!(
         logged >= scored_rows as u64,
         "{logged} rows logged, {scored_rows} scored: {report}"

@@ -4,22 +4,32 @@
 //! - score difference (shadow − primary): mean, p99 and max of its absolute value;
 //! - decision agreement: the share of rows both scores put on the same side of the threshold —
 //!   0.5 for a classifier (the probability of `true`), the primary scores' median for a regression;
-//! - PSI between the two score distributions: ten bins at the primary scores' deciles,
+//! - PSI between the two score distributions: bins at the primary scores' deciles,
 //!   `Σ (s − p) · ln(s / p)` over the bins' shares `p` (primary) and `s` (shadow), a share of 0 read
-//!   as 0.0001 so an empty bin counts without dividing by zero.
+//!   as 0.0001 so an empty bin counts without dividing by zero (`mlsys_monitor::psi`);
+//! - where labels are final (lang-spec §7.7), both models' metric on the same labelled rows.
 //!
 //! Rows answered by the fallback and rows without a shadow score (no shadow version, or the shadow
 //! queue was full) are not compared; the report counts them.
 
-use mlsys_train::Task;
+use mlsys_monitor::{Bins, DEFAULT_BINS, Distribution};
+use mlsys_train::{Metric, Task};
 use serde::Serialize;
-
-/// An empty bin's share in the PSI.
-pub const PSI_EMPTY_SHARE: f64 = 1e-4;
 
 /// One compared row: the served score and the shadow's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pair {
+    pub primary: f64,
+    pub shadow: f64,
+    /// The row's label, once it is final (`None`: not yet, or never found).
+    pub label: Option<f64>,
+}
+
+/// Both models' metric on the same labelled rows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabelComparison {
+    pub metric: String,
+    pub labelled: usize,
     pub primary: f64,
     pub shadow: f64,
 }
@@ -37,10 +47,13 @@ pub struct ShadowReport {
     pub threshold: f64,
     pub agreement: f64,
     pub psi: f64,
+    /// `None` when no compared row has a final label (or the metric is undefined on them).
+    pub labels: Option<LabelComparison>,
 }
 
 /// The report over `pairs` (`not_compared`: rows left out). `None` when nothing was compared.
-pub fn report(target: &str, task: Task, pairs: &[Pair], not_compared: usize) -> Option<ShadowReport> {
+pub fn report(target: &str, metric: Metric, pairs: &[Pair], not_compared: usize) -> Option<ShadowReport> {
+    let task = metric.task();
     if pairs.is_empty() {
         return None;
     }
@@ -67,6 +80,7 @@ pub fn report(target: &str, task: Task, pairs: &[Pair], not_compared: usize) -> 
         threshold,
         agreement: agreeing as f64 / pairs.len() as f64,
         psi: psi(&primary, &shadow),
+        labels: label_comparison(metric, pairs),
     })
 }
 
@@ -76,25 +90,27 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// PSI of `actual` against the bins of `expected_sorted` (its deciles).
-pub fn psi(expected_sorted: &[f64], actual: &[f64]) -> f64 {
-    let edges: Vec<f64> = (1..10)
-        .map(|decile| quantile(expected_sorted, f64::from(decile) / 10.0))
-        .collect();
-    let shares = |values: &mut dyn Iterator<Item = f64>, count: usize| {
-        let mut bins = [0usize; 10];
-        for value in values {
-            bins[edges.partition_point(|edge| *edge < value)] += 1;
-        }
-        bins.map(|bin| (bin as f64 / count as f64).max(PSI_EMPTY_SHARE))
-    };
-    let expected = shares(&mut expected_sorted.iter().copied(), expected_sorted.len());
-    let actual = shares(&mut actual.iter().copied(), actual.len());
-    expected
-        .iter()
-        .zip(&actual)
-        .map(|(expected, actual)| (actual - expected) * (actual / expected).ln())
-        .sum()
+/// PSI of the shadow's scores against the primary's deciles (`mlsys_monitor::psi`, one definition
+/// for monitors and this report).
+pub fn psi(primary: &[f64], shadow: &[f64]) -> f64 {
+    let bins = Bins::quantiles(primary, DEFAULT_BINS);
+    let expected = Distribution::of(bins.clone(), primary.iter().copied());
+    let actual = Distribution::of(bins, shadow.iter().copied());
+    mlsys_monitor::psi(&expected, &actual).unwrap_or(f64::NAN)
+}
+
+/// Both models' metric on the compared rows whose labels are final.
+fn label_comparison(metric: Metric, pairs: &[Pair]) -> Option<LabelComparison> {
+    let labelled: Vec<&Pair> = pairs.iter().filter(|pair| pair.label.is_some()).collect();
+    let labels: Vec<f64> = labelled.iter().filter_map(|pair| pair.label).collect();
+    let primary: Vec<f64> = labelled.iter().map(|pair| pair.primary).collect();
+    let shadow: Vec<f64> = labelled.iter().map(|pair| pair.shadow).collect();
+    Some(LabelComparison {
+        metric: metric.name().to_string(),
+        labelled: labels.len(),
+        primary: mlsys_train::compute(metric, &labels, &primary).ok()?,
+        shadow: mlsys_train::compute(metric, &labels, &shadow).ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -107,13 +123,19 @@ mod tests {
             .map(|index| Pair {
                 primary: f64::from(index) / 100.0,
                 shadow: f64::from(index) / 100.0,
+                label: Some(f64::from(index % 2)),
             })
             .collect();
-        let report = report("t", Task::Classification, &pairs, 3).expect("a report");
+        let report = report("t", Metric::Auc, &pairs, 3).expect("a report");
         assert_eq!((report.compared, report.not_compared), (100, 3));
         assert_eq!(
             (report.agreement, report.max_abs_difference, report.psi),
             (1.0, 0.0, 0.0)
+        );
+        let labels = report.labels.expect("labelled");
+        assert_eq!(
+            (labels.labelled, labels.primary.to_bits()),
+            (100, labels.shadow.to_bits())
         );
     }
 
@@ -123,12 +145,14 @@ mod tests {
             .map(|index| Pair {
                 primary: f64::from(index) / 100.0,
                 shadow: f64::from(index) / 100.0 + 0.2,
+                label: None,
             })
             .collect();
-        let report = report("t", Task::Classification, &pairs, 0).expect("a report");
+        let report = report("t", Metric::Auc, &pairs, 0).expect("a report");
         assert!((report.max_abs_difference - 0.2).abs() < 1e-12);
         assert_eq!(report.agreement, 0.8);
         assert!(report.psi > 0.2, "{}", report.psi);
-        assert!(super::report("t", Task::Regression, &[], 0).is_none());
+        assert_eq!(report.labels, None);
+        assert!(super::report("t", Metric::Rmse, &[], 0).is_none());
     }
 }
