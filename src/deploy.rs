@@ -74,7 +74,9 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let deployment = Deployment::new(features, targets, &options, Some(sink)).with_predictions(predictions);
         let deployment = Arc::new(deployment);
         let places = crate::score::ScorePlaces::of(&directory, arguments.registry.as_deref());
-        let _scheduler = crate::schedule::start(plan, places, batch.clone())?;
+        let _scheduler = crate::schedule::start(plan.clone(), places, batch.clone())?;
+        let monitor_places = crate::monitor::Places::of(&directory, None, arguments.registry.as_deref());
+        let _monitors = crate::monitor_schedule::start(plan, monitor_places, deployment.metrics().clone())?;
         let events = Arc::new(|message: String| eprintln!("{message}"));
         let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, &options, events);
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;

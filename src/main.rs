@@ -15,6 +15,7 @@ mod materialize;
 mod models;
 mod monitor;
 mod monitor_report;
+mod monitor_schedule;
 mod process_tree;
 mod project;
 mod report;

@@ -72,26 +72,9 @@ pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let directory = project::directory(&arguments.path);
-    let places = Places {
-        store: OfflineStore::new(
-            arguments
-                .offline
-                .clone()
-                .unwrap_or_else(|| directory.join(".mlsys/offline")),
-        ),
-        registry: arguments
-            .registry
-            .clone()
-            .unwrap_or_else(|| directory.join(".mlsys/registry.db")),
-        state: state_path(&directory),
-        alerts: alerts_path(&directory),
-    };
+    let places = Places::of(&directory, arguments.offline.as_deref(), arguments.registry.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let mut runs = Vec::new();
-    for monitor in plan.monitors.values() {
-        runs.push(runtime.block_on(run_monitor(&plan, monitor, &places, at))?);
-    }
-    let delivery = runtime.block_on(deliver(&places.alerts))?;
+    let (runs, delivery) = runtime.block_on(evaluate(&plan, &places, at))?;
     if arguments.format == "json" {
         println!(
             "{}",
@@ -116,11 +99,37 @@ pub(crate) fn alerts_path(project: &Path) -> PathBuf {
     project.join(".mlsys/monitors/alerts.db")
 }
 
-struct Places {
+/// Where monitors read and keep what they need.
+pub(crate) struct Places {
     store: OfflineStore,
     registry: PathBuf,
     state: PathBuf,
     alerts: PathBuf,
+}
+
+impl Places {
+    pub(crate) fn of(project: &Path, offline: Option<&Path>, registry: Option<&Path>) -> Places {
+        Places {
+            store: OfflineStore::new(offline.map_or_else(|| project.join(".mlsys/offline"), Path::to_path_buf)),
+            registry: registry.map_or_else(|| project.join(".mlsys/registry.db"), Path::to_path_buf),
+            state: state_path(project),
+            alerts: alerts_path(project),
+        }
+    }
+
+    pub(crate) fn state(&self) -> &Path {
+        &self.state
+    }
+}
+
+/// Every monitor evaluated at `at`, then every due alert delivery attempted (its summary line).
+pub(crate) async fn evaluate(plan: &Plan, places: &Places, at: i64) -> anyhow::Result<(Vec<MonitorRun>, String)> {
+    let mut runs = Vec::new();
+    for monitor in plan.monitors.values() {
+        runs.push(run_monitor(plan, monitor, places, at).await?);
+    }
+    let delivery = deliver(&places.alerts).await?;
+    Ok((runs, delivery))
 }
 
 async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -> anyhow::Result<MonitorRun> {

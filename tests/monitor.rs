@@ -185,4 +185,17 @@ fn monitor_finds_drift_keeps_metrics_pending_and_does_not_repeat_itself() {
         .collect();
     assert!(computed.is_empty(), "{fraud}");
     assert!(fraud["pending"][0][1].as_u64().expect("pending") > 0, "{fraud}");
+
+    // `deploy` evaluates the monitors itself and shows each rule's latest result as gauges.
+    let root = project.display().to_string();
+    let server = crate::support::Server::spawn(&["deploy", &root, "--port", "0"]);
+    let holds = r#"mlsys_monitor_rule_holds{monitor="fraud_health",name="drift#0"} 1"#;
+    crate::support::wait_until("the monitors' gauges", 120, || {
+        server.request("GET", "/metrics", "").1.contains(holds)
+    });
+    let metrics = server.request("GET", "/metrics", "").1;
+    assert!(
+        metrics.contains(r#"mlsys_monitor_psi{monitor="fraud_health",name="user_activity@v1.avg_amount_30d"}"#),
+        "{metrics}"
+    );
 }

@@ -3,6 +3,8 @@
 //! sizes, shadow drops and overload refusals. Labels are target names, roles and reasons: a
 //! fixed set, whatever clients send.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -27,6 +29,55 @@ struct RoleLabels {
     role: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MonitorLabels {
+    monitor: String,
+    /// An input's name, a metric's name or a rule's id.
+    name: String,
+}
+
+type FloatGauges = Family<MonitorLabels, Gauge<f64, AtomicU64>>;
+
+/// The monitors' results as `deploy` last evaluated them (lang-spec §7.7).
+struct MonitorGauges {
+    psi: FloatGauges,
+    metric: FloatGauges,
+    holds: FloatGauges,
+}
+
+impl MonitorGauges {
+    fn register(registry: &mut Registry) -> MonitorGauges {
+        let gauges = MonitorGauges {
+            psi: FloatGauges::default(),
+            metric: FloatGauges::default(),
+            holds: FloatGauges::default(),
+        };
+        registry.register(
+            "mlsys_monitor_psi",
+            "PSI of an input in the latest evaluated period of a monitor's drift rule",
+            gauges.psi.clone(),
+        );
+        registry.register(
+            "mlsys_monitor_metric",
+            "A monitor's metric in its latest window whose labels are final",
+            gauges.metric.clone(),
+        );
+        registry.register(
+            "mlsys_monitor_rule_holds",
+            "1 when a monitor rule held in its latest evaluated period or window, else 0",
+            gauges.holds.clone(),
+        );
+        gauges
+    }
+}
+
+fn monitor_labels(monitor: &str, name: &str) -> MonitorLabels {
+    MonitorLabels {
+        monitor: monitor.to_string(),
+        name: name.to_string(),
+    }
+}
+
 type Histograms = Family<TargetLabels, Histogram, fn() -> Histogram>;
 
 fn latency_buckets() -> Histogram {
@@ -47,6 +98,7 @@ pub struct DeployMetrics {
     shadow_dropped: Family<TargetLabels, Counter>,
     overloaded: Family<TargetLabels, Counter>,
     scored_rows: Family<TargetLabels, Counter>,
+    monitors: MonitorGauges,
 }
 
 impl std::fmt::Debug for DeployMetrics {
@@ -106,7 +158,9 @@ impl DeployMetrics {
             "Rows answered with a score, by target",
             scored_rows.clone(),
         );
+        let monitors = MonitorGauges::register(&mut registry);
         DeployMetrics {
+            monitors,
             registry,
             latency,
             batch_rows,
@@ -116,6 +170,31 @@ impl DeployMetrics {
             overloaded,
             scored_rows,
         }
+    }
+
+    /// An input's PSI in a monitor's latest evaluated period.
+    pub fn set_monitor_psi(&self, monitor: &str, input: &str, psi: f64) {
+        self.monitors
+            .psi
+            .get_or_create(&monitor_labels(monitor, input))
+            .set(psi);
+    }
+
+    /// A monitor's metric in its latest final window.
+    pub fn set_monitor_metric(&self, monitor: &str, metric: &str, value: f64) {
+        self.monitors
+            .metric
+            .get_or_create(&monitor_labels(monitor, metric))
+            .set(value);
+    }
+
+    /// Whether a monitor rule held in its latest evaluation.
+    pub fn set_monitor_rule(&self, monitor: &str, rule: &str, holds: bool) {
+        let value = if holds { 1.0 } else { 0.0 };
+        self.monitors
+            .holds
+            .get_or_create(&monitor_labels(monitor, rule))
+            .set(value);
     }
 
     fn target(target: &str) -> TargetLabels {
