@@ -72,8 +72,8 @@ pub async fn materialize(
             .and_then(|bytes| serde_json::from_slice::<TableMeta>(&bytes).ok())
             .is_some_and(|stored| stored == meta);
         if !unchanged {
-            let base = meta.exact_from.unwrap_or(watermark);
-            let (entities, stale) = write_group(plan, store, online, group_id, &table, (base, watermark)).await?;
+            let (entities, stale) =
+                write_group(plan, store, online, group_id, &table, (meta.base(), watermark)).await?;
             online.put_meta(&name, &serde_json::to_vec(&meta)?).await?;
             report.written = true;
             report.entities = entities;

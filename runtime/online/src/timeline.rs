@@ -131,6 +131,14 @@ pub struct TableMeta {
     pub exact_from: Option<i64>,
 }
 
+impl TableMeta {
+    /// The time the stored timelines are built from ([`Timeline::from_history`]'s cut): the
+    /// requested earlier time, else the watermark.
+    pub fn base(&self) -> i64 {
+        self.exact_from.unwrap_or(self.watermark)
+    }
+}
+
 /// The metadata entry describing a materialized table.
 pub fn meta_name(table: &TableId) -> String {
     format!("{table}/materialized")
