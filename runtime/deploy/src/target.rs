@@ -137,38 +137,6 @@ impl Target {
             target: serve.name.clone(),
             source,
         })?;
-        let source = &plan.sources[model.examples];
-        let mut fields: Vec<RequestField> = set
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(index, field)| RequestField {
-                name: field.name.clone(),
-                ty: field.ty,
-                optional: field.defaults_to_now,
-                feature_field: Some(index),
-            })
-            .collect();
-        let fallback = serve.fallback.map(|expr| {
-            let mut columns = Vec::new();
-            for (source_id, column) in row_columns_read(plan, &[expr]) {
-                let definition = &plan.sources[source_id].columns[column as usize];
-                let field = match fields.iter().position(|field| field.name == definition.name) {
-                    Some(field) => field,
-                    None => {
-                        fields.push(RequestField {
-                            name: definition.name.clone(),
-                            ty: definition.ty,
-                            optional: source.timestamp == Some(column),
-                            feature_field: None,
-                        });
-                        fields.len() - 1
-                    }
-                };
-                columns.push((field, source_id, column));
-            }
-            Fallback { expr, columns }
-        });
         let input_names: Arc<[String]> = model
             .features
             .iter()
@@ -179,23 +147,14 @@ impl Target {
             })
             .collect();
         let shadow = serve.shadow.map(|shadow| model_stage(plan, shadow));
-        if let Some((name, _)) = &shadow {
-            // The shadow reads the same requests: every field it needs is a field of the target.
-            let shadow_set = server.service(name).map_err(|source| DeployError::Features {
+        let shadow_set = match &shadow {
+            Some((name, _)) => Some(server.service(name).map_err(|source| DeployError::Features {
                 target: serve.name.clone(),
                 source,
-            })?;
-            for field in &shadow_set.fields {
-                if !fields.iter().any(|own| own.name == field.name) {
-                    fields.push(RequestField {
-                        name: field.name.clone(),
-                        ty: field.ty,
-                        optional: field.defaults_to_now,
-                        feature_field: None,
-                    });
-                }
-            }
-        }
+            })?),
+            None => None,
+        };
+        let (fields, fallback) = request_fields(plan, id, &set, shadow_set.as_deref());
         let shadow_inputs = serve
             .shadow
             .map(|shadow| plan.models[shadow.model].features.clone())
@@ -232,6 +191,62 @@ impl Target {
     pub fn is_ready(&self) -> bool {
         self.fallback.is_some() || self.primary.current().is_some()
     }
+}
+
+/// A realtime target's request fields and its fallback, from the feature sets of its model
+/// (`set`) and of its shadow: the model's feature service's fields, then the columns of the
+/// examples source the fallback reads, then the shadow's fields (the shadow reads the same
+/// requests). `deploy` decodes requests by them; `mlsysc replay` sends rows with them.
+pub fn request_fields(
+    plan: &Plan,
+    id: ServeId,
+    set: &FeatureSet,
+    shadow_set: Option<&FeatureSet>,
+) -> (Vec<RequestField>, Option<Fallback>) {
+    let serve = &plan.serves[id];
+    let source = &plan.sources[plan.models[serve.model.model].examples];
+    let mut fields: Vec<RequestField> = set
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| RequestField {
+            name: field.name.clone(),
+            ty: field.ty,
+            optional: field.defaults_to_now,
+            feature_field: Some(index),
+        })
+        .collect();
+    let fallback = serve.fallback.map(|expr| {
+        let mut columns = Vec::new();
+        for (source_id, column) in row_columns_read(plan, &[expr]) {
+            let definition = &plan.sources[source_id].columns[column as usize];
+            let field = match fields.iter().position(|field| field.name == definition.name) {
+                Some(field) => field,
+                None => {
+                    fields.push(RequestField {
+                        name: definition.name.clone(),
+                        ty: definition.ty,
+                        optional: source.timestamp == Some(column),
+                        feature_field: None,
+                    });
+                    fields.len() - 1
+                }
+            };
+            columns.push((field, source_id, column));
+        }
+        Fallback { expr, columns }
+    });
+    for field in shadow_set.map_or(&[][..], |shadow| &shadow.fields) {
+        if !fields.iter().any(|own| own.name == field.name) {
+            fields.push(RequestField {
+                name: field.name.clone(),
+                ty: field.ty,
+                optional: field.defaults_to_now,
+                feature_field: None,
+            });
+        }
+    }
+    (fields, fallback)
 }
 
 /// A plan's model reference as the registry's (name, stage).
