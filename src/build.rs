@@ -37,6 +37,12 @@ pub struct BuildArgs {
     // `--help` never shows the variable's value: it may hold a password.
     #[arg(long, value_name = "LOCATION", env = "MLSYS_ONLINE", hide_env_values = true)]
     online: Option<String>,
+    /// Keep the online store's windowed values exact from this UTC day on, YYYY-MM-DD (default:
+    /// from the newest event time ingested): `deploy` then answers requests of earlier times
+    /// point in time too, as `mlsysc replay` of past days needs. The store holds every change
+    /// point from that day.
+    #[arg(long, value_name = "DATE")]
+    online_from: Option<String>,
     /// Key namespace in a shared online store (several projects on one Redis).
     #[arg(long, value_name = "NAME", default_value = mlsys_online::DEFAULT_NAMESPACE)]
     namespace: String,
@@ -108,6 +114,14 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         to: arguments.to.clone(),
         memory_limit: arguments.memory_limit.map(|mebibytes| mebibytes << 20),
     };
+    let online_from = match &arguments.online_from {
+        Some(text) => Some(
+            mlsys_compiler::syntax::literal::parse_date(text)
+                .map(mlsys_batch::features::output::day_start)
+                .map_err(|message| anyhow::anyhow!("--online-from {text}: {message}"))?,
+        ),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let started = Instant::now();
     let progress = Bars {
@@ -123,7 +137,7 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         if let Some(bytes) = options.memory_limit {
             offline = offline.with_memory_limit(bytes);
         }
-        let materialized = crate::materialize::materialize(plan, &offline, online.as_ref()).await?;
+        let materialized = crate::materialize::materialize(plan, &offline, online.as_ref(), online_from).await?;
         drop(online);
         let places = crate::train::Places::of(&directory, arguments.registry.as_deref());
         let trained = crate::train::train_models(plan, &offline, &places).await?;

@@ -18,6 +18,7 @@ mod monitor_report;
 mod monitor_schedule;
 mod process_tree;
 mod project;
+mod replay;
 mod report;
 mod schedule;
 mod score;
@@ -144,6 +145,19 @@ that day's partition in one commit. Default: the last complete UTC day. --due ma
 target's schedule has due now instead (lang-spec §7.6). Needs a build first."
     )]
     Score(score::ScoreArgs),
+    /// Send the processed rows of some UTC days to a running `deploy` as a realtime target's traffic.
+    #[command(
+        long_about = "Replay a period as traffic: the rows of the target's examples source that \
+`mlsysc build` ingested, whose timestamp falls on the UTC days --from .. --to, are sent in time order \
+to a running `mlsysc deploy` (--url) at POST /v1/score/{target}, each with exactly the target's \
+request fields, its own timestamp included, so each row is scored as of when it happened. Each \
+request carries an X-Request-Id naming its rows (`replay-<source>-<day>-<index>`), so the replay \
+can be found in the prediction log. --rate paces the rows per second; --concurrency requests are \
+in flight on keep-alive connections. Prints progress, then the rows answered, the fallbacks by \
+reason, the failures by status, latency and throughput (--format json for scripts). Exit status 1 \
+when a request failed."
+    )]
+    Replay(replay::ReplayArgs),
     /// List a project's registered model versions: stages, metrics, lineage.
     #[command(
         long_about = "List the model versions in the registry (default .mlsys/registry.db): \
@@ -232,6 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor(arguments) => monitor::monitor(arguments),
         Command::Report(arguments) => monitor_report::report(arguments),
         Command::Score(arguments) => score::score(arguments),
+        Command::Replay(arguments) => replay::replay(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),
         Command::Promote(arguments) => models::promote(arguments),

@@ -1,7 +1,8 @@
 //! Materialization, the last step of `mlsysc build`: every entity group's windowed aggregates are
 //! pushed to the online store as per-entity timelines (`mlsys_online::timeline`) — the change point
 //! in force at the build's watermark and every later one — so the online engine answers any request
-//! time from then on with exactly the batch tables' value. A group whose table and watermark did not
+//! time from then on with exactly the batch tables' value (`build --online-from`: from an earlier
+//! time, for replays of past days). A group whose table, watermark and base did not
 //! change since the last materialization is skipped (its state is kept in the store's metadata);
 //! writes are newest-wins, so re-running converges.
 
@@ -28,10 +29,14 @@ pub struct Materialized {
     pub seconds: f64,
 }
 
+/// Materializes every entity group; `exact_from` (µs since the epoch): keep every change point
+/// from the one in force then, not only from the watermark's, so requests of earlier times are
+/// answered point in time too (`build --online-from`, for replays of past days).
 pub async fn materialize(
     plan: &Plan,
     store: &OfflineStore,
     online: &dyn OnlineStore,
+    exact_from: Option<i64>,
 ) -> anyhow::Result<Vec<Materialized>> {
     let state = BuildState::load(&store.state_file())?;
     let mut reports = Vec::new();
@@ -59,6 +64,7 @@ pub async fn materialize(
             features: aggregates.iter().map(|id| plan.features[*id].name.clone()).collect(),
             watermark,
             stamp: state.features.get(&location.name).cloned().unwrap_or_default(),
+            exact_from: exact_from.filter(|from| *from < watermark),
         };
         let name = meta_name(&table);
         let stored = online.get_meta(&name).await?;
@@ -66,7 +72,8 @@ pub async fn materialize(
             .and_then(|bytes| serde_json::from_slice::<TableMeta>(&bytes).ok())
             .is_some_and(|stored| stored == meta);
         if !unchanged {
-            let (entities, stale) = write_group(plan, store, online, group_id, &table, watermark).await?;
+            let (entities, stale) =
+                write_group(plan, store, online, group_id, &table, (meta.base(), watermark)).await?;
             online.put_meta(&name, &serde_json::to_vec(&meta)?).await?;
             report.written = true;
             report.entities = entities;
@@ -84,7 +91,7 @@ async fn write_group(
     online: &dyn OnlineStore,
     group: GroupId,
     table: &TableId,
-    watermark: i64,
+    (base, watermark): (i64, i64),
 ) -> anyhow::Result<(u64, u64)> {
     let width = aggregates_of(plan, group).len();
     // Written a chunk at a time as the histories are read, so only a chunk of records is held.
@@ -95,7 +102,7 @@ async fn write_group(
         let history = histories.next().await?;
         let last = history.is_none();
         if let Some(history) = history {
-            let timeline = Timeline::from_history(history.points, width, watermark);
+            let timeline = Timeline::from_history(history.points, width, base);
             rows.push((EntityKey::new(history.keys), timeline.to_record(watermark)));
         }
         if rows.len() >= WRITE_BATCH || (last && !rows.is_empty()) {

@@ -85,7 +85,7 @@ fn the_build_summary_counts_every_row() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("transactions                 182        0    182     111773     111770            3"),
+        stdout.contains("transactions                 182        0    182     112329     112326            3"),
         "{stdout}"
     );
     assert!(stdout.contains("5 rows quarantined"), "{stdout}");

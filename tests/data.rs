@@ -59,7 +59,7 @@ fn the_example_data_shows_its_planted_problems() {
     );
     assert!(has(&findings, "W0903", "column `device_os`"), "{findings:?}");
     assert!(
-        has(&findings, "W0904", "`expect amount >= 0` fails on <0.01% (1 of 111773)"),
+        has(&findings, "W0904", "`expect amount >= 0` fails on <0.01% (1 of 112329)"),
         "{findings:?}"
     );
     assert!(has(&findings, "W0904", "`expect unique(txn_id)`"), "{findings:?}");

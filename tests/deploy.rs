@@ -1,15 +1,16 @@
 //! `mlsysc deploy` end to end on the fraud example: scores from the registry's version through
 //! the feature path, the Open Inference Protocol with the real `tritonclient`, bad input, hot swap
 //! under concurrent load, fallbacks for real faults (a corrupted artifact, a stopped and a paused
-//! `redis-server`), and `verify` agreeing on scores bit for bit.
+//! `redis-server`), and `verify` agreeing on scores bit for bit; `mlsysc replay` of past days.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::redis_server::RedisServer;
-use crate::support::{Server, fraud_project, wait_until};
+use crate::support::{Server, floats, fraud_project, micros, read_delta, strings, wait_until};
 use crate::train::{mlsysc, text};
 
 /// A payment of a user the example data has, at a time inside its history.
@@ -303,4 +304,226 @@ fn deploy_runs_a_batch_target_on_its_schedule_and_answers_its_latest_stored_scor
     let (status, _) = server.json("GET", "/v1/predictions/nope?site_id=site_000", "");
     assert_eq!(status, 404);
     std::fs::remove_dir_all(&project).ok();
+}
+
+/// `mlsysc replay` of two June days against `deploy`, the online store kept exact from June on
+/// (`build --online-from`): every row is logged once under its replay id, with the score a direct
+/// `/v1/score` of the row gets and the batch engine's point-in-time score of the same example.
+/// The served inputs and the scores show the drift the example data has in June.
+#[test]
+fn replay_scores_past_days_point_in_time_and_logs_each_row_once() {
+    let project = fraud_project("replay");
+    build(&project, &["--online-from", "2026-06-10"]);
+    // The store's timelines from June 10 on agree with the offline change points.
+    let output = mlsysc(&project, &["verify", ".", "--sample", "100"]);
+    assert!(
+        output.status.success() && text(&output).contains("0 mismatches"),
+        "{}",
+        text(&output)
+    );
+    stage(&project, &["approve", "fraud_detector", "1", ".", "--by", "alice"]);
+    stage(&project, &["promote", "fraud_detector", "1", ".", "--to", "production"]);
+    let root = project.display().to_string();
+    let mut server = Server::spawn(&["deploy", &root, "--port", "0"]);
+    wait_until("v1 to be served", 30, || served_version(&server) == Some(1));
+    let url = format!("http://{}", server.address);
+    let days = ["--from", "2026-06-10", "--to", "2026-06-11"];
+    let mut arguments = vec!["replay", "fraud_api", ".", "--rate", "2000", "--concurrency", "4"];
+    arguments.extend_from_slice(&days);
+    arguments.extend_from_slice(&["--url", &url, "--format", "json"]);
+    let output = mlsysc(&project, &arguments);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let rows = report["rows_sent"].as_u64().unwrap_or_default();
+    assert!(rows > 1_000, "{report}");
+    assert_eq!(report["rows_answered"], rows, "{report}");
+    assert_eq!(report["rows_failed"], 0, "{report}");
+    assert_eq!(report["fallbacks"], serde_json::json!({}), "{report}");
+    let seconds = report["seconds"].as_f64().unwrap_or_default();
+    assert!(seconds >= (rows - 1) as f64 / 2000.0, "paced at 2000 rows/s: {report}");
+
+    stage(
+        &project,
+        &[
+            "score",
+            "fraud_nightly",
+            ".",
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-06-30",
+        ],
+    );
+    let examples = batch_scores(&project, "2026-06-10", "2026-06-11");
+    assert_eq!(examples.len() as u64, rows);
+    for (_, row, score) in examples.iter().step_by(97) {
+        let (status, body) = server.json("POST", "/v1/score/fraud_api", &format!("{{\"rows\": [{row}]}}"));
+        assert_eq!(status, 200, "{body}");
+        let direct = body["results"][0]["score"].as_f64().expect("a score");
+        assert_eq!(direct.to_bits(), score.to_bits(), "{row}: {body}");
+    }
+    assert!(server.terminate().success());
+
+    let log = read_delta(&project.join(".mlsys/offline/predictions/fraud_api"));
+    let mut logged: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let ids = strings(&log, "request_id").into_iter().map(Option::unwrap_or_default);
+    for (id, score) in ids.zip(floats(&log, "score")) {
+        if id.starts_with("replay-") {
+            logged.entry(id).or_default().push(score);
+        }
+    }
+    assert_eq!(logged.len(), examples.len(), "one record per replayed row");
+    for (id, _, score) in &examples {
+        let scores = logged.get(id).unwrap_or_else(|| panic!("{id} is not in the log"));
+        assert_eq!(scores.len(), 1, "{id} logged {} times", scores.len());
+        assert_eq!(
+            scores[0].to_bits(),
+            score.to_bits(),
+            "{id}: served and batch scores differ"
+        );
+    }
+    june_drift_is_there(&project, &log);
+    replay_failures_and_bad_input(&project);
+    std::fs::remove_dir_all(&project).ok();
+}
+
+/// The batch engine's scores of the examples of `from ..= to` in the order replay sends them
+/// (time order within each day): (the replay's request id, the row as `/v1/score` takes it, its
+/// score).
+fn batch_scores(project: &Path, from: &str, to: &str) -> Vec<(String, String, f64)> {
+    let table = read_delta(&project.join("data/scores/fraud"));
+    let mut rows: Vec<(String, i64, String, f64)> = Vec::new();
+    let column = |name: &str| strings(&table, name);
+    let (txn, user, merchant, country, channel, day) = (
+        column("txn_id"),
+        column("user_id"),
+        column("merchant"),
+        column("country"),
+        column("channel"),
+        column("dt"),
+    );
+    let (amount, time, score) = (
+        floats(&table, "amount"),
+        micros(&table, "event_time"),
+        floats(&table, "score"),
+    );
+    for index in 0..score.len() {
+        let day = day[index].clone().unwrap_or_default();
+        if day.as_str() < from || day.as_str() > to {
+            continue;
+        }
+        let row = serde_json::json!({
+            "txn_id": txn[index], "user_id": user[index], "merchant": merchant[index],
+            "amount": amount[index], "country": country[index], "channel": channel[index],
+            "event_time": mlsys_serve::wire::format_timestamp(time[index]),
+        });
+        rows.push((day, time[index], row.to_string(), score[index]));
+    }
+    rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut index_in_day = 0;
+    let mut out: Vec<(String, String, f64)> = Vec::with_capacity(rows.len());
+    for (position, (day, _, row, score)) in rows.iter().enumerate() {
+        index_in_day = if position > 0 && rows[position - 1].0 == *day {
+            index_in_day + 1
+        } else {
+            0
+        };
+        out.push((
+            format!("replay-transactions-{day}-{index_in_day:06}"),
+            row.clone(),
+            *score,
+        ));
+    }
+    out
+}
+
+/// June's drift, as the fraud monitor sees it: the served `amount_log` against training has a
+/// PSI above 0.2, and the trained version's AUC on June is below 0.85 times its May holdout AUC.
+fn june_drift_is_there(project: &Path, log: &[datafusion::arrow::array::RecordBatch]) {
+    let input = "txn_signals@v2.amount_log";
+    let served: Vec<f64> = strings(log, "features")
+        .into_iter()
+        .zip(strings(log, "request_id"))
+        .filter(|(_, id)| id.as_deref().is_some_and(|id| id.starts_with("replay-")))
+        .map(|(features, _)| {
+            let features: serde_json::Value = serde_json::from_str(&features.unwrap_or_default()).expect("JSON");
+            features[input].as_f64().unwrap_or(f64::NAN)
+        })
+        .collect();
+    let trained = crate::drift::snapshot_values(project, "fraud_detector", input);
+    let shift = crate::drift::psi_against_training(&trained, &served);
+    assert!(shift > 0.2, "PSI of {input} on June 10-11: {shift}");
+    let auc = crate::drift::fraud_auc_by_month(project);
+    let holdout = crate::drift::holdout_metric(project, "fraud_detector");
+    assert!(
+        (auc["2026-05"] - holdout).abs() < 0.01,
+        "May is the holdout: {auc:?} vs {holdout}"
+    );
+    assert!(auc["2026-06"] < 0.85 * holdout, "June AUC {auc:?}, holdout {holdout}");
+}
+
+/// Requests that fail are counted by status and exit 1; bad input is refused before sending.
+fn replay_failures_and_bad_input(project: &Path) {
+    let root = project.display().to_string();
+    // The feature server has no /v1/score: every request is a 404.
+    let server = Server::spawn(&["serve-features", &root, "--port", "0"]);
+    let url = format!("http://{}", server.address);
+    let one_day = ["--from", "2026-06-10", "--to", "2026-06-10"];
+    let mut arguments = vec![
+        "replay",
+        "fraud_api",
+        ".",
+        "--rows-per-request",
+        "100",
+        "--format",
+        "json",
+    ];
+    arguments.extend_from_slice(&one_day);
+    arguments.extend_from_slice(&["--url", &url]);
+    let output = mlsysc(project, &arguments);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["rows_answered"], 0, "{report}");
+    assert_eq!(report["rows_failed"], report["rows_sent"], "{report}");
+    let message = report["failed"]["404"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("/v1/score/fraud_api"), "{report}");
+    drop(server);
+
+    let refused = |arguments: &[&str], expected: &str| {
+        let output = mlsysc(project, arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", text(&output));
+        assert!(text(&output).contains(expected), "{arguments:?}: {}", text(&output));
+    };
+    let with_days = |first: &[&'static str], days: [&'static str; 4]| -> Vec<&'static str> {
+        let mut all = first.to_vec();
+        all.extend_from_slice(&days);
+        all
+    };
+    let june = ["--from", "2026-06-10", "--to", "2026-06-10"];
+    refused(
+        &with_days(&["replay", "nope", "."], june),
+        "realtime targets: fraud_api",
+    );
+    refused(
+        &with_days(&["replay", "fraud_nightly", "."], june),
+        "mlsysc score fraud_nightly",
+    );
+    refused(
+        &with_days(
+            &["replay", "fraud_api", "."],
+            ["--from", "2026-06-11", "--to", "2026-06-10"],
+        ),
+        "after --to",
+    );
+    refused(
+        &with_days(
+            &["replay", "fraud_api", "."],
+            ["--from", "2027-01-01", "--to", "2027-01-02"],
+        ),
+        "mlsysc build",
+    );
+    refused(
+        &with_days(&["replay", "fraud_api", ".", "--url", "http://127.0.0.1:1"], june),
+        "cannot reach the deploy server at http://127.0.0.1:1",
+    );
 }

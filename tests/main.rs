@@ -5,6 +5,7 @@ mod ci;
 mod cli;
 mod data;
 mod deploy;
+mod drift;
 mod generated;
 mod lsp;
 mod models;

@@ -141,3 +141,85 @@ pub fn forecast_project(name: &str) -> PathBuf {
     mlsys_example_data::forecast::write(&data, &root).expect("data");
     root
 }
+
+/// Every row of the Delta table at `path` (a batch target's output, a prediction log, a training
+/// split), read by the batch engine.
+pub fn read_delta(path: &Path) -> Vec<datafusion::arrow::array::RecordBatch> {
+    let table = mlsys_batch::store::TableLocation {
+        name: "test".to_string(),
+        path: path.to_path_buf(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let provider = table.provider().await.expect("a Delta table");
+        let frame = datafusion::prelude::SessionContext::new()
+            .read_table(provider)
+            .expect("readable");
+        frame.collect().await.expect("its rows")
+    })
+}
+
+/// A column of `batches` cast to `data_type`, batch after batch.
+fn column_as(
+    batches: &[datafusion::arrow::array::RecordBatch],
+    name: &str,
+    data_type: &datafusion::arrow::datatypes::DataType,
+) -> Vec<datafusion::arrow::array::ArrayRef> {
+    batches
+        .iter()
+        .map(|batch| {
+            let array = batch
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("a column `{name}`"));
+            datafusion::arrow::compute::cast(array, data_type).expect("castable")
+        })
+        .collect()
+}
+
+/// A text column of `batches` (null as `None`).
+pub fn strings(batches: &[datafusion::arrow::array::RecordBatch], name: &str) -> Vec<Option<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    column_as(batches, name, &datafusion::arrow::datatypes::DataType::Utf8)
+        .iter()
+        .flat_map(|array| {
+            let array = array.as_string::<i32>();
+            (0..array.len())
+                .map(|row| array.is_valid(row).then(|| array.value(row).to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A number column of `batches` as float64 (null as NaN).
+pub fn floats(batches: &[datafusion::arrow::array::RecordBatch], name: &str) -> Vec<f64> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Float64Type;
+    column_as(batches, name, &datafusion::arrow::datatypes::DataType::Float64)
+        .iter()
+        .flat_map(|array| {
+            let array = array.as_primitive::<Float64Type>();
+            (0..array.len())
+                .map(|row| {
+                    if array.is_valid(row) {
+                        array.value(row)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A timestamp column of `batches` as microseconds since the epoch.
+pub fn micros(batches: &[datafusion::arrow::array::RecordBatch], name: &str) -> Vec<i64> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    column_as(batches, name, &datafusion::arrow::datatypes::DataType::Int64)
+        .iter()
+        .flat_map(|array| array.as_primitive::<Int64Type>().values().to_vec())
+        .collect()
+}

@@ -21,9 +21,8 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use mlsys_deploy::client::{ClientError, Connection};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The user_activity@v1 aggregates the peer asks Feast for, in the model's input order.
 const AGGREGATES: [&str; 7] = [
@@ -46,6 +45,8 @@ enum LoadError {
     Json(&'static str, #[source] serde_json::Error),
     #[error("bad HTTP answer: {0}")]
     Http(String),
+    #[error("HTTP")]
+    Client(#[from] ClientError),
 }
 
 /// A request row as `fraud_api` takes it.
@@ -352,95 +353,23 @@ fn row_signals(row: &Row, avg_amount_30d: f64) -> Result<Vec<f64>, LoadError> {
     ])
 }
 
-/// One keep-alive HTTP/1.1 connection; answers must carry a Content-Length.
-struct Http {
-    stream: TcpStream,
-    host: String,
-    buffer: Vec<u8>,
-}
+/// One keep-alive connection (`mlsys_deploy::client`); only a 200 with a JSON body is an answer.
+struct Http(Connection);
 
 impl Http {
-    async fn connect(addr: SocketAddr) -> Result<Self, LoadError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|error| LoadError::Io("connecting", error))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|error| LoadError::Io("setting TCP_NODELAY", error))?;
-        Ok(Http {
-            stream,
-            host: addr.to_string(),
-            buffer: Vec::with_capacity(8192),
-        })
+    async fn connect(address: SocketAddr) -> Result<Self, LoadError> {
+        Ok(Http(Connection::connect(address).await?))
     }
 
     async fn post(&mut self, path: &str, body: &Value) -> Result<Value, LoadError> {
-        let body = body.to_string();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.host,
-            body.len()
-        );
-        let request = [head.as_bytes(), body.as_bytes()].concat();
-        self.stream
-            .write_all(&request)
-            .await
-            .map_err(|error| LoadError::Io("sending", error))?;
-        let (status, body) = self.read_answer().await?;
-        if status != 200 {
+        let answer = self.0.post(path, &[], body.to_string().as_bytes()).await?;
+        if answer.status != 200 {
             return Err(LoadError::Http(format!(
-                "{path}: status {status}: {}",
-                String::from_utf8_lossy(&body)
+                "{path}: status {}: {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
             )));
         }
-        serde_json::from_slice(&body).map_err(|error| LoadError::Json("an answer", error))
+        serde_json::from_slice(&answer.body).map_err(|error| LoadError::Json("an answer", error))
     }
-
-    /// Reads one answer: (status, body). Bytes past it stay in the buffer (none with one request in flight).
-    async fn read_answer(&mut self) -> Result<(u16, Vec<u8>), LoadError> {
-        let head_end = loop {
-            if let Some(at) = self.buffer.windows(4).position(|window| window == b"\r\n\r\n") {
-                break at + 4;
-            }
-            self.fill().await?;
-        };
-        let (status, length) = parse_head(&self.buffer[..head_end])?;
-        while self.buffer.len() < head_end + length {
-            self.fill().await?;
-        }
-        let body = self.buffer[head_end..head_end + length].to_vec();
-        self.buffer.drain(..head_end + length);
-        Ok((status, body))
-    }
-
-    async fn fill(&mut self) -> Result<(), LoadError> {
-        let mut chunk = [0u8; 16384];
-        let read = self
-            .stream
-            .read(&mut chunk)
-            .await
-            .map_err(|error| LoadError::Io("receiving", error))?;
-        if read == 0 {
-            return Err(LoadError::Http("the server closed the connection".into()));
-        }
-        self.buffer.extend_from_slice(&chunk[..read]);
-        Ok(())
-    }
-}
-
-/// The status code and Content-Length of a response head.
-fn parse_head(head: &[u8]) -> Result<(u16, usize), LoadError> {
-    let text = std::str::from_utf8(head).map_err(|_| LoadError::Http("a head that is not UTF-8".into()))?;
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| LoadError::Http(format!("bad status line in {text}")))?;
-    let length = lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .ok_or_else(|| LoadError::Http(format!("no Content-Length in {text}")))?;
-    Ok((status, length))
 }

@@ -1,6 +1,7 @@
 //! The online store against the offline change points: for a reservoir sample of every
 //! materialized group's entities, the stored timeline equals the one materialization makes from
-//! the offline table ([`Timeline::from_history`] at the build's watermark), point for point.
+//! the offline table ([`Timeline::from_history`] at the stored base: the build's watermark, or
+//! `--online-from`'s day), point for point.
 
 use mlsys_batch::features::history::{EntityHistory, aggregates_of, for_each_history};
 use mlsys_compiler::plan::{GroupId, Plan};
@@ -46,7 +47,7 @@ pub async fn verify_group(
     let name = format!("online {table}");
     let width = meta.features.len();
     for (history, record) in sampled.iter().zip(records) {
-        let want = Timeline::from_history(history.points.clone(), width, meta.watermark);
+        let want = Timeline::from_history(history.points.clone(), width, meta.base());
         let key = key_text(&history.keys);
         let Some(record) = record else {
             outcome.compare(Mismatch {

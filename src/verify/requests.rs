@@ -295,6 +295,7 @@ async fn write_group(
         features: aggregates.iter().map(|id| plan.features[*id].name.clone()).collect(),
         watermark: earliest.values().copied().min().unwrap_or(0),
         stamp: "verify".to_string(),
+        exact_from: None,
     };
     scratch
         .put_meta(&meta_name(&table), &serde_json::to_vec(&meta)?)

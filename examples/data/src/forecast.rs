@@ -1,10 +1,13 @@
 //! The forecast example's data set (`examples/forecast`): the orders each site handled per day
 //! (`daily_demand`, Parquet) and the regional weather feed (`weather`, CSV), with a per-site level,
 //! weekly seasonality, a slow trend, promotions, holidays, weather effects, noise and a few deliberately
-//! bad rows. See `examples/data/README.md`.
+//! bad rows. In the last month (September 2026, after the model's training and holdout months) two
+//! sites in five change regime ([`drift`]), for monitors to catch; every row before it is as
+//! without the drift. See `examples/data/README.md`.
 
 mod bad_rows;
 mod calendar;
+pub mod drift;
 mod output;
 mod sites;
 mod weather;
@@ -32,6 +35,8 @@ pub struct ForecastConfig {
     /// First day, days since 1970-01-01.
     pub start: i32,
     pub days: u32,
+    /// First day of the regime change ([`drift`]), 2026-09-01; none when it is not before the end.
+    pub drift_from: i32,
 }
 
 impl Default for ForecastConfig {
@@ -41,6 +46,7 @@ impl Default for ForecastConfig {
             sites: 50,
             start: days_from_civil(2026, 1, 1),
             days: 273,
+            drift_from: days_from_civil(2026, 9, 1),
         }
     }
 }
@@ -127,7 +133,13 @@ pub fn generate(config: &ForecastConfig) -> ForecastData {
     let mut demand = Vec::new();
     for (index, site) in (0u64..).zip(&sites) {
         let mut rng = root.fork(1_000 + index);
-        demand.extend(sites::demand(site, &daily_weather[site.region], start, end, &mut rng));
+        demand.extend(sites::demand(
+            site,
+            &daily_weather[site.region],
+            (start, end),
+            config.drift_from,
+            &mut rng,
+        ));
     }
     // Within a day, by site id; site ids are zero-padded, so text order is index order.
     demand.sort_by(|a, b| (a.day, &a.site_id).cmp(&(b.day, &b.site_id)));

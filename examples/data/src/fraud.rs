@@ -1,8 +1,12 @@
 //! The fraud example's data set (`examples/fraud`): card payments (`transactions`, Parquet) and the
 //! chargebacks that label them weeks later (`chargebacks`, CSV), with learnable fraud patterns, late
-//! labels, a few deliberately bad rows and a column that appears mid-way. See `examples/data/README.md`.
+//! labels, a few deliberately bad rows and a column that appears mid-way. In the last month (June
+//! 2026, after the model's training and holdout months) amounts grow by 80% and a new fraud pattern
+//! appears ([`drift`]), for monitors to catch; every row before it is as without the drift. See
+//! `examples/data/README.md`.
 
 mod bad_rows;
+pub mod drift;
 mod labels;
 mod output;
 mod population;
@@ -24,6 +28,9 @@ pub const CHARGEBACKS_LOCATION: &str = "data/raw/chargebacks";
 /// about 1.5% of payments fraudulent.
 const COMPROMISE_RATE: f64 = 0.0015;
 
+/// The first of the users' drift streams (one per user, far from the other streams' numbers).
+const DRIFT_STREAMS: u64 = 1 << 40;
+
 #[derive(Clone, Debug)]
 pub struct FraudConfig {
     pub seed: u64,
@@ -33,6 +40,9 @@ pub struct FraudConfig {
     pub days: u32,
     /// First day whose Parquet files carry the extra `device_os` column (2026-04-01).
     pub device_os_from: i32,
+    /// First day of the drift ([`drift`]: higher amounts, a new fraud pattern), 2026-06-01; none
+    /// when it is not before the end.
+    pub drift_from: i32,
 }
 
 impl Default for FraudConfig {
@@ -43,6 +53,7 @@ impl Default for FraudConfig {
             start: days_from_civil(2026, 1, 1),
             days: 182,
             device_os_from: days_from_civil(2026, 4, 1),
+            drift_from: days_from_civil(2026, 6, 1),
         }
     }
 }
@@ -119,7 +130,17 @@ pub fn generate(config: &FraudConfig) -> FraudData {
     let mut payments = Vec::new();
     for (index, user) in (0u32..).zip(&users) {
         let mut rng = root.fork(1_000 + u64::from(index));
-        payments.extend(timeline::payments(index, user, &merchants, period, &mut rng));
+        let mut own = timeline::payments(index, user, &merchants, period, &mut rng);
+        let mut drift_rng = root.fork(DRIFT_STREAMS + u64::from(index));
+        drift::apply(
+            index,
+            user,
+            &merchants,
+            (config.drift_from, period.end),
+            &mut own,
+            &mut drift_rng,
+        );
+        payments.extend(own);
     }
     payments.sort_by_key(|payment| (payment.event_time, payment.user)); // stable: keeps a user's order
 

@@ -112,6 +112,7 @@ fn main() -> anyhow::Result<()> {
                 sites,
                 start,
                 days,
+                ..ForecastConfig::default()
             };
             let began = Instant::now();
             let data = forecast::generate(&config);

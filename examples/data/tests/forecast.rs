@@ -408,6 +408,60 @@ fn demand_has_learnable_structure() {
 }
 
 #[test]
+fn the_regime_change_leaves_every_file_before_it_byte_identical() {
+    let (data, project) = default_set();
+    let plain = scratch("forecast-without-drift");
+    let config = ForecastConfig {
+        drift_from: ForecastConfig::default().end(),
+        ..ForecastConfig::default()
+    };
+    write(&generate(&config), &plain).expect("written");
+    let drift_from = format!("dt={}", format_date(data.config.drift_from));
+    let before = |root: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut kept: Vec<_> = files(&root.join("data/raw"))
+            .into_iter()
+            .filter(|(path, _)| {
+                path.split('/')
+                    .nth(1)
+                    .is_some_and(|partition| partition < drift_from.as_str())
+            })
+            .collect();
+        kept.sort();
+        kept
+    };
+    let (drifted, plain_files) = (before(project), before(&plain));
+    assert_eq!(drifted.len(), 2 * 243, "January to August: a file per day and source");
+    assert!(drifted == plain_files, "a file before the drift changed");
+}
+
+#[test]
+fn september_steps_up_two_sites_in_five() {
+    let (data, _) = default_set();
+    let drift_from = data.config.drift_from;
+    // Each site's mean expected demand in the four weeks after the drift over the four before.
+    let step = |site: &str| {
+        let mean = |from: i32| {
+            let values: Vec<f64> = data
+                .demand
+                .iter()
+                .filter(|row| row.site_id.as_deref() == Some(site) && (from..from + 28).contains(&row.day))
+                .map(|row| row.expected)
+                .collect();
+            values.iter().sum::<f64>() / values.len() as f64
+        };
+        mean(drift_from) / mean(drift_from - 28)
+    };
+    for index in 0..10 {
+        let ratio = step(&format!("site_{index:03}"));
+        if mlsys_example_data::forecast::drift::changes(index) {
+            assert!(ratio > 1.5, "site_{index:03}: {ratio}");
+        } else {
+            assert!((0.8..1.2).contains(&ratio), "site_{index:03}: {ratio}");
+        }
+    }
+}
+
+#[test]
 fn rerun_replaces_the_old_data_only() {
     let project = scratch("forecast-replace");
     let small = ForecastConfig {

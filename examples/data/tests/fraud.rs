@@ -295,7 +295,12 @@ fn chargebacks_follow_their_payments() {
 #[test]
 fn fraud_is_rare_and_learnable() {
     let (data, _) = default_set();
-    let (fraud, legit): (Vec<_>, Vec<_>) = data.transactions.iter().partition(|row| row.fraud);
+    let before_drift = i64::from(data.config.drift_from) * MICROS_PER_DAY;
+    let (fraud, legit): (Vec<_>, Vec<_>) = data
+        .transactions
+        .iter()
+        .filter(|row| row.event_time < before_drift)
+        .partition(|row| row.fraud);
     let rate = fraud.len() as f64 / data.transactions.len() as f64;
     assert!((0.01..=0.02).contains(&rate), "fraud rate {rate}");
     let share = |rows: &[&mlsys_example_data::fraud::Transaction], test: &dyn Fn(i64, &str) -> bool| {
@@ -314,6 +319,77 @@ fn fraud_is_rare_and_learnable() {
         channels.into_iter().collect::<Vec<_>>(),
         ["api", "mobile", "pos", "web"]
     );
+}
+
+/// The same data set without its drift: the drift starting at the end.
+fn without_drift(project: &Path) -> FraudData {
+    let config = FraudConfig {
+        drift_from: FraudConfig::default().end(),
+        ..FraudConfig::default()
+    };
+    let data = generate(&config);
+    write(&data, project).expect("written");
+    data
+}
+
+#[test]
+fn the_drift_leaves_every_file_before_it_byte_identical() {
+    let (data, project) = default_set();
+    let plain = scratch("fraud-without-drift");
+    without_drift(&plain);
+    let drift_from = format!("dt={}", format_date(data.config.drift_from));
+    let before = |root: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut kept: Vec<_> = files(&root.join("data/raw"))
+            .into_iter()
+            .filter(|(path, _)| {
+                path.split('/')
+                    .nth(1)
+                    .is_some_and(|partition| partition < drift_from.as_str())
+            })
+            .collect();
+        kept.sort();
+        kept
+    };
+    let (drifted, plain_files) = (before(project), before(&plain));
+    assert_eq!(drifted.len(), 2 * 151, "January to May: a file per day and source");
+    assert!(drifted == plain_files, "a file before the drift changed");
+}
+
+#[test]
+fn june_costs_more_and_brings_in_person_fraud_at_home() {
+    let (data, _) = default_set();
+    let drift_from = i64::from(data.config.drift_from) * MICROS_PER_DAY;
+    let month = MICROS_PER_DAY * 30;
+    let median = |from: i64| {
+        let mut amounts: Vec<f64> = data
+            .transactions
+            .iter()
+            .filter(|row| !row.fraud && (from..from + month).contains(&row.event_time))
+            .map(|row| row.amount)
+            .collect();
+        amounts.sort_by(f64::total_cmp);
+        amounts[amounts.len() / 2]
+    };
+    let ratio = median(drift_from) / median(drift_from - month);
+    assert!((1.6..2.0).contains(&ratio), "June's median amount / May's: {ratio}");
+    // Fraud in person at home: rare before the drift, most of it after.
+    let in_person_at_home = |from: i64, to: i64| {
+        let fraud: Vec<_> = data
+            .transactions
+            .iter()
+            .filter(|row| row.fraud && (from..to).contains(&row.event_time))
+            .collect();
+        let share = fraud
+            .iter()
+            .filter(|row| row.channel == "pos" && row.country == "US")
+            .count() as f64
+            / fraud.len() as f64;
+        (share, fraud.len())
+    };
+    let (before, _) = in_person_at_home(i64::MIN, drift_from);
+    let (after, count) = in_person_at_home(drift_from, i64::MAX);
+    assert!(before < 0.05, "in-person fraud at home before June: {before}");
+    assert!(after > 0.4 && count > 500, "after: {after} of {count}");
 }
 
 #[test]

@@ -426,7 +426,7 @@ async fn unchanged_inputs_write_nothing_and_a_changed_day_recomputes_only_what_i
     check_entity_group(&project, &plan, group_id(&plan, "recent", 1), 1, &every).await;
 }
 
-/// A budget several times smaller than the data (the fraud example's 366,258 change points are
+/// A budget several times smaller than the data (the fraud example's 367,285 change points are
 /// about 35 MiB as Arrow arrays): the build spills, finishes, and writes exactly the tables of a
 /// build with room to spare.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,8 @@
 //! - [`oip`]: the Open Inference Protocol v2 codec (JSON and binary tensors).
 //! - [`oip_routes`]: `/v2` metadata and inference over the codec.
 //! - [`predictions`]: the latest stored score of a batch target, by key.
+//! - [`replay`]: `mlsysc replay`, a period of processed rows sent to a running server as traffic,
+//!   over [`client`], a minimal keep-alive HTTP/1.1 client.
 //! - [`http`]: the routes; [`metrics`]: `/metrics`; [`error`]: errors and fallback reasons.
 //!
 //! Architecture invariant: **nothing a client sends panics the server or makes it answer 500**:
@@ -28,6 +30,7 @@
 //! answer with its reason, or a 503 naming the reason.
 
 pub mod batcher;
+pub mod client;
 pub mod deployment;
 pub mod error;
 pub mod http;
@@ -37,6 +40,7 @@ pub mod model;
 pub mod oip;
 pub mod oip_routes;
 pub mod predictions;
+pub mod replay;
 pub mod shadow;
 pub mod shadow_report;
 pub mod target;

@@ -142,38 +142,6 @@ impl Target {
             target: serve.name.clone(),
             source,
         })?;
-        let source = &plan.sources[model.examples];
-        let mut fields: Vec<RequestField> = set
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(index, field)| RequestField {
-                name: field.name.clone(),
-                ty: field.ty,
-                optional: field.defaults_to_now,
-                feature_field: Some(index),
-            })
-            .collect();
-        let fallback = serve.fallback.map(|expr| {
-            let mut columns = Vec::new();
-            for (source_id, column) in row_columns_read(plan, &[expr]) {
-                let definition = &plan.sources[source_id].columns[column as usize];
-                let field = match fields.iter().position(|field| field.name == definition.name) {
-                    Some(field) => field,
-                    None => {
-                        fields.push(RequestField {
-                            name: definition.name.clone(),
-                            ty: definition.ty,
-                            optional: source.timestamp == Some(column),
-                            feature_field: None,
-                        });
-                        fields.len() - 1
-                    }
-                };
-                columns.push((field, source_id, column));
-            }
-            Fallback { expr, columns }
-        });
         let input_names: Arc<[String]> = model
             .features
             .iter()
@@ -184,24 +152,19 @@ impl Target {
             })
             .collect();
         let shadow = serve.shadow.map(|shadow| model_stage(plan, shadow));
-        if let Some((name, _)) = &shadow {
-            // The shadow reads the same requests: every field it needs is a field of the target.
-            let shadow_set = server.service(name).map_err(|source| DeployError::Features {
+        let shadow_set = match &shadow {
+            Some((name, _)) => Some(server.service(name).map_err(|source| DeployError::Features {
                 target: serve.name.clone(),
                 source,
-            })?;
-            for field in &shadow_set.fields {
-                if !fields.iter().any(|own| own.name == field.name) {
-                    fields.push(RequestField {
-                        name: field.name.clone(),
-                        ty: field.ty,
-                        optional: field.defaults_to_now,
-                        feature_field: None,
-                    });
-                }
-            }
-        }
-        let (time_field, label_key_fields) = label_fields(plan, model, &mut fields);
+            })?),
+            None => None,
+        };
+        let RequestFields {
+            fields,
+            fallback,
+            time_field,
+            label_key_fields,
+        } = request_fields(plan, id, &set, shadow_set.as_deref());
         let shadow_inputs = serve
             .shadow
             .map(|shadow| plan.models[shadow.model].features.clone())
@@ -258,6 +221,74 @@ impl Target {
     pub fn is_ready(&self) -> bool {
         self.fallback.is_some() || self.primary.current().is_some()
     }
+}
+
+/// A realtime target's request fields and its fallback, from the feature sets of its model
+/// (`set`) and of its shadow: the model's feature service's fields, then the columns of the
+/// examples source the fallback reads, then the shadow's fields (the shadow reads the same
+/// requests), then the timestamp and the label key's columns when none of those read them.
+/// `deploy` decodes requests by them; `mlsysc replay` sends rows with them.
+pub fn request_fields(plan: &Plan, id: ServeId, set: &FeatureSet, shadow_set: Option<&FeatureSet>) -> RequestFields {
+    let serve = &plan.serves[id];
+    let source = &plan.sources[plan.models[serve.model.model].examples];
+    let mut fields: Vec<RequestField> = set
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| RequestField {
+            name: field.name.clone(),
+            ty: field.ty,
+            optional: field.defaults_to_now,
+            feature_field: Some(index),
+        })
+        .collect();
+    let fallback = serve.fallback.map(|expr| {
+        let mut columns = Vec::new();
+        for (source_id, column) in row_columns_read(plan, &[expr]) {
+            let definition = &plan.sources[source_id].columns[column as usize];
+            let field = match fields.iter().position(|field| field.name == definition.name) {
+                Some(field) => field,
+                None => {
+                    fields.push(RequestField {
+                        name: definition.name.clone(),
+                        ty: definition.ty,
+                        optional: source.timestamp == Some(column),
+                        feature_field: None,
+                    });
+                    fields.len() - 1
+                }
+            };
+            columns.push((field, source_id, column));
+        }
+        Fallback { expr, columns }
+    });
+    for field in shadow_set.map_or(&[][..], |shadow| &shadow.fields) {
+        if !fields.iter().any(|own| own.name == field.name) {
+            fields.push(RequestField {
+                name: field.name.clone(),
+                ty: field.ty,
+                optional: field.defaults_to_now,
+                feature_field: None,
+            });
+        }
+    }
+    let (time_field, label_key_fields) = label_fields(plan, &plan.models[serve.model.model], &mut fields);
+    RequestFields {
+        fields,
+        fallback,
+        time_field,
+        label_key_fields,
+    }
+}
+
+/// A realtime target's request fields ([`request_fields`]).
+pub struct RequestFields {
+    pub fields: Vec<RequestField>,
+    pub fallback: Option<Fallback>,
+    /// The field holding the examples source's timestamp.
+    pub time_field: Option<usize>,
+    /// The fields whose values make a row's label key.
+    pub label_key_fields: Vec<usize>,
 }
 
 /// The request fields a prediction's label is found by ([`Model::label_key_columns`]), and the

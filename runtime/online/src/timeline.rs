@@ -125,6 +125,18 @@ pub struct TableMeta {
     pub features: Vec<String>,
     pub watermark: i64,
     pub stamp: String,
+    /// The time the timelines are exact from when a build asked for more than the watermark's
+    /// change point (`mlsysc build --online-from`); `None`: from the watermark's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_from: Option<i64>,
+}
+
+impl TableMeta {
+    /// The time the stored timelines are built from ([`Timeline::from_history`]'s cut): the
+    /// requested earlier time, else the watermark.
+    pub fn base(&self) -> i64 {
+        self.exact_from.unwrap_or(self.watermark)
+    }
 }
 
 /// The metadata entry describing a materialized table.

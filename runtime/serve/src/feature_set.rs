@@ -99,6 +99,15 @@ pub struct FeatureSet {
 }
 
 impl FeatureSet {
+    /// The feature service of model `name` (its pinned features, read at its examples source's
+    /// time) planned and compiled through `jit` without a server or a store: the set whose
+    /// `fields` `FeatureServer::service` answers, for clients that must send exactly those.
+    pub fn service(plan: &Plan, name: &str, jit: &JitCache) -> Result<FeatureSet, ServeError> {
+        let catalog = crate::catalog::Catalog::new(plan);
+        let service = catalog.service(name)?;
+        FeatureSet::build(plan, &service.features, RequestTime::Examples(service.examples), jit)
+    }
+
     /// Plans `features` of `plan` read at `time`, compiling them through `jit`.
     pub fn build(
         plan: &Plan,

@@ -45,7 +45,7 @@
 //!     let timeline = Timeline { exact_from: i64::MIN, width: 1, points: vec![(0, vec![Value::Int(3)])] };
 //!     store.write(&table, &[(EntityKey::new(vec![Value::string("u1")]), timeline.to_record(0))]).await.expect("written");
 //!     let group = plan.groups.values().find(|group| group.name == "user_spend").expect("the group");
-//!     let meta = TableMeta { group_hash: group.hash.0.clone(), features: vec!["payments_1d".into()], watermark: 0, stamp: String::new() };
+//!     let meta = TableMeta { group_hash: group.hash.0.clone(), features: vec!["payments_1d".into()], watermark: 0, stamp: String::new(), exact_from: None };
 //!     store.put_meta(&meta_name(&table), &serde_json::to_vec(&meta).expect("JSON")).await.expect("written");
 //!
 //!     let server = FeatureServer::new(plan.clone(), store).expect("the server starts");

@@ -92,6 +92,7 @@ async fn store_with_two_events(plan: &Plan, directory: &TempDir) -> Arc<dyn Onli
         features: vec!["n_1d".to_string()],
         watermark: NINE,
         stamp: "test".to_string(),
+        exact_from: None,
     };
     store
         .put_meta(&meta_name(&table), &serde_json::to_vec(&meta).expect("JSON"))

@@ -103,6 +103,8 @@ pub struct Site {
     pub holiday_factor: f64,
     /// First day with demand: the period's start, or later for a site that opens during it.
     pub opens: i32,
+    /// The site changes regime when the drift starts ([`super::drift`]).
+    pub changes_regime: bool,
 }
 
 impl Site {
@@ -131,13 +133,20 @@ impl Site {
             promotion_lift: 1.2 + 0.25 * rng.unit(),
             holiday_factor: if business { 0.35 } else { 0.8 },
             opens,
+            changes_regime: super::drift::changes(index),
         }
     }
 }
 
 /// The site's rows from its opening day to the end of the period, in day order. `weather` holds the
-/// site's region's days from `start`.
-pub fn demand(site: &Site, weather: &[DailyWeather], start: i32, end: i32, rng: &mut Rng) -> Vec<DemandRow> {
+/// site's region's days from `start`; the regime change applies from `drift_from`.
+pub fn demand(
+    site: &Site,
+    weather: &[DailyWeather],
+    (start, end): (i32, i32),
+    drift_from: i32,
+    rng: &mut Rng,
+) -> Vec<DemandRow> {
     let region = &REGIONS[site.region];
     let mut out = Vec::new();
     let mut promotion_days_left = 0u32;
@@ -179,6 +188,7 @@ pub fn demand(site: &Site, weather: &[DailyWeather], start: i32, end: i32, rng: 
         if holiday {
             expected *= site.holiday_factor;
         }
+        expected *= super::drift::factor(site.changes_regime, day, weekday, drift_from);
         let noisy = expected * rng.log_normal(0.0, 0.08);
         out.push(DemandRow {
             site_id: Some(site.id.clone()),

@@ -5,6 +5,7 @@ use crate::random::Rng;
 pub const CHANNELS: [&str; 4] = ["web", "api", "pos", "mobile"];
 pub const WEB: usize = 0;
 pub const API: usize = 1;
+pub const POS: usize = 2;
 pub const MOBILE: usize = 3;
 
 /// Home countries and their shares: a US card issuer with some customers abroad.

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use mlsys_compiler::plan::{ColumnIndex, DateRange, FeatureId};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use mlsys_compiler::plan::{ColumnIndex, DateRange, FeatureId, Plan, SourceId};
 use mlsys_kernels::value::Value;
 
 use crate::convert::arrow_type;
@@ -93,13 +94,36 @@ pub async fn each_example<E: From<BatchError>>(
     range: DateRange,
     mut each: impl AsyncFnMut(ExampleRows) -> Result<(), E>,
 ) -> Result<(), E> {
-    let plan = spec.plan;
-    let source = &plan.sources[spec.examples];
+    let Some(mut stream) = processed_rows_of_days(store, spec.plan, spec.examples, spec.timestamp, range).await? else {
+        return Ok(());
+    };
+    let features: Vec<FeatureId> = spec.features.iter().map(|(id, _)| *id).collect();
+    while let Some(batch) = next_batch(&mut stream).await? {
+        let rows = example_rows(spec, lookups, &features, batch)?;
+        if rows.times.is_empty() {
+            continue;
+        }
+        each(rows).await?;
+    }
+    Ok(())
+}
+
+/// The processed rows of `source` whose `timestamp` column falls on the UTC days of `range`, in
+/// time order (lineage breaking ties), streamed; `None` when the source has no processed zone.
+/// Training sets, batch scoring and `mlsysc replay` read a period's rows through here.
+pub async fn processed_rows_of_days(
+    store: &OfflineStore,
+    plan: &Plan,
+    source: SourceId,
+    timestamp: ColumnIndex,
+    range: DateRange,
+) -> Result<Option<SendableRecordBatchStream>, BatchError> {
+    let source = &plan.sources[source];
     let location = store.processed(&source.name);
     if !location.exists() {
-        return Ok(());
+        return Ok(None);
     }
-    let timestamp_name = &source.columns[spec.timestamp as usize].name;
+    let timestamp_name = &source.columns[timestamp as usize].name;
     let (start, end) = (day_start(range.start), day_start(range.end.saturating_add(1)));
     let in_range = column(timestamp_name)
         .gt_eq(timestamp_literal(start))
@@ -111,18 +135,8 @@ pub async fn each_example<E: From<BatchError>>(
         .session()?
         .read_table(location.provider().await?)
         .and_then(|frame| frame.filter(in_range))
-        .and_then(|frame| frame.sort(order.to_vec()))
-        .map_err(BatchError::from)?;
-    let features: Vec<FeatureId> = spec.features.iter().map(|(id, _)| *id).collect();
-    let mut stream = frame.execute_stream().await.map_err(BatchError::from)?;
-    while let Some(batch) = next_batch(&mut stream).await? {
-        let rows = example_rows(spec, lookups, &features, batch)?;
-        if rows.times.is_empty() {
-            continue;
-        }
-        each(rows).await?;
-    }
-    Ok(())
+        .and_then(|frame| frame.sort(order.to_vec()))?;
+    Ok(Some(frame.execute_stream().await?))
 }
 
 /// One batch of examples with their inputs, of the rows `lookups`' pass computes.

@@ -193,6 +193,7 @@ async fn materialize(plan: &Plan, store: &dyn OnlineStore) {
         features: vec!["n_1d".into()],
         watermark: 0,
         stamp: String::new(),
+        exact_from: None,
     };
     store
         .put_meta(&meta_name(&table), &serde_json::to_vec(&meta).expect("JSON"))

@@ -78,6 +78,7 @@ pub fn table_meta(plan: &Plan, group: GroupId) -> TableMeta {
             .collect(),
         watermark: T1,
         stamp: "test".to_string(),
+        exact_from: None,
     }
 }
 
