@@ -17,6 +17,7 @@ mod monitor;
 mod process_tree;
 mod project;
 mod report;
+mod retrain;
 mod schedule;
 mod score;
 mod serve;
@@ -130,6 +131,18 @@ regression), and the PSI between the two score distributions. --format json for 
     /// Evaluate every monitor's due periods: PSI drift against the served version's baseline, the
     /// metric once labels are final; store the results, raise and deliver alerts.
     Monitor(monitor::MonitorArgs),
+    /// Train a model again on its `snapshot` and `holdout` moved forward to the newest final labels.
+    #[command(
+        long_about = "Train a new version of a model with its `snapshot` and `holdout` moved \
+forward by the same whole number of days, so that the holdout ends on the last complete UTC day (before \
+--at, default now) whose labels are final: `label_delay` has passed since its end and the offline store \
+holds labels that recent (lang-spec §7.7, the `retrain` action). The moved ranges' training set is built \
+from the offline store as `build` builds one; the version is compared with production on the new \
+holdout, `promote_if` and `approval` apply as in `build`, and it is registered with `trigger` in its \
+lineage. Nothing is registered when the labels are not final past the current holdout, or when a \
+version was already trained on the same moved ranges and data. Needs a build first."
+    )]
+    Retrain(retrain::RetrainArgs),
     /// Run a batch serve target: score the examples of some UTC days into its `output` table.
     #[command(
         long_about = "Score the examples of some UTC days with a batch serve target's model \
@@ -225,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(arguments) => deploy::deploy(arguments),
         Command::ShadowReport(arguments) => shadow_report::shadow_report(arguments),
         Command::Monitor(arguments) => monitor::monitor(arguments),
+        Command::Retrain(arguments) => retrain::retrain_command(arguments),
         Command::Score(arguments) => score::score(arguments),
         Command::Models(arguments) => models::models(arguments),
         Command::Approve(arguments) => models::approve(arguments),
