@@ -277,21 +277,7 @@ fn print_trained(trained: &[crate::train::Trained]) {
                     || "none".to_string(),
                     |(version, value)| format!("v{version} {value:.4}"),
                 );
-                let next = if registered.promoted {
-                    "promoted to production".to_string()
-                } else if !registered.promotable {
-                    "candidate: promote_if does not hold".to_string()
-                } else if registered.approval_required {
-                    format!(
-                        "candidate: needs approval (mlsysc approve {} {} --by NAME)",
-                        model.model, registered.version
-                    )
-                } else {
-                    format!(
-                        "candidate (mlsysc promote {} {} --to production)",
-                        model.model, registered.version
-                    )
-                };
+                let next = next_step(&model.model, registered);
                 println!(
                     "{:<28} {:>8} {:>18} {:>18} {:>8.2}  {next}",
                     model.model,
@@ -302,5 +288,24 @@ fn print_trained(trained: &[crate::train::Trained]) {
                 );
             }
         }
+    }
+}
+
+/// What happens next to a newly registered version of `model`: promoted, or why it is a candidate.
+pub(crate) fn next_step(model: &str, registered: &crate::train::Registered) -> String {
+    if registered.promoted {
+        "promoted to production".to_string()
+    } else if !registered.promotable {
+        "candidate: promote_if does not hold".to_string()
+    } else if registered.approval_required {
+        format!(
+            "candidate: needs approval (mlsysc approve {model} {} --by NAME)",
+            registered.version
+        )
+    } else {
+        format!(
+            "candidate (mlsysc promote {model} {} --to production)",
+            registered.version
+        )
     }
 }

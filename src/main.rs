@@ -20,6 +20,7 @@ mod process_tree;
 mod project;
 mod replay;
 mod report;
+mod retrain;
 mod schedule;
 mod score;
 mod serve;
@@ -136,6 +137,18 @@ regression), and the PSI between the two score distributions. --format json for 
     /// Write a monitor's report: one self-contained HTML file (PSI per period, the metric against
     /// its threshold, baseline against current distributions, alert history).
     Report(monitor_report::ReportArgs),
+    /// Train a model again on its `snapshot` and `holdout` moved forward to the newest final labels.
+    #[command(
+        long_about = "Train a new version of a model with its `snapshot` and `holdout` moved \
+forward by the same whole number of days, so that the holdout ends on the last complete UTC day (before \
+--at, default now) whose labels are final: `label_delay` has passed since its end and the offline store \
+holds labels that recent (lang-spec §7.7, the `retrain` action). The moved ranges' training set is built \
+from the offline store as `build` builds one; the version is compared with production on the new \
+holdout, `promote_if` and `approval` apply as in `build`, and it is registered with `trigger` in its \
+lineage. Nothing is registered when the labels are not final past the current holdout, or when a \
+version was already trained on the same moved ranges and data. Needs a build first."
+    )]
+    Retrain(retrain::RetrainArgs),
     /// Run a batch serve target: score the examples of some UTC days into its `output` table.
     #[command(
         long_about = "Score the examples of some UTC days with a batch serve target's model \
@@ -245,6 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ShadowReport(arguments) => shadow_report::shadow_report(arguments),
         Command::Monitor(arguments) => monitor::monitor(arguments),
         Command::Report(arguments) => monitor_report::report(arguments),
+        Command::Retrain(arguments) => retrain::retrain_command(arguments),
         Command::Score(arguments) => score::score(arguments),
         Command::Replay(arguments) => replay::replay(arguments),
         Command::Models(arguments) => models::models(arguments),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use mlsys_alerts::{AlertStore, Deliverer, DeliveryPolicy, Observation, Observed};
+use mlsys_alerts::{AlertStore, Deliverer, DeliveryPolicy, EventKind, Observation, Observed};
 use mlsys_batch::store::OfflineStore;
 use mlsys_batch::training::label_index::LabelIndex;
 use mlsys_compiler::plan::{Action, Monitor, Plan, ServeMode};
@@ -105,6 +105,16 @@ pub(crate) struct Places {
     registry: PathBuf,
     state: PathBuf,
     alerts: PathBuf,
+    /// Where a `retrain` action trains and registers.
+    training: crate::train::Places,
+}
+
+/// What a rule's observation may act on: the monitor, and for `retrain`, the project and when.
+struct Scope<'a> {
+    plan: &'a Plan,
+    monitor: &'a Monitor,
+    places: &'a Places,
+    at: i64,
 }
 
 impl Places {
@@ -114,6 +124,7 @@ impl Places {
             registry: registry.map_or_else(|| project.join(".mlsys/registry.db"), Path::to_path_buf),
             state: state_path(project),
             alerts: alerts_path(project),
+            training: crate::train::Places::of(project, registry),
         }
     }
 
@@ -164,6 +175,12 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         .collect();
     let state = State::open(&places.state)?;
     let mut alerts = AlertStore::open(&places.alerts)?;
+    let scope = Scope {
+        plan,
+        monitor,
+        places,
+        at,
+    };
     for (index, rule) in monitor.drift.iter().enumerate() {
         let rule_spec = drift_rule(plan, index, rule);
         for end in due_period_ends(&predictions, rule.every_micros, at) {
@@ -174,15 +191,16 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
             state.put(&monitor.name, &rule_spec.id, end, &result, at)?;
             let fired = matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. });
             observe(
+                &scope,
                 &mut alerts,
-                monitor,
                 &rule_spec.id,
                 &rule.actions,
                 fired,
                 end,
                 &drift_summary(&rule_spec, &result),
                 &mut run,
-            )?;
+            )
+            .await?;
             run.drift.push((rule_spec.id.clone(), result));
         }
     }
@@ -213,15 +231,16 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
                 state.put(&monitor.name, &rule_spec.id, end, &result, at)?;
                 let fired = matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. });
                 observe(
+                    &scope,
                     &mut alerts,
-                    monitor,
                     &rule_spec.id,
                     &rule.actions,
                     fired,
                     end,
                     &metric_summary(&rule_spec, &result),
                     &mut run,
-                )?;
+                )
+                .await?;
                 run.metrics.push((rule_spec.id.clone(), result));
             }
             run.pending.push((rule_spec.id.clone(), pending));
@@ -347,10 +366,13 @@ pub(crate) fn label_number(value: &Value) -> Option<f64> {
 }
 
 /// Reports a rule's evaluated period to the alert state; prints what it sends and the actions.
+/// A rule with `retrain` is observed even without `alert` (with no channel: recorded, sent nowhere),
+/// so that the model is retrained when the rule starts holding, not again while it keeps holding;
+/// a failed retraining is reported in the run and tried again when the rule next starts holding.
 #[allow(clippy::too_many_arguments)]
-fn observe(
+async fn observe(
+    scope: &Scope<'_>,
     alerts: &mut AlertStore,
-    monitor: &Monitor,
     rule: &str,
     actions: &[Action],
     holds: bool,
@@ -358,24 +380,43 @@ fn observe(
     summary: &str,
     run: &mut MonitorRun,
 ) -> anyhow::Result<()> {
-    if actions.contains(&Action::Alert) {
-        let details = serde_json::json!({"summary": summary});
-        let observation = Observation {
-            monitor: &monitor.name,
-            rule,
-            holds,
-            at: end,
-            summary,
-            details: &details,
-            channels: &monitor.channels,
-        };
-        if let Observed::Event(event) = alerts.observe(&observation)? {
-            run.alerts.push(event.to_string());
-        }
+    let monitor = scope.monitor;
+    let alert = actions.contains(&Action::Alert);
+    let retrain = actions.contains(&Action::Retrain);
+    if !alert && !retrain {
+        return Ok(());
     }
-    if holds && actions.contains(&Action::Retrain) {
-        run.actions
-            .push(format!("{rule}: retrain is not executed yet (lang-spec §7.7)"));
+    let details = serde_json::json!({"summary": summary});
+    let observation = Observation {
+        monitor: &monitor.name,
+        rule,
+        holds,
+        at: end,
+        summary,
+        details: &details,
+        channels: if alert { monitor.channels.as_slice() } else { &[] },
+    };
+    let Observed::Event(event) = alerts.observe(&observation)? else {
+        return Ok(());
+    };
+    if alert {
+        run.alerts.push(event.to_string());
+    }
+    if retrain && event.kind == EventKind::Fired {
+        let model = &scope.plan.models[scope.plan.serves[monitor.target].model.model].name;
+        let trigger = serde_json::json!({
+            "monitor": monitor.name,
+            "rule": rule,
+            "summary": summary,
+            "at": mlsys_serve::wire::format_timestamp(scope.at),
+        });
+        let places = scope.places;
+        let outcome =
+            crate::retrain::retrain(scope.plan, &places.store, &places.training, model, scope.at, trigger).await;
+        run.actions.push(match outcome {
+            Ok(outcome) => format!("{rule}: retrain: {}", outcome.line()),
+            Err(error) => format!("{rule}: retrain failed (tried again when the rule next fires): {error:#}"),
+        });
     }
     Ok(())
 }

@@ -112,11 +112,28 @@ async fn train_one(
     places: &Places,
     model_id: ModelId,
 ) -> anyhow::Result<Outcome> {
-    let model = &plan.models[model_id];
-    let Some(set_id) = state.training.get(&model.name) else {
+    let Some(set_id) = state.training.get(&plan.models[model_id].name) else {
         return Ok(Outcome::NoTrainingSet);
     };
-    let set_directory = store.root().join(format!("training/{}/{set_id}", model.name));
+    train_set(plan, store, registry, places, model_id, set_id, None).await
+}
+
+/// Trains, evaluates and registers `model_id` from its training set `set_id` (built from `plan`'s
+/// `train` ranges), as the training step of `build` does; `trigger` is recorded with the version
+/// when something other than a build started the training (`mlsysc retrain`, a monitor).
+pub async fn train_set(
+    plan: &Plan,
+    store: &OfflineStore,
+    registry: &mut Registry,
+    places: &Places,
+    model_id: ModelId,
+    set_id: &str,
+    trigger: Option<serde_json::Value>,
+) -> anyhow::Result<Outcome> {
+    let model = &plan.models[model_id];
+    let set_directory = store
+        .root()
+        .join(mlsys_batch::training::directory_name(&model.name, set_id));
     let Some(manifest) = Manifest::read(&set_directory)? else {
         return Ok(Outcome::NoTrainingSet);
     };
@@ -305,7 +322,7 @@ async fn train_one(
         trained_at: now_micros(),
         seconds: training_seconds,
         baseline: Some(baseline),
-        trigger: None,
+        trigger,
     };
     let registered = registry.register(&new)?;
     let approval_required = promotion_rules(model).approval_required;

@@ -75,7 +75,7 @@ fn check_json_is_machine_readable() {
     assert_eq!(diagnostic["code"], "E0402");
     assert_eq!(diagnostic["severity"], "error");
     assert_eq!(diagnostic["span"]["file"], "model.mlsys");
-    assert_eq!(diagnostic["span"]["line"], 11);
+    assert_eq!(diagnostic["span"]["line"], 12);
     assert_eq!(diagnostic["span"]["column"], 15);
     assert!(
         diagnostic["help"]

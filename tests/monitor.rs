@@ -43,8 +43,8 @@ fn like(distribution: &Distribution, rows: usize) -> Vec<f64> {
         .collect()
 }
 
-/// A day of logged rows: like the baseline, or (`drifted`) every input in its top bin.
-fn day_of_rows(
+/// A day of logged rows (also the retrain tests'): like the baseline, or (`drifted`) every input in its top bin.
+pub fn day_of_rows(
     baseline: &Baseline,
     names: &Arc<[String]>,
     day: i64,
@@ -81,7 +81,7 @@ fn day_of_rows(
         .collect()
 }
 
-fn write_log(project: &Path, records: Vec<PredictionRecord>) {
+pub fn write_log(project: &Path, records: Vec<PredictionRecord>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -521,7 +521,8 @@ pub struct Model {
     pub examples: SourceId,
     pub label: Label,
     /// `label_delay`: how long after an example's time its label is final (microseconds). Monitors
-    /// count a prediction in a metric only once its label is final; training does not read it.
+    /// count a prediction in a metric only once its label is final, and retraining moves its ranges
+    /// to final labels; a training set's rows do not depend on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_delay: Option<i64>,
     pub task: Task,

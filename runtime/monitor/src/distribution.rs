@@ -5,7 +5,8 @@
 //! bins and compared with [`psi`].
 //!
 //! - A number's bins are cut at the quantiles of its finite training values (deciles unless asked
-//!   otherwise), equal cuts merged: bin `i` holds the values `v` with `edges[i-1] < v <= edges[i]`,
+//!   otherwise), equal cuts merged, or at each of its values when it has no more values than bins:
+//!   bin `i` holds the values `v` with `edges[i-1] < v <= edges[i]`,
 //!   the first everything up to `edges[0]` (−∞ included), the last everything above the last edge
 //!   (+∞ included). An integer input with few values gets a bin per value this way.
 //! - A bool's bins are its categories, `false` (0) and `true` (1); any other value is `other`.
@@ -27,10 +28,17 @@ pub enum Bins {
 }
 
 impl Bins {
-    /// Bins cut at the `bins`-quantiles (nearest rank) of the finite `values`, equal cuts merged.
+    /// Bins cut at the `bins`-quantiles (nearest rank) of the finite `values`, equal cuts merged;
+    /// values with at most `bins` distinct finite values get a bin per value instead (so a 0/1
+    /// input mostly 1 still tells its 0s apart).
     pub fn quantiles(values: &[f64], bins: usize) -> Bins {
         let mut sorted: Vec<f64> = values.iter().copied().filter(|value| value.is_finite()).collect();
         sorted.sort_by(f64::total_cmp);
+        let mut distinct: Vec<f64> = sorted.iter().map(|value| normalize_zero(*value)).collect();
+        distinct.dedup();
+        if distinct.len() <= bins {
+            return Bins::Numeric { edges: distinct };
+        }
         let mut edges: Vec<f64> = Vec::with_capacity(bins.saturating_sub(1));
         if !sorted.is_empty() {
             for cut in 1..bins.max(1) {

@@ -337,7 +337,8 @@ pub async fn score_days(
 
 /// Refuses to score from tables a build has not made for this plan: the examples' processed
 /// rows must exist and every looked-up feature table must record the plan's definition.
-async fn check_built(spec: &TrainingSpec<'_>, store: &OfflineStore) -> Result<(), ScoreError> {
+/// `mlsysc retrain` refuses to build a training set from other tables the same way.
+pub async fn check_built(spec: &TrainingSpec<'_>, store: &OfflineStore) -> Result<(), ScoreError> {
     let plan = spec.plan;
     let processed = store.processed(&plan.sources[spec.examples].name);
     if !processed.exists() {

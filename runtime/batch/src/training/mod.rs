@@ -61,7 +61,7 @@ pub async fn build_training_sets(
     for (model_id, model) in context.plan.models.iter() {
         let started = Instant::now();
         progress.start(&format!("training set {}", model.name), 1);
-        let mut report = build_one(context, store, state, model_id)
+        let mut report = build_set(context, store, state, model_id)
             .await
             .map_err(|error| BatchError::Invalid(format!("training set of model `{}`: {error}", model.name)))?;
         if state.training.get(&model.name) != Some(&report.id) {
@@ -81,7 +81,10 @@ pub fn directory_name(model: &str, id: &str) -> String {
     format!("training/{model}/{id}")
 }
 
-async fn build_one(
+/// Builds the training set of one model of `context.plan` (skipped when a complete set of the same
+/// id exists), without recording it as the model's current set: `mlsysc retrain` builds the set of
+/// a plan whose `train` ranges it moved this way.
+pub async fn build_set(
     context: &BuildContext<'_>,
     store: &OfflineStore,
     state: &BuildState,
