@@ -9,7 +9,7 @@ Reproduce (from the repository root; Evidently 0.7.23 needs pandas 2, its import
     TMPDIR=/dev/shm /root/.cache/psibench-venv/bin/python benches/psi_vs_evidently.py
 
 The binary is $CARGO_TARGET_DIR/release/examples/psi_bench (default target/), or --psi-bench PATH.
-The two Parquet files take about 280 MB in $TMPDIR (removed afterwards unless --keep).
+The two Parquet files (about 285 MB of values) go to $TMPDIR and are removed afterwards unless --keep.
 
 What it does:
   1. Generates --rows reference rows and --rows current rows (default 356,000 each) of 50 float64
