@@ -57,6 +57,9 @@ pub struct MonitorRun {
     pub metrics: Vec<(String, MetricResult)>,
     /// Metric windows whose labels are not final yet, per rule.
     pub pending: Vec<(String, usize)>,
+    /// The newest label the offline store holds, and how long after a row its label is final.
+    pub labels_until: Option<i64>,
+    pub label_delay_micros: i64,
     pub alerts: Vec<String>,
     pub actions: Vec<String>,
 }
@@ -101,6 +104,7 @@ pub(crate) fn alerts_path(project: &Path) -> PathBuf {
 
 /// Where monitors read and keep what they need.
 pub(crate) struct Places {
+    project: PathBuf,
     store: OfflineStore,
     registry: PathBuf,
     state: PathBuf,
@@ -120,6 +124,7 @@ struct Scope<'a> {
 impl Places {
     pub(crate) fn of(project: &Path, offline: Option<&Path>, registry: Option<&Path>) -> Places {
         Places {
+            project: project.to_path_buf(),
             store: OfflineStore::new(offline.map_or_else(|| project.join(".mlsys/offline"), Path::to_path_buf)),
             registry: registry.map_or_else(|| project.join(".mlsys/registry.db"), Path::to_path_buf),
             state: state_path(project),
@@ -150,21 +155,30 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         target: serve.name.clone(),
         ..MonitorRun::default()
     };
-    if serve.mode == ServeMode::Batch {
-        run.skipped = Some("a batch target's scores do not record the model's inputs yet: not evaluated".into());
-        return Ok(run);
-    }
-    let table = places.store.predictions(&serve.name);
-    if !table.exists() {
-        run.skipped = Some(format!(
-            "no prediction log yet ({}): deploy the target and send it traffic (or `mlsysc replay`)",
-            table.path.display()
-        ));
-        return Ok(run);
-    }
     let model = &plan.models[serve.model.model];
+    let (table, layout) = match serve.mode {
+        ServeMode::Realtime => (places.store.predictions(&serve.name), Layout::log()),
+        ServeMode::Batch => {
+            let target = mlsys_batch::score::BatchTarget::new(plan, &places.project, &serve.name)?;
+            (target.output, Layout::scores(plan, model))
+        }
+    };
+    if !table.exists() {
+        run.skipped = Some(match serve.mode {
+            ServeMode::Realtime => format!(
+                "no prediction log yet ({}): deploy the target and send it traffic (or `mlsysc replay`)",
+                table.path.display()
+            ),
+            ServeMode::Batch => format!(
+                "no scores yet ({}): run `mlsysc score {}`",
+                table.path.display(),
+                serve.name
+            ),
+        });
+        return Ok(run);
+    }
     let input_names = input_names(plan, model);
-    let predictions = read_predictions(&table, &input_names).await?.sorted_by_time();
+    let predictions = read_predictions(&table, &layout, &input_names).await?.sorted_by_time();
     let versions = Registry::open(&places.registry)?.versions(&model.name)?;
     let baselines: HashMap<i64, Baseline> = versions
         .iter()
@@ -211,6 +225,8 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
             watermark: labels.watermark,
         };
         let label = |key: &str| label_number(labels.label(key));
+        run.labels_until = labels.watermark;
+        run.label_delay_micros = maturity.delay_micros;
         for (index, rule) in monitor.metrics.iter().enumerate() {
             let rule_spec = metric_rule(index, rule);
             let holdout = |version: i64| {
@@ -263,14 +279,62 @@ fn input_names(plan: &Plan, model: &mlsys_compiler::plan::Model) -> Vec<String> 
 }
 
 /// The scored rows of a prediction log (fallback answers left out), inputs by name.
-async fn read_predictions(table: &mlsys_batch::store::TableLocation, names: &[String]) -> anyhow::Result<Predictions> {
-    let columns = [
-        ("example_time", BaseType::Timestamp),
+/// Where a target's scored rows keep what monitors read: the prediction log's columns, or a batch
+/// target's output (the examples' timestamp, and the label key made from its columns).
+struct Layout {
+    time: (String, BaseType),
+    key: Vec<(String, BaseType)>,
+    /// The key is stored as its text (`label_key`), not made from columns.
+    stored_key: bool,
+}
+
+impl Layout {
+    fn log() -> Layout {
+        Layout {
+            time: ("example_time".into(), BaseType::Timestamp),
+            key: vec![("label_key".into(), BaseType::String)],
+            stored_key: true,
+        }
+    }
+
+    fn scores(plan: &Plan, model: &mlsys_compiler::plan::Model) -> Layout {
+        let source = &plan.sources[model.examples];
+        let column = |index: mlsys_compiler::plan::ColumnIndex| {
+            let column = &source.columns[index as usize];
+            (column.name.clone(), column.ty.base)
+        };
+        Layout {
+            time: source
+                .timestamp
+                .map_or(("scored_at".into(), BaseType::Timestamp), column),
+            key: model.label_key_columns(plan).into_iter().map(column).collect(),
+            stored_key: false,
+        }
+    }
+
+    fn key_of(&self, values: &[Value]) -> Option<String> {
+        match (self.stored_key, values) {
+            (true, [Value::String(text)]) => Some(text.to_string()),
+            (true, _) => None,
+            (false, values) if values.iter().any(Value::is_null) => None,
+            (false, values) => Some(mlsys_batch::prediction_log::label_key(values)),
+        }
+    }
+}
+
+/// The scored rows of a prediction log or a batch output (fallback answers left out), inputs by name.
+async fn read_predictions(
+    table: &mlsys_batch::store::TableLocation,
+    layout: &Layout,
+    names: &[String],
+) -> anyhow::Result<Predictions> {
+    let mut columns: Vec<(&str, BaseType)> = vec![
+        (layout.time.0.as_str(), layout.time.1),
         ("version", BaseType::Int64),
         ("features", BaseType::String),
         ("score", BaseType::Float64),
-        ("label_key", BaseType::String),
     ];
+    columns.extend(layout.key.iter().map(|(name, base)| (name.as_str(), *base)));
     let mut predictions = Predictions {
         input_names: names.to_vec(),
         inputs: vec![Vec::new(); names.len()],
@@ -282,7 +346,7 @@ async fn read_predictions(table: &mlsys_batch::store::TableLocation, names: &[St
             Value::Int(version),
             Value::String(features),
             Value::Float(score),
-            key,
+            key @ ..,
         ] = row
         else {
             return Ok(());
@@ -299,10 +363,7 @@ async fn read_predictions(table: &mlsys_batch::store::TableLocation, names: &[St
         predictions.example_time.push(*time);
         predictions.version.push(*version);
         predictions.score.push(*score);
-        predictions.label_key.push(match key {
-            Value::String(text) => Some(text.to_string()),
-            _ => None,
-        });
+        predictions.label_key.push(layout.key_of(key));
         Ok(())
     })
     .await?;
@@ -547,8 +608,14 @@ fn print_run(run: &MonitorRun) {
             serde_json::to_string(&result.outcome).unwrap_or_default()
         );
     }
+    let stored = run.labels_until.map_or("no label stored yet".to_string(), |time| {
+        format!("labels stored up to {}", format_day(time))
+    });
+    let delay = mlsys_compiler::syntax::literal::format_duration(run.label_delay_micros);
     for (rule, pending) in run.pending.iter().filter(|(_, pending)| *pending > 0) {
-        println!("  {rule} {pending} window(s) pending: their labels are not final yet");
+        println!(
+            "  {rule} {pending} window(s) pending: labels not final yet ({stored}; a row's label is final {delay} after it, once `build` has ingested labels that recent)"
+        );
     }
     for alert in run.alerts.iter().chain(&run.actions) {
         println!("  {alert}");

@@ -199,3 +199,41 @@ fn monitor_finds_drift_keeps_metrics_pending_and_does_not_repeat_itself() {
         "{metrics}"
     );
 }
+
+/// A batch target's monitor reads its scores: MAPE over 28 days, its labels the examples' own
+/// `demand`, rises past 1.2 × the holdout MAPE once September's regime change fills the window.
+#[test]
+fn a_batch_targets_monitor_finds_the_september_regime_change_in_its_scores() {
+    let project = crate::support::forecast_project("monitor-batch");
+    for step in [
+        vec!["build"],
+        vec!["score", "demand_weekly", "--from", "2026-08-01", "--to", "2026-09-30"],
+    ] {
+        let output = mlsysc(&project, &step);
+        assert_eq!(output.status.code(), Some(0), "{step:?}: {}", text(&output));
+    }
+    let run = mlsysc(&project, &["monitor", "--at", "2026-10-01", "--format", "json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let run: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    let demand = &run["monitors"][0];
+    let windows: Vec<(String, bool)> = demand["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter(|entry| entry[1]["outcome"]["kind"] == "evaluated")
+        .map(|entry| {
+            let end = entry[1]["end"].as_i64().unwrap_or_default();
+            let day = mlsys_compiler::syntax::literal::format_date(mlsys_kernels::time::date_of(end));
+            (day, entry[1]["outcome"]["fired"].as_bool().unwrap_or(false))
+        })
+        .collect();
+    let fired_on = |day: &str| windows.iter().find(|(end, _)| end == day).map(|(_, fired)| *fired);
+    // August as trained; the 28 days before October 1st are September's new regime.
+    assert_eq!(fired_on("2026-08-29"), Some(false), "{windows:?}");
+    assert_eq!(fired_on("2026-10-01"), Some(true), "{windows:?}");
+    let drift = demand["drift"].as_array().expect("drift");
+    assert!(
+        drift.iter().any(|entry| entry[1]["outcome"]["kind"] == "evaluated"),
+        "{demand}"
+    );
+}

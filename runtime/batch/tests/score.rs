@@ -262,6 +262,7 @@ async fn scoring_a_day_again_replaces_it_in_one_commit_and_a_failed_run_commits_
             "model",
             "version",
             "scored_at",
+            "features",
             "dt"
         ]
     );

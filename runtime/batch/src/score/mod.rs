@@ -35,10 +35,10 @@ use crate::training::spec::{TrainingSpec, sha256_hex};
 use crate::training::split::{ExampleRows, each_example};
 
 /// The columns batch scoring adds after the examples' own.
-pub const SCORE_COLUMNS: [&str; 4] = ["score", "model", "version", "scored_at"];
+pub const SCORE_COLUMNS: [&str; 5] = ["score", "model", "version", "scored_at", "features"];
 
 /// Bumped when the output's layout changes: a table of another layout is refused, not mixed.
-const FORMAT: &str = "scores-1";
+const FORMAT: &str = "scores-2";
 
 /// Errors of batch scoring.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +186,8 @@ impl<'a> BatchTarget<'a> {
     }
 
     /// The output table's columns: the examples' columns but the label, `score`, `model`,
-    /// `version`, `scored_at`, then `dt`.
+    /// `version`, `scored_at`, `features` (the model's inputs as the prediction log writes them:
+    /// monitors read them), then `dt`.
     pub fn schema(&self) -> SchemaRef {
         let source = &self.plan.sources[self.plan.models[self.model].examples];
         let mut fields: Vec<Field> = self
@@ -201,6 +202,7 @@ impl<'a> BatchTarget<'a> {
         fields.push(Field::new("model", DataType::Utf8, false));
         fields.push(Field::new("version", DataType::Int64, false));
         fields.push(Field::new("scored_at", arrow_type(BaseType::Timestamp), false));
+        fields.push(Field::new("features", DataType::Utf8, false));
         fields.push(Field::new(DATE_PARTITION, DataType::Utf8, false));
         Arc::new(Schema::new(fields))
     }
@@ -415,6 +417,19 @@ fn scored_batch(
         times.push(&mlsys_kernels::value::Value::Timestamp(scored_at))?;
     }
     arrays.push(times.finish());
+    arrays.push(features_column(spec, &columns, rows));
     arrays.push(Arc::new(StringArray::from(dates)));
     Ok(RecordBatch::try_new(schema.clone(), arrays).map_err(BatchError::from)?)
+}
+
+/// Each row's model inputs as the prediction log's `features` text (name → number).
+fn features_column(spec: &TrainingSpec<'_>, columns: &[Vec<f64>], rows: usize) -> ArrayRef {
+    let names: Arc<[String]> = spec.features.iter().map(|(_, name)| name.clone()).collect();
+    let texts = (0..rows).map(|row| {
+        let values = columns.iter().map(|column| column[row]).collect();
+        crate::prediction_log::Features::new(names.clone(), values)
+            .map(|features| features.to_json())
+            .unwrap_or_default()
+    });
+    Arc::new(StringArray::from_iter_values(texts))
 }
