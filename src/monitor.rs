@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use mlsys_alerts::{AlertStore, Deliverer, DeliveryPolicy, EventKind, Observation, Observed};
 use mlsys_batch::store::OfflineStore;
 use mlsys_batch::training::label_index::LabelIndex;
+use mlsys_compiler::plan::print::feature_path;
 use mlsys_compiler::plan::{Action, Monitor, Plan, ServeMode};
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
@@ -177,58 +178,96 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         });
         return Ok(run);
     }
-    let input_names = input_names(plan, model);
-    let predictions = read_predictions(&table, &layout, &input_names).await?.sorted_by_time();
-    let versions = Registry::open(&places.registry)?.versions(&model.name)?;
-    let baselines: HashMap<i64, Baseline> = versions
-        .iter()
-        .filter_map(|version| {
-            let baseline = serde_json::from_value(version.lineage.baseline.clone()?).ok()?;
-            Some((i64::from(version.version), baseline))
-        })
-        .collect();
-    let state = State::open(&places.state)?;
-    let mut alerts = AlertStore::open(&places.alerts)?;
-    let scope = Scope {
-        plan,
-        monitor,
-        places,
-        at,
+    let mut evaluation = Evaluation {
+        scope: Scope {
+            plan,
+            monitor,
+            places,
+            at,
+        },
+        predictions: read_predictions(&table, &layout, &input_names(plan, model))
+            .await?
+            .sorted_by_time(),
+        versions: Registry::open(&places.registry)?.versions(&model.name)?,
+        state: State::open(&places.state)?,
+        alerts: AlertStore::open(&places.alerts)?,
+        run,
     };
-    for (index, rule) in monitor.drift.iter().enumerate() {
-        let rule_spec = drift_rule(plan, index, rule);
-        for end in due_period_ends(&predictions, rule.every_micros, at) {
-            if state.get::<DriftResult>(&monitor.name, &rule_spec.id, end)?.is_some() {
-                continue;
-            }
-            let result = drift_period(&rule_spec, &predictions, &baselines, end);
-            state.put(&monitor.name, &rule_spec.id, end, &result, at)?;
-            let fired = matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. });
-            observe(
-                &scope,
-                &mut alerts,
-                &rule_spec.id,
-                &rule.actions,
-                fired,
-                end,
-                &drift_summary(&rule_spec, &result),
-                &mut run,
-            )
-            .await?;
-            run.drift.push((rule_spec.id.clone(), result));
-        }
-    }
+    evaluation.drift().await?;
     if !monitor.metrics.is_empty() {
-        let labels = LabelIndex::load(plan, &places.store, model).await?;
+        evaluation.metrics().await?;
+    }
+    Ok(evaluation.run)
+}
+
+/// One monitor's evaluation in progress: what it reads and what it has found so far.
+struct Evaluation<'a> {
+    scope: Scope<'a>,
+    predictions: Predictions,
+    versions: Vec<mlsys_registry::ModelVersion>,
+    state: State,
+    alerts: AlertStore,
+    run: MonitorRun,
+}
+
+/// A rule's result for one period or window, as the alert state and the actions see it.
+struct Finding<'a> {
+    rule: &'a str,
+    actions: &'a [Action],
+    holds: bool,
+    end: i64,
+    summary: String,
+}
+
+impl Evaluation<'_> {
+    /// Every drift rule's due periods not evaluated before.
+    async fn drift(&mut self) -> anyhow::Result<()> {
+        let (plan, monitor) = (self.scope.plan, self.scope.monitor);
+        let baselines: HashMap<i64, Baseline> = self
+            .versions
+            .iter()
+            .filter_map(|version| {
+                let baseline = serde_json::from_value(version.lineage.baseline.clone()?).ok()?;
+                Some((i64::from(version.version), baseline))
+            })
+            .collect();
+        for (index, rule) in monitor.drift.iter().enumerate() {
+            let spec = drift_rule(plan, index, rule);
+            for end in due_period_ends(&self.predictions, rule.every_micros, self.scope.at) {
+                if self.state.get::<DriftResult>(&monitor.name, &spec.id, end)?.is_some() {
+                    continue;
+                }
+                let result = drift_period(&spec, &self.predictions, &baselines, end);
+                self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
+                let finding = Finding {
+                    rule: &spec.id,
+                    actions: &rule.actions,
+                    holds: matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. }),
+                    end,
+                    summary: drift_summary(&spec, &result),
+                };
+                observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
+                self.run.drift.push((spec.id.clone(), result));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every metric rule's due windows whose labels are final and not evaluated before.
+    async fn metrics(&mut self) -> anyhow::Result<()> {
+        let (plan, monitor) = (self.scope.plan, self.scope.monitor);
+        let model = &plan.models[plan.serves[monitor.target].model.model];
+        let labels = LabelIndex::load(plan, &self.scope.places.store, model).await?;
         let maturity = Maturity {
             delay_micros: model.label_delay.unwrap_or(0),
             watermark: labels.watermark,
         };
         let label = |key: &str| label_number(labels.label(key));
-        run.labels_until = labels.watermark;
-        run.label_delay_micros = maturity.delay_micros;
+        self.run.labels_until = labels.watermark;
+        self.run.label_delay_micros = maturity.delay_micros;
         for (index, rule) in monitor.metrics.iter().enumerate() {
-            let rule_spec = metric_rule(index, rule);
+            let spec = metric_rule(index, rule);
+            let versions = &self.versions;
             let holdout = |version: i64| {
                 versions
                     .iter()
@@ -236,33 +275,30 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
                     .and_then(|candidate| candidate.lineage.metrics.get(rule.metric.name()).copied())
             };
             let mut pending = 0;
-            for end in due_window_ends(&predictions, &rule_spec, at) {
-                if state.get::<MetricResult>(&monitor.name, &rule_spec.id, end)?.is_some() {
+            for end in due_window_ends(&self.predictions, &spec, self.scope.at) {
+                if self.state.get::<MetricResult>(&monitor.name, &spec.id, end)?.is_some() {
                     continue;
                 }
-                let Some(result) = metric_window(&rule_spec, &predictions, &label, &holdout, maturity, end, at) else {
+                let at = self.scope.at;
+                let Some(result) = metric_window(&spec, &self.predictions, &label, &holdout, maturity, end, at) else {
                     pending += 1;
                     continue;
                 };
-                state.put(&monitor.name, &rule_spec.id, end, &result, at)?;
-                let fired = matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. });
-                observe(
-                    &scope,
-                    &mut alerts,
-                    &rule_spec.id,
-                    &rule.actions,
-                    fired,
+                self.state.put(&monitor.name, &spec.id, end, &result, at)?;
+                let finding = Finding {
+                    rule: &spec.id,
+                    actions: &rule.actions,
+                    holds: matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. }),
                     end,
-                    &metric_summary(&rule_spec, &result),
-                    &mut run,
-                )
-                .await?;
-                run.metrics.push((rule_spec.id.clone(), result));
+                    summary: metric_summary(&spec, &result),
+                };
+                observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
+                self.run.metrics.push((spec.id.clone(), result));
             }
-            run.pending.push((rule_spec.id.clone(), pending));
+            self.run.pending.push((spec.id.clone(), pending));
         }
+        Ok(())
     }
-    Ok(run)
 }
 
 /// The model's input names as the prediction log records them (`group@vN.feature`).
@@ -270,11 +306,7 @@ fn input_names(plan: &Plan, model: &mlsys_compiler::plan::Model) -> Vec<String> 
     model
         .features
         .iter()
-        .map(|feature| {
-            let definition = &plan.features[*feature];
-            let group = &plan.groups[definition.group];
-            format!("{}@v{}.{}", group.name, group.version, definition.name)
-        })
+        .map(|feature| feature_path(plan, *feature))
         .collect()
 }
 
@@ -374,11 +406,7 @@ pub(crate) fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan:
     let inputs = rule
         .features
         .iter()
-        .map(|feature| {
-            let definition = &plan.features[*feature];
-            let group = &plan.groups[definition.group];
-            format!("{}@v{}.{}", group.name, group.version, definition.name)
-        })
+        .map(|feature| feature_path(plan, *feature))
         .collect();
     DriftRule {
         id: format!("drift#{index}"),
@@ -430,17 +458,20 @@ pub(crate) fn label_number(value: &Value) -> Option<f64> {
 /// A rule with `retrain` is observed even without `alert` (with no channel: recorded, sent nowhere),
 /// so that the model is retrained when the rule starts holding, not again while it keeps holding;
 /// a failed retraining is reported in the run and tried again when the rule next starts holding.
-#[allow(clippy::too_many_arguments)]
 async fn observe(
     scope: &Scope<'_>,
     alerts: &mut AlertStore,
-    rule: &str,
-    actions: &[Action],
-    holds: bool,
-    end: i64,
-    summary: &str,
+    finding: Finding<'_>,
     run: &mut MonitorRun,
 ) -> anyhow::Result<()> {
+    let Finding {
+        rule,
+        actions,
+        holds,
+        end,
+        summary,
+    } = finding;
+    let summary = summary.as_str();
     let monitor = scope.monitor;
     let alert = actions.contains(&Action::Alert);
     let retrain = actions.contains(&Action::Retrain);

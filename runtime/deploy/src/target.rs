@@ -145,11 +145,7 @@ impl Target {
         let input_names: Arc<[String]> = model
             .features
             .iter()
-            .map(|feature| {
-                let definition = &plan.features[*feature];
-                let group = &plan.groups[definition.group];
-                format!("{}@v{}.{}", group.name, group.version, definition.name)
-            })
+            .map(|feature| mlsys_compiler::plan::print::feature_path(plan, *feature))
             .collect();
         let shadow = serve.shadow.map(|shadow| model_stage(plan, shadow));
         let shadow_set = match &shadow {
