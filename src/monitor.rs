@@ -223,14 +223,7 @@ impl Evaluation<'_> {
     /// Every drift rule's due periods not evaluated before.
     async fn drift(&mut self) -> anyhow::Result<()> {
         let (plan, monitor) = (self.scope.plan, self.scope.monitor);
-        let baselines: HashMap<i64, Baseline> = self
-            .versions
-            .iter()
-            .filter_map(|version| {
-                let baseline = serde_json::from_value(version.lineage.baseline.clone()?).ok()?;
-                Some((i64::from(version.version), baseline))
-            })
-            .collect();
+        let baselines = baselines(&self.versions);
         for (index, rule) in monitor.drift.iter().enumerate() {
             let spec = drift_rule(plan, index, rule);
             for end in due_period_ends(&self.predictions, rule.every_micros, self.scope.at) {
@@ -299,6 +292,17 @@ impl Evaluation<'_> {
         }
         Ok(())
     }
+}
+
+/// The monitoring baseline of each version that has one (registered before baselines: none).
+pub(crate) fn baselines(versions: &[mlsys_registry::ModelVersion]) -> HashMap<i64, Baseline> {
+    versions
+        .iter()
+        .filter_map(|version| {
+            let baseline = serde_json::from_value(version.lineage.baseline.clone()?).ok()?;
+            Some((i64::from(version.version), baseline))
+        })
+        .collect()
 }
 
 /// The model's input names as the prediction log records them (`group@vN.feature`).

@@ -19,7 +19,7 @@ use mlsys_monitor::state::State;
 use mlsys_monitor::{Baseline, Distribution};
 use mlsys_registry::{ModelVersion, Registry};
 
-use crate::monitor::{alerts_path, drift_rule, metric_rule, state_path};
+use crate::monitor::{alerts_path, baselines, drift_rule, metric_rule, state_path};
 use crate::project;
 use crate::serve::load_plan;
 
@@ -79,16 +79,6 @@ pub fn report(arguments: ReportArgs) -> anyhow::Result<ExitCode> {
         .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", arguments.out.display()))?;
     println!("wrote {}", arguments.out.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn baselines(versions: &[ModelVersion]) -> HashMap<i64, Baseline> {
-    versions
-        .iter()
-        .filter_map(|version| {
-            let baseline = serde_json::from_value(version.lineage.baseline.clone()?).ok()?;
-            Some((i64::from(version.version), baseline))
-        })
-        .collect()
 }
 
 fn drift_reports(

@@ -150,7 +150,11 @@ impl AlertStore {
             .collect()
     }
 
-    fn write<T>(&mut self, work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T, AlertError> {
+    /// Runs `work` in one immediate transaction and commits it.
+    pub(crate) fn write<T>(
+        &mut self,
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, AlertError> {
         let path = self.path.clone();
         let database = |source| AlertError::database(&path, source);
         let transaction = self

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::error::AlertError;
 use crate::event::{AlertEvent, EventKind, Observation, Observed};
@@ -57,15 +57,8 @@ impl AlertStore {
         if observation.rule.trim().is_empty() {
             return Err(invalid("the rule id is empty"));
         }
-        let path = self.path.clone();
-        let database = |source| AlertError::database(&path, source);
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(database)?;
-        let observed = observe_in(&transaction, observation, self.repeat_interval).map_err(database)?;
-        transaction.commit().map_err(database)?;
-        Ok(observed)
+        let repeat_interval = self.repeat_interval;
+        self.write(|transaction| observe_in(transaction, observation, repeat_interval))
     }
 }
 
