@@ -43,6 +43,10 @@ pub struct FraudConfig {
     /// First day of the drift ([`drift`]: higher amounts, a new fraud pattern), 2026-06-01; none
     /// when it is not before the end.
     pub drift_from: i32,
+    /// One past the last day on which chargebacks are reported: the end (the default) when the data
+    /// set is a snapshot taken on its last day; later to let the labels of its last weeks arrive
+    /// (payments still stop at the end).
+    pub labels_until: Option<i32>,
 }
 
 impl Default for FraudConfig {
@@ -54,6 +58,7 @@ impl Default for FraudConfig {
             days: 182,
             device_os_from: days_from_civil(2026, 4, 1),
             drift_from: days_from_civil(2026, 6, 1),
+            labels_until: None,
         }
     }
 }
@@ -62,6 +67,11 @@ impl FraudConfig {
     /// One past the last day.
     pub fn end(&self) -> i32 {
         self.start.saturating_add(i32::try_from(self.days).unwrap_or(i32::MAX))
+    }
+
+    /// One past the last day of chargebacks: never before the end.
+    pub fn labels_end(&self) -> i32 {
+        self.labels_until.map_or(self.end(), |until| until.max(self.end()))
     }
 }
 
@@ -109,7 +119,7 @@ pub struct FraudData {
     pub transactions: Vec<Transaction>,
     pub chargebacks: Vec<Chargeback>,
     pub bad_rows: Vec<BadRow>,
-    /// Fraudulent payments whose report would come after the last day, so it is absent.
+    /// Fraudulent payments whose report would come after the last day of chargebacks, so it is absent.
     pub reports_after_end: usize,
 }
 
@@ -163,7 +173,7 @@ pub fn generate(config: &FraudConfig) -> FraudData {
         })
         .collect();
 
-    let labels = labels::chargebacks(&transactions, period.end, &mut root.fork(3));
+    let labels = labels::chargebacks(&transactions, (period.end, config.labels_end()), &mut root.fork(3));
     let mut chargebacks = labels.rows;
     let bad_rows = bad_rows::inject(
         &mut transactions,
@@ -172,6 +182,9 @@ pub fn generate(config: &FraudConfig) -> FraudData {
         period,
         &mut root.fork(4),
     );
+    // Reports after the end never carry injected problems: the data set's bad rows stay the same
+    // however long its labels keep arriving.
+    chargebacks.extend(labels.late);
     chargebacks.sort_by(|a, b| (a.reported_micros, &a.txn_id).cmp(&(b.reported_micros, &b.txn_id)));
     FraudData {
         config: config.clone(),

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use mlsys_compiler::syntax::literal::parse_date;
+use mlsys_compiler::syntax::literal::{format_date, parse_date};
 use mlsys_example_data::forecast::{self, ForecastConfig};
 use mlsys_example_data::fraud::{self, FraudConfig};
 
@@ -34,6 +34,10 @@ enum Command {
         start: String,
         #[arg(long, default_value_t = FraudConfig::default().days)]
         days: u32,
+        /// Let chargebacks arrive until this day (YYYY-MM-DD, exclusive), after the payments
+        /// end: the labels of the last weeks come in later [default: the payments' end]
+        #[arg(long)]
+        labels_until: Option<String>,
     },
     /// Daily demand per site and regional weather for examples/forecast: data/raw/demand (Parquet) and
     /// data/raw/weather (CSV), replacing what is there.
@@ -76,16 +80,28 @@ fn main() -> anyhow::Result<()> {
             users,
             start,
             days,
+            labels_until,
         } => {
             if users == 0 {
                 bail!("--users must be at least 1");
             }
             let start = period(&start, days)?;
+            let labels_until = labels_until
+                .map(|day| parse_date(&day).map_err(anyhow::Error::msg).context("--labels-until"))
+                .transpose()?;
+            let end = start.saturating_add(i32::try_from(days).unwrap_or(i32::MAX));
+            if labels_until.is_some_and(|until| until < end) {
+                bail!(
+                    "--labels-until must not be before the payments' end, {}",
+                    format_date(end)
+                );
+            }
             let config = FraudConfig {
                 seed,
                 users,
                 start,
                 days,
+                labels_until,
                 ..FraudConfig::default()
             };
             let began = Instant::now();

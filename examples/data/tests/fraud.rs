@@ -88,6 +88,33 @@ fn same_seed_same_bytes() {
     assert!(files(&other) != first, "another seed gives the same data");
 }
 
+/// Labels that keep arriving after the payments end only add chargeback partitions: every file of
+/// the snapshot taken on the last day is unchanged, and the reports due later are in the new days.
+#[test]
+fn later_labels_only_add_chargebacks_after_the_end() {
+    let config = FraudConfig {
+        users: 400,
+        ..FraudConfig::default()
+    };
+    let later = FraudConfig {
+        labels_until: Some(config.end() + 45),
+        ..config.clone()
+    };
+    let (snapshot, arrived) = (scratch("fraud-labels-snapshot"), scratch("fraud-labels-arrived"));
+    let (before, after) = (generate(&config), generate(&later));
+    write(&before, &snapshot).expect("snapshot");
+    write(&after, &arrived).expect("labels arrived");
+    let (snapshot, arrived) = (files(&snapshot), files(&arrived));
+    assert_eq!(arrived.len(), snapshot.len() + 45, "45 more chargeback days");
+    for file in &snapshot {
+        assert!(arrived.contains(file), "{} changed", file.0);
+    }
+    assert_eq!(after.bad_rows.len(), before.bad_rows.len());
+    assert_eq!(after.reports_after_end, 0, "every report is within 45 days");
+    let late = after.chargebacks.len() - before.chargebacks.len();
+    assert!(late >= before.reports_after_end, "{late} late rows");
+}
+
 #[test]
 fn parquet_schema_is_the_declared_one() {
     let (_, project) = default_set();

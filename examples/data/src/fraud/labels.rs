@@ -1,5 +1,6 @@
 //! Chargebacks: every fraudulent payment is reported 1 to 45 days later (late-arriving labels), and a
-//! few legitimate payments are disputed (`is_fraud = false`). Reports due after the last day are absent.
+//! few legitimate payments are disputed (`is_fraud = false`). Reports due after the last day of
+//! chargebacks are absent.
 
 use mlsys_compiler::syntax::literal::{MICROS_PER_DAY, MICROS_PER_SECOND};
 
@@ -10,17 +11,23 @@ use crate::random::Rng;
 const DISPUTE_RATE: f64 = 0.0012;
 
 pub struct Labels {
-    /// In transaction order; sorted by the caller.
+    /// Reported before the end of the payments, in transaction order; sorted by the caller.
     pub rows: Vec<Chargeback>,
-    /// For each transaction: it has a chargeback row.
+    /// Reported from the end of the payments to the end of the chargebacks.
+    pub late: Vec<Chargeback>,
+    /// For each transaction: it has a chargeback row before the end of the payments.
     pub disputed: Vec<bool>,
-    /// Fraudulent payments whose report falls after the last day.
+    /// Fraudulent payments whose report falls after the last day of chargebacks.
     pub after_end: usize,
 }
 
-pub fn chargebacks(transactions: &[Transaction], end: i32, rng: &mut Rng) -> Labels {
+/// The chargebacks reported before `end.1`; the draws do not depend on it, so a later end only adds
+/// rows.
+pub fn chargebacks(transactions: &[Transaction], end: (i32, i32), rng: &mut Rng) -> Labels {
+    let (payments_end, labels_end) = end;
     let mut labels = Labels {
         rows: Vec::new(),
+        late: Vec::new(),
         disputed: vec![false; transactions.len()],
         after_end: 0,
     };
@@ -35,17 +42,23 @@ pub fn chargebacks(transactions: &[Transaction], end: i32, rng: &mut Rng) -> Lab
         // Whole seconds, rounded up: still at least `min_days` after the payment.
         let exact = transaction.event_time + delay;
         let reported = exact + (MICROS_PER_SECOND - exact.rem_euclid(MICROS_PER_SECOND)) % MICROS_PER_SECOND;
-        if day_of(reported) >= end {
+        let day = day_of(reported);
+        if day >= labels_end {
             labels.after_end += usize::from(transaction.fraud);
             continue;
         }
-        labels.disputed[index] = true;
-        labels.rows.push(Chargeback {
+        let row = Chargeback {
             txn_id: transaction.txn_id.clone(),
             is_fraud: transaction.fraud.to_string(),
             reported_at: rfc3339(reported),
             reported_micros: reported,
-        });
+        };
+        if day >= payments_end {
+            labels.late.push(row);
+            continue;
+        }
+        labels.disputed[index] = true;
+        labels.rows.push(row);
     }
     labels
 }

@@ -61,13 +61,14 @@ fn partition(day: i32) -> String {
 }
 
 /// Writes the data set under `project`, replacing `data/raw/transactions` and `data/raw/chargebacks`.
-/// Every day of the period gets a partition in both sources (header-only CSV on a day without reports).
+/// Every day of the period gets a `transactions` partition, and every day until the labels' end a
+/// `chargebacks` one (header-only CSV on a day without reports).
 pub fn write(data: &FraudData, project: &Path) -> Result<FraudSummary, Error> {
     let config = &data.config;
     let staging = Staging::create(project)?;
     let mut transactions_bytes = 0;
     let mut chargebacks_bytes = 0;
-    let (mut transaction_rows, mut chargeback_rows) = (&data.transactions[..], &data.chargebacks[..]);
+    let mut transaction_rows = &data.transactions[..];
     for day in config.start..config.end() {
         let count = transaction_rows.partition_point(|row| day_of(row.event_time) <= day);
         let (today, rest) = transaction_rows.split_at(count);
@@ -78,7 +79,9 @@ pub fn write(data: &FraudData, project: &Path) -> Result<FraudSummary, Error> {
             .join("part-00000.parquet");
         let batch = transactions_batch(today, day >= config.device_os_from)?;
         transactions_bytes += write_parquet(&path, &batch, Some(EVENT_TIME_COLUMN))?;
-
+    }
+    let mut chargeback_rows = &data.chargebacks[..];
+    for day in config.start..config.labels_end() {
         let count = chargeback_rows.partition_point(|row| day_of(row.reported_micros) <= day);
         let (today, rest) = chargeback_rows.split_at(count);
         chargeback_rows = rest;
@@ -107,6 +110,7 @@ pub fn write(data: &FraudData, project: &Path) -> Result<FraudSummary, Error> {
         reports_after_end: data.reports_after_end,
         bad_rows: data.bad_rows.clone(),
         partitions: config.days,
+        labels_end: config.labels_end(),
         transactions_dir: project.join(TRANSACTIONS_LOCATION),
         chargebacks_dir: project.join(CHARGEBACKS_LOCATION),
         transactions_bytes,
@@ -131,8 +135,10 @@ pub struct FraudSummary {
     pub disputes: usize,
     pub reports_after_end: usize,
     pub bad_rows: Vec<BadRow>,
-    /// Daily partitions per source.
+    /// Daily partitions of `transactions`.
     pub partitions: u32,
+    /// One past the last day of chargebacks.
+    pub labels_end: i32,
     pub transactions_dir: PathBuf,
     pub chargebacks_dir: PathBuf,
     pub transactions_bytes: u64,
@@ -150,13 +156,14 @@ impl fmt::Display for FraudSummary {
         let last = self.start + i32::try_from(self.days).unwrap_or(i32::MAX) - 1;
         writeln!(
             f,
-            "fraud data: seed {}, {} users, {} .. {} ({} days, {} daily partitions per source)",
+            "fraud data: seed {}, {} users, {} .. {} ({} days, {} daily partitions; chargebacks through {})",
             self.seed,
             self.users,
             format_date(self.start),
             format_date(last),
             self.days,
-            self.partitions
+            self.partitions,
+            format_date(self.labels_end - 1)
         )?;
         writeln!(
             f,
@@ -175,7 +182,7 @@ impl fmt::Display for FraudSummary {
             self.chargebacks_fraud,
             self.disputes,
             self.reports_after_end,
-            format_date(last),
+            format_date(self.labels_end - 1),
             self.chargebacks_dir.display(),
             bytes(self.chargebacks_bytes)
         )?;
