@@ -262,13 +262,17 @@ fn print_trained(trained: &[crate::train::Trained]) {
     );
     for model in trained {
         match &model.outcome {
-            Outcome::Unchanged { version } => println!(
-                "{:<28} {:>8} {:>18} {:>18} {:>8}  unchanged: trained from the same inputs",
+            Outcome::Unchanged { version, same_model } => println!(
+                "{:<28} {:>8} {:>18} {:>18} {:>8}  unchanged: {}",
                 model.model,
                 format!("v{version}"),
                 "",
                 "",
-                ""
+                "",
+                match same_model {
+                    false => "trained from the same inputs",
+                    true => "retrained to the same model (new input partitions, the same training rows)",
+                }
             ),
             Outcome::NoTrainingSet => println!("{:<28} {:>8}  no training set", model.model, "-"),
             Outcome::Registered(registered) => {

@@ -293,9 +293,14 @@ impl RetrainOutcome {
                     moved.days
                 );
                 match outcome {
-                    Outcome::Unchanged { version } => {
-                        format!("{model}: v{version} was already trained on {ranges}; nothing registered")
-                    }
+                    Outcome::Unchanged {
+                        version,
+                        same_model: false,
+                    } => format!("{model}: v{version} was already trained on {ranges}; nothing registered"),
+                    Outcome::Unchanged {
+                        version,
+                        same_model: true,
+                    } => format!("{model}: retrained on {ranges} to the same model as v{version}; nothing registered"),
                     Outcome::NoTrainingSet => format!("{model}: no training set for {ranges}; nothing registered"),
                     Outcome::Registered(registered) => {
                         let production = registered.production.map_or_else(
@@ -336,7 +341,9 @@ impl RetrainOutcome {
                     "holdout": range_json(moved.holdout),
                 });
                 let details = match outcome {
-                    Outcome::Unchanged { version } => serde_json::json!({"outcome": "unchanged", "version": version}),
+                    Outcome::Unchanged { version, .. } => {
+                        serde_json::json!({"outcome": "unchanged", "version": version})
+                    }
                     Outcome::NoTrainingSet => serde_json::json!({"outcome": "no_training_set"}),
                     Outcome::Registered(registered) => serde_json::json!({
                         "outcome": "registered",

@@ -43,9 +43,12 @@ pub struct Trained {
 }
 
 pub enum Outcome {
-    /// A registered version was trained from the same inputs.
+    /// A registered version was trained from the same inputs (`same_model`: from inputs that
+    /// changed without changing the training rows — a label partition after the ranges — giving
+    /// the same model bytes and the same holdout metrics).
     Unchanged {
         version: u32,
+        same_model: bool,
     },
     /// No training set (the build has not made one).
     NoTrainingSet,
@@ -161,6 +164,7 @@ pub async fn train_set(
     if let Some(existing) = registry.find_by_inputs(&model.name, &inputs_fingerprint)? {
         return Ok(Outcome::Unchanged {
             version: existing.version,
+            same_model: false,
         });
     }
 
@@ -324,6 +328,12 @@ pub async fn train_set(
         baseline: Some(baseline),
         trigger,
     };
+    if let Some(version) = same_model(registry, &new)? {
+        return Ok(Outcome::Unchanged {
+            version,
+            same_model: true,
+        });
+    }
     let registered = registry.register(&new)?;
     let approval_required = promotion_rules(model).approval_required;
     let promoted = model.train.promote_if.is_some() && promotable && !approval_required;
@@ -668,4 +678,30 @@ pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// A registered version that `new` would only repeat: the same definition and features, the same
+/// model bytes, the same holdout range and the same metrics on it (its inputs' fingerprints may
+/// differ: a label partition newer than the ranges changes the training set's id, not its rows).
+fn same_model(registry: &Registry, new: &NewVersion) -> anyhow::Result<Option<u32>> {
+    let holdout = |manifest: &str| {
+        let manifest: serde_json::Value = serde_json::from_str(manifest).unwrap_or_default();
+        manifest["holdout"].clone()
+    };
+    let range = holdout(&new.training_manifest);
+    let same = registry.versions(&new.model)?.into_iter().find(|existing| {
+        let old = &existing.lineage;
+        old.spec_hash == new.spec_hash
+            && old.plan_hash == new.plan_hash
+            && old.artifact.sha256 == new.artifact.sha256
+            && old.metrics.len() == new.metrics.len()
+            && old
+                .metrics
+                .iter()
+                .zip(&new.metrics)
+                .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits())
+            && holdout(&old.training_manifest)["from"] == range["from"]
+            && holdout(&old.training_manifest)["to"] == range["to"]
+    });
+    Ok(same.map(|existing| existing.version))
 }
