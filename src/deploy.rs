@@ -37,6 +37,10 @@ pub struct DeployArgs {
     /// Milliseconds between reads of the registry for promotions and rollbacks.
     #[arg(long, value_name = "MS", default_value_t = DeployOptions::default().registry_poll.as_millis() as u64)]
     registry_poll: u64,
+    /// Do not evaluate the monitors here: another process runs `mlsysc monitor` (a scheduled job,
+    /// or one replica of several), so that each period is evaluated by one.
+    #[arg(long)]
+    no_monitors: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -76,7 +80,10 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let places = crate::score::ScorePlaces::of(&directory, arguments.registry.as_deref());
         let _scheduler = crate::schedule::start(plan.clone(), places, batch.clone())?;
         let monitor_places = crate::monitor::Places::of(&directory, None, arguments.registry.as_deref());
-        let _monitors = crate::monitor_schedule::start(plan, monitor_places, deployment.metrics().clone())?;
+        let _monitors = match arguments.no_monitors {
+            true => None,
+            false => crate::monitor_schedule::start(plan, monitor_places, deployment.metrics().clone())?,
+        };
         let events = Arc::new(|message: String| eprintln!("{message}"));
         let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, &options, events);
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;

@@ -63,6 +63,9 @@ pub struct MonitorRun {
     pub label_delay_micros: i64,
     pub alerts: Vec<String>,
     pub actions: Vec<String>,
+    /// A retraining was attempted in this run (once per run, whatever the rules).
+    #[serde(skip)]
+    retrained: bool,
 }
 
 pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
@@ -86,7 +89,7 @@ pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         for run in &runs {
-            print_run(run);
+            print_run(&plan, run);
         }
         println!("{delivery}");
     }
@@ -460,8 +463,10 @@ pub(crate) fn label_number(value: &Value) -> Option<f64> {
 
 /// Reports a rule's evaluated period to the alert state; prints what it sends and the actions.
 /// A rule with `retrain` is observed even without `alert` (with no channel: recorded, sent nowhere),
-/// so that the model is retrained when the rule starts holding, not again while it keeps holding;
-/// a failed retraining is reported in the run and tried again when the rule next starts holding.
+/// so that the model is retrained when the rule starts holding and again at each repeat while it
+/// keeps holding (labels matured since may move the ranges further; unmoved ranges register
+/// nothing), at most once per run; a failed retraining is reported in the run and tried again at
+/// the next repeat.
 async fn observe(
     scope: &Scope<'_>,
     alerts: &mut AlertStore,
@@ -498,7 +503,8 @@ async fn observe(
     if alert {
         run.alerts.push(event.to_string());
     }
-    if retrain && event.kind == EventKind::Fired {
+    if retrain && !run.retrained && matches!(event.kind, EventKind::Fired | EventKind::Repeated) {
+        run.retrained = true;
         let model = &scope.plan.models[scope.plan.serves[monitor.target].model.model].name;
         let trigger = serde_json::json!({
             "monitor": monitor.name,
@@ -511,7 +517,7 @@ async fn observe(
             crate::retrain::retrain(scope.plan, &places.store, &places.training, model, scope.at, trigger).await;
         run.actions.push(match outcome {
             Ok(outcome) => format!("{rule}: retrain: {}", outcome.line()),
-            Err(error) => format!("{rule}: retrain failed (tried again when the rule next fires): {error:#}"),
+            Err(error) => format!("{rule}: retrain failed (tried again at the rule's next repeat): {error:#}"),
         });
     }
     Ok(())
@@ -591,31 +597,32 @@ async fn deliver(alerts: &Path) -> anyhow::Result<String> {
     let mut store = AlertStore::open(alerts)?;
     let deliverer = Deliverer::from_env(DeliveryPolicy::default())?;
     let report = store.deliver_due(&deliverer, crate::train::now_micros()).await?;
-    let failures: Vec<String> = report
+    // One line per distinct failure (a channel without its configuration fails every delivery alike).
+    let mut failures: Vec<(String, usize)> = Vec::new();
+    for error in report
         .attempts
         .iter()
-        .filter_map(|attempt| {
-            attempt
-                .outcome
-                .as_ref()
-                .err()
-                .map(|error| format!("  {}: {error}", attempt.channel))
-        })
-        .collect();
+        .filter_map(|attempt| attempt.outcome.as_ref().err())
+    {
+        let error = error.to_string();
+        match failures.iter_mut().find(|(seen, _)| *seen == error) {
+            Some((_, count)) => *count += 1,
+            None => failures.push((error, 1)),
+        }
+    }
     let mut line = format!(
         "alerts: {} delivered, {} failed (retried later), {} pending",
         report.delivered(),
         report.failed(),
         report.pending
     );
-    for failure in failures {
-        line.push('\n');
-        line.push_str(&failure);
+    for (failure, count) in failures {
+        line.push_str(&format!("\n  {count} failed: {failure}"));
     }
     Ok(line)
 }
 
-fn print_run(run: &MonitorRun) {
+fn print_run(plan: &Plan, run: &MonitorRun) {
     println!("monitor {} on {}", run.monitor, run.target);
     if let Some(reason) = &run.skipped {
         println!("  not evaluated: {reason}");
@@ -638,10 +645,7 @@ fn print_run(run: &MonitorRun) {
         } else {
             "ok"
         };
-        println!(
-            "  {rule} {mark:5} {}",
-            serde_json::to_string(&result.outcome).unwrap_or_default()
-        );
+        println!("  {rule} {mark:5} {}", metric_line(plan, &run.monitor, rule, result));
     }
     let stored = run.labels_until.map_or("no label stored yet".to_string(), |time| {
         format!("labels stored up to {}", format_day(time))
@@ -654,6 +658,22 @@ fn print_run(run: &MonitorRun) {
     }
     for alert in run.alerts.iter().chain(&run.actions) {
         println!("  {alert}");
+    }
+}
+
+/// A metric window's result as its alert states it (the rule found by its id).
+fn metric_line(plan: &Plan, monitor: &str, id: &str, result: &MetricResult) -> String {
+    let rule = plan
+        .monitors
+        .values()
+        .find(|candidate| candidate.name == monitor)
+        .and_then(|monitor| {
+            let mut rules = monitor.metrics.iter().enumerate();
+            rules.find_map(|(index, rule)| Some(metric_rule(index, rule)).filter(|spec| spec.id == id))
+        });
+    match rule {
+        Some(rule) => metric_summary(&rule, result),
+        None => format!("{id}: {}", serde_json::to_string(&result.outcome).unwrap_or_default()),
     }
 }
 
