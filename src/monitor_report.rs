@@ -7,21 +7,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mlsys_alerts::{AlertStore, DeliveryPolicy, EventHistory};
-use mlsys_compiler::plan::{Monitor, Plan};
+use mlsys_compiler::plan::{Monitor, Plan, Serve, ServeMode};
 use mlsys_monitor::evaluate::{
     DriftOutcome, DriftResult, MIN_DRIFT_ROWS, MIN_METRIC_ROWS, MetricOutcome, MetricResult,
 };
 use mlsys_monitor::report::{
     Delivery, DeliveryState, DistributionComparison, DriftPeriod, DriftRuleReport, EventKind, FeaturePsi, HistoryEvent,
-    MetricRuleReport, MetricStatus, MetricWindow, PeriodStatus, Report, render,
+    MetricRuleReport, MetricStatus, MetricWindow, PeriodStatus, Report, ShadowReport, render,
 };
 use mlsys_monitor::state::State;
-use mlsys_monitor::{Baseline, Distribution};
+use mlsys_monitor::{Baseline, Bins, DEFAULT_BINS, Distribution};
 use mlsys_registry::{ModelVersion, Registry};
 
 use crate::monitor::{alerts_path, baselines, drift_rule, metric_rule, state_path};
 use crate::project;
 use crate::serve::load_plan;
+use crate::shadow_report::read_shadow_log;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -72,13 +73,50 @@ pub fn report(arguments: ReportArgs) -> anyhow::Result<ExitCode> {
         generated_at_micros: crate::train::now_micros(),
         drift: drift_reports(&plan, monitor, &state, &baselines(&versions))?,
         metrics: metric_reports(monitor, &state, &versions, served)?,
-        shadow: None,
+        shadow: shadow(&plan, &directory, serve)?,
         history: history.iter().map(history_event).collect(),
     };
     std::fs::write(&arguments.out, render(&report))
         .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", arguments.out.display()))?;
     println!("wrote {}", arguments.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The target's newest shadow version against the version that served the same requests, from
+/// its prediction log (`None`: a batch target, no shadow declared, or no request scored by both).
+fn shadow(plan: &Plan, directory: &std::path::Path, serve: &Serve) -> anyhow::Result<Option<ShadowReport>> {
+    let store = mlsys_batch::store::OfflineStore::new(directory.join(".mlsys").join("offline"));
+    if serve.mode != ServeMode::Realtime || serve.shadow.is_none() || !store.predictions(&serve.name).exists() {
+        return Ok(None);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let log = runtime.block_on(read_shadow_log(plan, &store, serve, i64::MIN))?;
+    let metric = plan.models[serve.model.model].train.metric;
+    let Some(((production, shadow), stats)) = log.versions.zip(mlsys_deploy::shadow_report::report(
+        &serve.name,
+        metric,
+        &log.pairs,
+        log.not_compared,
+    )) else {
+        return Ok(None);
+    };
+    let primary: Vec<f64> = log.pairs.iter().map(|pair| pair.primary).collect();
+    let bins = Bins::quantiles(&primary, DEFAULT_BINS);
+    let served = Distribution::of(bins.clone(), primary);
+    let shadowed = Distribution::of(bins, log.pairs.iter().map(|pair| pair.shadow));
+    Ok(Some(ShadowReport {
+        production_version: production,
+        shadow_version: shadow,
+        compared: stats.compared as u64,
+        not_compared: stats.not_compared as u64,
+        mean_abs_difference: stats.mean_abs_difference,
+        p99_abs_difference: stats.p99_abs_difference,
+        max_abs_difference: stats.max_abs_difference,
+        agreement: stats.agreement,
+        decision_threshold: stats.threshold,
+        psi: stats.psi,
+        scores: DistributionComparison::new("score", &served, &shadowed),
+    }))
 }
 
 fn drift_reports(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use mlsys_batch::store::OfflineStore;
 use mlsys_batch::training::label_index::LabelIndex;
-use mlsys_compiler::plan::ServeMode;
+use mlsys_compiler::plan::{Plan, ServeMode};
 use mlsys_compiler::types::BaseType;
 use mlsys_deploy::shadow_report::{Pair, report};
 use mlsys_kernels::Value;
@@ -68,60 +68,35 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
             table.path.display()
         );
     }
-    let columns = [
-        ("time", BaseType::Timestamp),
-        ("score", BaseType::Float64),
-        ("shadow_score", BaseType::Float64),
-        ("fallback", BaseType::String),
-        ("example_time", BaseType::Timestamp),
-        ("label_key", BaseType::String),
-    ];
-    let (mut pairs, mut not_compared) = (Vec::new(), 0usize);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let labels = runtime.block_on(LabelIndex::load(&plan, &store, model))?;
-    let final_before = labels
-        .watermark
-        .unwrap_or(i64::MIN)
-        .min(crate::train::now_micros())
-        .saturating_sub(model.label_delay.unwrap_or(0));
-    runtime.block_on(tables::each_row(&table, &columns, None, &mut |row| {
-        match row {
-            [Value::Timestamp(time), ..] if *time < since => {}
-            [
-                _,
-                Value::Float(primary),
-                Value::Float(shadow),
-                Value::Null,
-                Value::Timestamp(example),
-                key,
-            ] => {
-                let label = match key {
-                    Value::String(key) if *example <= final_before => crate::monitor::label_number(labels.label(key)),
-                    _ => None,
-                };
-                pairs.push(Pair {
-                    primary: *primary,
-                    shadow: *shadow,
-                    label,
-                })
-            }
-            _ => not_compared += 1,
-        }
-        Ok(())
-    }))?;
-    let Some(report) = report(&arguments.target, model.train.metric, &pairs, not_compared) else {
+    let log = runtime.block_on(read_shadow_log(&plan, &store, serve, since))?;
+    let Some(report) = log
+        .versions
+        .and_then(|_| report(&arguments.target, model.train.metric, &log.pairs, log.not_compared))
+    else {
         println!(
-            "{}: no request has both scores yet ({not_compared} logged without a shadow score)",
-            arguments.target
+            "{}: no request has both scores yet ({} logged without a shadow score)",
+            arguments.target, log.not_compared
         );
         return Ok(ExitCode::from(1));
     };
+    let (production, shadow) = log.versions.unwrap_or_default();
     if arguments.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut json = serde_json::to_value(&report)?;
+        json["production_version"] = production.into();
+        json["shadow_version"] = shadow.into();
+        json["earlier_shadows"] = log.earlier_shadows.into();
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         println!(
-            "target {}: {} requests compared, {} not",
-            report.target, report.compared, report.not_compared
+            "target {}: shadow v{shadow} against v{production} on {} requests ({} not compared{})",
+            report.target,
+            report.compared,
+            report.not_compared,
+            match log.earlier_shadows {
+                0 => String::new(),
+                earlier => format!("; {earlier} scored by earlier shadow versions left out"),
+            }
         );
         println!(
             "score difference: mean {:.6}, p99 {:.6}, max {:.6}",
@@ -147,4 +122,131 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The logged requests of a realtime target that its newest shadow version scored too.
+pub(crate) struct ShadowLog {
+    pub pairs: Vec<Pair>,
+    /// Requests without a shadow score, or answered by the fallback.
+    pub not_compared: usize,
+    /// Requests an earlier shadow version scored (left out).
+    pub earlier_shadows: usize,
+    /// The version that served most compared requests, and the shadow version: `None` when no
+    /// request was scored by both.
+    pub versions: Option<(u32, u32)>,
+}
+
+/// One logged request: its served version and score, its shadow's, its final label.
+struct Logged {
+    version: Option<i64>,
+    primary: f64,
+    shadow: Option<(i64, f64)>,
+    label: Option<f64>,
+}
+
+/// Reads `serve`'s prediction log from `since` on: the pairs of scores of its newest shadow
+/// version, labels joined where final (`label_delay`, and the labels the store holds).
+pub(crate) async fn read_shadow_log(
+    plan: &Plan,
+    store: &OfflineStore,
+    serve: &mlsys_compiler::plan::Serve,
+    since: i64,
+) -> anyhow::Result<ShadowLog> {
+    let model = &plan.models[serve.model.model];
+    let columns = [
+        ("time", BaseType::Timestamp),
+        ("version", BaseType::Int64),
+        ("score", BaseType::Float64),
+        ("shadow_version", BaseType::Int64),
+        ("shadow_score", BaseType::Float64),
+        ("fallback", BaseType::String),
+        ("example_time", BaseType::Timestamp),
+        ("label_key", BaseType::String),
+    ];
+    let labels = LabelIndex::load(plan, store, model).await?;
+    let final_before = labels
+        .watermark
+        .unwrap_or(i64::MIN)
+        .min(crate::train::now_micros())
+        .saturating_sub(model.label_delay.unwrap_or(0));
+    let mut logged = Vec::new();
+    let table = store.predictions(&serve.name);
+    tables::each_row(&table, &columns, None, &mut |row| {
+        let [
+            Value::Timestamp(time),
+            version,
+            Value::Float(primary),
+            shadow_version,
+            shadow,
+            fallback,
+            example,
+            key,
+        ] = row
+        else {
+            return Ok(());
+        };
+        if *time < since {
+            return Ok(());
+        }
+        let shadow = match (shadow_version, shadow, fallback) {
+            (Value::Int(version), Value::Float(score), Value::Null) => Some((*version, *score)),
+            _ => None,
+        };
+        let label = match (key, example) {
+            (Value::String(key), Value::Timestamp(example)) if *example <= final_before => {
+                crate::monitor::label_number(labels.label(key))
+            }
+            _ => None,
+        };
+        let version = match version {
+            Value::Int(version) => Some(*version),
+            _ => None,
+        };
+        logged.push(Logged {
+            version,
+            primary: *primary,
+            shadow,
+            label,
+        });
+        Ok(())
+    })
+    .await?;
+    Ok(newest_shadow(&logged))
+}
+
+/// The pairs of the newest shadow version among `logged`.
+fn newest_shadow(logged: &[Logged]) -> ShadowLog {
+    let newest = logged
+        .iter()
+        .filter_map(|row| row.shadow.map(|(version, _)| version))
+        .max();
+    let mut log = ShadowLog {
+        pairs: Vec::new(),
+        not_compared: 0,
+        earlier_shadows: 0,
+        versions: None,
+    };
+    let mut served: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for row in logged {
+        match row.shadow {
+            Some((version, shadow)) if Some(version) == newest => {
+                log.pairs.push(Pair {
+                    primary: row.primary,
+                    shadow,
+                    label: row.label,
+                });
+                *served.entry(row.version.unwrap_or_default()).or_default() += 1;
+            }
+            Some(_) => log.earlier_shadows += 1,
+            None => log.not_compared += 1,
+        }
+    }
+    let production = served
+        .iter()
+        .max_by_key(|(version, count)| (**count, **version))
+        .map(|(version, _)| *version);
+    log.versions = production
+        .zip(newest)
+        .and_then(|(production, shadow)| Some((u32::try_from(production).ok()?, u32::try_from(shadow).ok()?)));
+    log
 }
