@@ -28,13 +28,13 @@ fn build(project: &Path, extra: &[&str]) {
     assert!(output.status.success(), "{}", text(&output));
 }
 
-fn stage(project: &Path, arguments: &[&str]) {
+pub fn stage(project: &Path, arguments: &[&str]) {
     let output = mlsysc(project, arguments);
     assert!(output.status.success(), "{arguments:?}: {}", text(&output));
 }
 
 /// The version that answered a /v1/score request (`None`: the fallback).
-fn served_version(server: &Server) -> Option<u64> {
+pub fn served_version(server: &Server) -> Option<u64> {
     let (status, body) = server.json("POST", "/v1/score/fraud_api", &score_body(1));
     assert_eq!(status, 200, "{body}");
     body["results"][0]["version"].as_u64()

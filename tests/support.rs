@@ -28,11 +28,21 @@ fn temporary_project(name: &str) -> PathBuf {
 
 /// A fresh temporary project: the fraud example's spec and its generated data (default seed).
 pub fn fraud_project(name: &str) -> PathBuf {
+    fraud_project_with(name, &mlsys_example_data::fraud::FraudConfig::default())
+}
+
+/// A fresh temporary project: the fraud example's spec and the data of `config`.
+pub fn fraud_project_with(name: &str, config: &mlsys_example_data::fraud::FraudConfig) -> PathBuf {
     let root = temporary_project(name);
     copy_fraud_spec(&root);
-    let data = mlsys_example_data::fraud::generate(&mlsys_example_data::fraud::FraudConfig::default());
-    mlsys_example_data::fraud::write(&data, &root).expect("data");
+    write_fraud_data(&root, config);
     root
+}
+
+/// (Re)writes the fraud data of `config` under `root`.
+pub fn write_fraud_data(root: &Path, config: &mlsys_example_data::fraud::FraudConfig) {
+    let data = mlsys_example_data::fraud::generate(config);
+    mlsys_example_data::fraud::write(&data, root).expect("data");
 }
 
 /// An `mlsysc` server process (`serve-features`, `deploy`) started with `--port 0`: the address

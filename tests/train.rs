@@ -25,7 +25,7 @@ pub fn text(output: &Output) -> String {
 }
 
 /// `mlsysc` with extra environment variables.
-fn mlsysc_with(directory: &Path, arguments: &[&str], environment: &[(&str, &str)]) -> Output {
+pub fn mlsysc_with(directory: &Path, arguments: &[&str], environment: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlsysc"))
         .args(arguments)
         .envs(environment.iter().copied())
