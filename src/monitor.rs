@@ -73,7 +73,8 @@ pub struct MonitorRun {
     pub alerts: Vec<String>,
     pub actions: Vec<String>,
     /// The scored rows read: those of the periods and windows evaluated now (stored results are
-    /// not read again; a row read for a drift period and again for a metric window counts twice).
+    /// not read again; a row that two scans read, for a drift period and a metric window or for
+    /// two overlapping windows, counts twice).
     pub rows_read: usize,
 }
 
