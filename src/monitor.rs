@@ -6,18 +6,27 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use datafusion::functions_aggregate::expr_fn::{count, max, min};
+use datafusion::prelude::{Expr, SessionContext, cast, ident, lit};
+use datafusion::scalar::ScalarValue;
 use mlsys_alerts::{AlertStore, Deliverer, DeliveryPolicy, EventKind, Observation, Observed};
+use mlsys_batch::convert::UTC;
 use mlsys_batch::store::OfflineStore;
 use mlsys_batch::training::label_index::LabelIndex;
 use mlsys_compiler::plan::print::feature_path;
 use mlsys_compiler::plan::{Action, Monitor, Plan, ServeMode};
+use mlsys_compiler::syntax::literal::MICROS_PER_DAY;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
 use mlsys_monitor::Baseline;
 use mlsys_monitor::evaluate::{
     DriftOutcome, DriftResult, DriftRule, Maturity, MetricOutcome, MetricResult, MetricRule, Predictions, drift_period,
-    due_period_ends, due_window_ends, metric_window,
+    metric_window, period_ends, unripe, window_ends,
 };
+use mlsys_monitor::extent::{Extent, Span, merge};
+use mlsys_monitor::inputs::InputNames;
 use mlsys_monitor::state::State;
 use mlsys_registry::Registry;
 use serde::Serialize;
@@ -63,6 +72,10 @@ pub struct MonitorRun {
     pub label_delay_micros: i64,
     pub alerts: Vec<String>,
     pub actions: Vec<String>,
+    /// The scored rows read: those of the periods and windows evaluated now (stored results are
+    /// not read again; a row that two scans read, for a drift period and a metric window or for
+    /// two overlapping windows, counts twice).
+    pub rows_read: usize,
     /// A retraining was attempted in this run (once per run, whatever the rules).
     #[serde(skip)]
     retrained: bool,
@@ -181,6 +194,17 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         });
         return Ok(run);
     }
+    let state = State::open(&places.state)?;
+    let extent = time_extent(&table, &layout.time.0).await?;
+    let labels = match monitor.metrics.is_empty() {
+        true => None,
+        false => Some(LabelIndex::load(plan, &places.store, model).await?),
+    };
+    let maturity = Maturity {
+        delay_micros: model.label_delay.unwrap_or(0),
+        watermark: labels.as_ref().and_then(|labels| labels.watermark),
+    };
+    let due = Due::find(plan, monitor, &state, &extent, maturity, at)?;
     let mut evaluation = Evaluation {
         scope: Scope {
             plan,
@@ -188,25 +212,125 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
             places,
             at,
         },
-        predictions: read_predictions(&table, &layout, &input_names(plan, model))
-            .await?
-            .sorted_by_time(),
+        rows: Rows {
+            names: input_names(plan, model),
+            table,
+            layout,
+        },
         versions: Registry::open(&places.registry)?.versions(&model.name)?,
-        state: State::open(&places.state)?,
+        state,
         alerts: AlertStore::open(&places.alerts)?,
         run,
     };
-    evaluation.drift().await?;
-    if !monitor.metrics.is_empty() {
-        evaluation.metrics().await?;
+    evaluation.drift(&due.drift).await?;
+    if let Some(labels) = labels {
+        evaluation.metrics(&due.metrics, &labels, maturity).await?;
     }
     Ok(evaluation.run)
+}
+
+/// What a monitor evaluates in a run: per rule, the periods or windows that are due and not
+/// stored yet. Stored results are not read again; pending metric windows are not stored, so those
+/// whose labels could be final by now are read again on every run.
+struct Due {
+    drift: Vec<Ends>,
+    metrics: Vec<Ends>,
+}
+
+/// A rule's periods or windows to evaluate over their rows.
+#[derive(Default)]
+struct Ends {
+    /// A period's or window's length: each covers `[end − length, end)`.
+    length: i64,
+    ends: Vec<i64>,
+    /// Metric windows holding rows none of whose labels can be final yet ([`unripe`]): pending,
+    /// and not read.
+    pending: usize,
+}
+
+impl Due {
+    fn find(
+        plan: &Plan,
+        monitor: &Monitor,
+        state: &State,
+        extent: &Extent,
+        maturity: Maturity,
+        at: i64,
+    ) -> anyhow::Result<Due> {
+        let mut due = Due {
+            drift: Vec::new(),
+            metrics: Vec::new(),
+        };
+        for (index, rule) in monitor.drift.iter().enumerate() {
+            let id = drift_rule(plan, index, rule).id;
+            let mut periods = Ends {
+                length: rule.every_micros,
+                ..Ends::default()
+            };
+            for end in period_ends(extent.first(), rule.every_micros, at) {
+                if state.get::<DriftResult>(&monitor.name, &id, end)?.is_none() {
+                    periods.ends.push(end);
+                }
+            }
+            due.drift.push(periods);
+        }
+        for (index, rule) in monitor.metrics.iter().enumerate() {
+            let spec = metric_rule(index, rule);
+            let mut windows = Ends {
+                length: spec.window_micros,
+                ..Ends::default()
+            };
+            for end in window_ends(extent.first(), &spec, at) {
+                if state.get::<MetricResult>(&monitor.name, &spec.id, end)?.is_some() {
+                    continue;
+                }
+                let holds_rows = extent.holds_rows(end - spec.window_micros, end);
+                match unripe(&spec, maturity, end, at) && holds_rows == Some(true) {
+                    true => windows.pending += 1,
+                    false => windows.ends.push(end),
+                }
+            }
+            due.metrics.push(windows);
+        }
+        Ok(due)
+    }
+}
+
+impl Ends {
+    /// The ends in runs read by one scan each: consecutive ends whose periods together span at
+    /// most a day or two periods, so that a scan holds that much of the log, not all that is due.
+    fn chunks(&self) -> Vec<&[i64]> {
+        let most = MICROS_PER_DAY.max(self.length.saturating_mul(2));
+        let mut chunks = Vec::new();
+        let mut rest = self.ends.as_slice();
+        while let Some(first) = rest.first() {
+            let start = first - self.length;
+            let taken = rest.iter().take_while(|end| **end - start <= most).count().max(1);
+            let (chunk, after) = rest.split_at(taken);
+            chunks.push(chunk);
+            rest = after;
+        }
+        chunks
+    }
+
+    /// The time ranges of the periods ending at `ends`, merged.
+    fn ranges(&self, ends: &[i64]) -> Vec<(i64, i64)> {
+        merge(ends.iter().map(|end| (end - self.length, *end)).collect())
+    }
+}
+
+/// Where a monitor's rows are and how to read them.
+struct Rows {
+    table: mlsys_batch::store::TableLocation,
+    layout: Layout,
+    /// The model's inputs, as the rows name them.
+    names: Vec<String>,
 }
 
 /// One monitor's evaluation in progress: what it reads and what it has found so far.
 struct Evaluation<'a> {
     scope: Scope<'a>,
-    predictions: Predictions,
+    rows: Rows,
     versions: Vec<mlsys_registry::ModelVersion>,
     state: State,
     alerts: AlertStore,
@@ -223,77 +347,92 @@ struct Finding<'a> {
 }
 
 impl Evaluation<'_> {
+    /// The rows of the periods or windows ending at `ends` of a rule, in time order (with their
+    /// label keys when `keys`).
+    async fn read(&mut self, rule: &Ends, ends: &[i64], keys: bool) -> anyhow::Result<Predictions> {
+        let rows = &self.rows;
+        let predictions = read_predictions(&rows.table, &rows.layout, &rows.names, &rule.ranges(ends), keys).await?;
+        self.run.rows_read += predictions.example_time.len();
+        Ok(predictions.sorted_by_time())
+    }
+
     /// Every drift rule's due periods not evaluated before.
-    async fn drift(&mut self) -> anyhow::Result<()> {
+    async fn drift(&mut self, due: &[Ends]) -> anyhow::Result<()> {
         let (plan, monitor) = (self.scope.plan, self.scope.monitor);
         let baselines = baselines(&self.versions);
-        for (index, rule) in monitor.drift.iter().enumerate() {
+        for ((index, rule), periods) in monitor.drift.iter().enumerate().zip(due) {
             let spec = drift_rule(plan, index, rule);
-            for end in due_period_ends(&self.predictions, rule.every_micros, self.scope.at) {
-                if self.state.get::<DriftResult>(&monitor.name, &spec.id, end)?.is_some() {
-                    continue;
+            for chunk in periods.chunks() {
+                let predictions = self.read(periods, chunk, false).await?;
+                for &end in chunk {
+                    let result = drift_period(&spec, &predictions, &baselines, end);
+                    self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
+                    let finding = Finding {
+                        rule: &spec.id,
+                        actions: &rule.actions,
+                        holds: matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. }),
+                        end,
+                        summary: drift_summary(&spec, &result),
+                    };
+                    observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
+                    self.run.drift.push((spec.id.clone(), result));
                 }
-                let result = drift_period(&spec, &self.predictions, &baselines, end);
-                self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
-                let finding = Finding {
-                    rule: &spec.id,
-                    actions: &rule.actions,
-                    holds: matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. }),
-                    end,
-                    summary: drift_summary(&spec, &result),
-                };
-                observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
-                self.run.drift.push((spec.id.clone(), result));
             }
         }
         Ok(())
     }
 
     /// Every metric rule's due windows whose labels are final and not evaluated before.
-    async fn metrics(&mut self) -> anyhow::Result<()> {
-        let (plan, monitor) = (self.scope.plan, self.scope.monitor);
-        let model = &plan.models[plan.serves[monitor.target].model.model];
-        let labels = LabelIndex::load(plan, &self.scope.places.store, model).await?;
-        let maturity = Maturity {
-            delay_micros: model.label_delay.unwrap_or(0),
-            watermark: labels.watermark,
-        };
-        let label = |key: &str| label_number(labels.label(key));
+    async fn metrics(&mut self, due: &[Ends], labels: &LabelIndex, maturity: Maturity) -> anyhow::Result<()> {
+        let monitor = self.scope.monitor;
         self.run.labels_until = labels.watermark;
         self.run.label_delay_micros = maturity.delay_micros;
-        for (index, rule) in monitor.metrics.iter().enumerate() {
+        for ((index, rule), windows) in monitor.metrics.iter().enumerate().zip(due) {
             let spec = metric_rule(index, rule);
-            let versions = &self.versions;
-            let holdout = |version: i64| {
-                versions
-                    .iter()
-                    .find(|candidate| i64::from(candidate.version) == version)
-                    .and_then(|candidate| candidate.lineage.metrics.get(rule.metric.name()).copied())
-            };
-            let mut pending = 0;
-            for end in due_window_ends(&self.predictions, &spec, self.scope.at) {
-                if self.state.get::<MetricResult>(&monitor.name, &spec.id, end)?.is_some() {
-                    continue;
+            let mut pending = windows.pending;
+            for chunk in windows.chunks() {
+                let predictions = self.read(windows, chunk, true).await?;
+                for &end in chunk {
+                    let Some(result) = self.metric_window(rule, &spec, &predictions, labels, maturity, end) else {
+                        pending += 1;
+                        continue;
+                    };
+                    self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
+                    let finding = Finding {
+                        rule: &spec.id,
+                        actions: &rule.actions,
+                        holds: matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. }),
+                        end,
+                        summary: metric_summary(&spec, &result),
+                    };
+                    observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
+                    self.run.metrics.push((spec.id.clone(), result));
                 }
-                let at = self.scope.at;
-                let Some(result) = metric_window(&spec, &self.predictions, &label, &holdout, maturity, end, at) else {
-                    pending += 1;
-                    continue;
-                };
-                self.state.put(&monitor.name, &spec.id, end, &result, at)?;
-                let finding = Finding {
-                    rule: &spec.id,
-                    actions: &rule.actions,
-                    holds: matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. }),
-                    end,
-                    summary: metric_summary(&spec, &result),
-                };
-                observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
-                self.run.metrics.push((spec.id.clone(), result));
             }
             self.run.pending.push((spec.id.clone(), pending));
         }
         Ok(())
+    }
+
+    /// A metric rule over the window ending at `end`, against the served version's holdout
+    /// metric; `None` while it is pending.
+    fn metric_window(
+        &self,
+        rule: &mlsys_compiler::plan::MetricRule,
+        spec: &MetricRule,
+        predictions: &Predictions,
+        labels: &LabelIndex,
+        maturity: Maturity,
+        end: i64,
+    ) -> Option<MetricResult> {
+        let label = |key: &str| label_number(labels.label(key));
+        let holdout = |version: i64| {
+            self.versions
+                .iter()
+                .find(|candidate| i64::from(candidate.version) == version)
+                .and_then(|candidate| candidate.lineage.metrics.get(rule.metric.name()).copied())
+        };
+        metric_window(spec, predictions, &label, &holdout, maturity, end, self.scope.at)
     }
 }
 
@@ -361,25 +500,37 @@ impl Layout {
     }
 }
 
-/// The scored rows of a prediction log or a batch output (fallback answers left out), inputs by name.
+/// The scored rows of a prediction log or a batch output (fallback answers left out), inputs by
+/// name, whose example time falls in one of `ranges` (a filter the scan prunes files and row
+/// groups with): only what the run evaluates is held. Label keys are read only when `keys` (metric
+/// windows): drift needs none.
 async fn read_predictions(
     table: &mlsys_batch::store::TableLocation,
     layout: &Layout,
     names: &[String],
+    ranges: &[(i64, i64)],
+    keys: bool,
 ) -> anyhow::Result<Predictions> {
+    let mut predictions = Predictions {
+        input_names: names.to_vec(),
+        inputs: vec![Vec::new(); names.len()],
+        ..Predictions::default()
+    };
+    let Some(filter) = in_ranges(&layout.time.0, ranges) else {
+        return Ok(predictions);
+    };
     let mut columns: Vec<(&str, BaseType)> = vec![
         (layout.time.0.as_str(), layout.time.1),
         ("version", BaseType::Int64),
         ("features", BaseType::String),
         ("score", BaseType::Float64),
     ];
-    columns.extend(layout.key.iter().map(|(name, base)| (name.as_str(), *base)));
-    let mut predictions = Predictions {
-        input_names: names.to_vec(),
-        inputs: vec![Vec::new(); names.len()],
-        ..Predictions::default()
-    };
-    tables::each_row(table, &columns, None, &mut |row| {
+    if keys {
+        columns.extend(layout.key.iter().map(|(name, base)| (name.as_str(), *base)));
+    }
+    let inputs = InputNames::new(names);
+    let mut row_inputs = vec![f64::NAN; names.len()];
+    tables::each_row(table, &columns, Some(filter), &mut |row| {
         let [
             Value::Timestamp(time),
             Value::Int(version),
@@ -390,23 +541,71 @@ async fn read_predictions(
         else {
             return Ok(());
         };
-        let features: serde_json::Map<String, serde_json::Value> = serde_json::from_str(features)?;
-        for (column, name) in predictions.inputs.iter_mut().zip(names) {
-            column.push(
-                features
-                    .get(name)
-                    .and_then(serde_json::Value::as_f64)
-                    .unwrap_or(f64::NAN),
-            );
+        inputs.read(features, &mut row_inputs)?;
+        for (column, value) in predictions.inputs.iter_mut().zip(&row_inputs) {
+            column.push(*value);
         }
         predictions.example_time.push(*time);
         predictions.version.push(*version);
         predictions.score.push(*score);
-        predictions.label_key.push(layout.key_of(key));
+        predictions.label_key.push(if keys { layout.key_of(key) } else { None });
         Ok(())
     })
     .await?;
     Ok(predictions)
+}
+
+/// Past this many separate ranges, a scan reads from the first range's start to the last's end.
+const MOST_RANGES: usize = 32;
+
+/// `time` falls in one of `ranges`; `None` for no range.
+fn in_ranges(time: &str, ranges: &[(i64, i64)]) -> Option<Expr> {
+    let timestamp = |micros: i64| lit(ScalarValue::TimestampMicrosecond(Some(micros), Some(UTC.into())));
+    let range = |(start, end): (i64, i64)| ident(time).gt_eq(timestamp(start)).and(ident(time).lt(timestamp(end)));
+    match (ranges.first(), ranges.last()) {
+        (Some(first), Some(last)) if ranges.len() > MOST_RANGES => Some(range((first.0, last.1))),
+        _ => ranges.iter().copied().map(range).reduce(Expr::or),
+    }
+}
+
+/// The example times of a target's scored rows, as one span per UTC day: a scan of the time
+/// column alone, aggregated by the query engine.
+async fn time_extent(table: &mlsys_batch::store::TableLocation, time: &str) -> anyhow::Result<Extent> {
+    let micros = cast(
+        cast(ident(time), DataType::Timestamp(TimeUnit::Microsecond, None)),
+        DataType::Int64,
+    );
+    let scored = ["version", "features", "score"]
+        .into_iter()
+        .fold(micros.clone().is_not_null(), |all, column| {
+            all.and(ident(column).is_not_null())
+        });
+    let frame = SessionContext::new()
+        .read_table(table.provider().await?)?
+        .filter(scored)?
+        .aggregate(
+            vec![micros.clone() / lit(MICROS_PER_DAY)],
+            vec![
+                min(micros.clone()).alias("first"),
+                max(micros.clone()).alias("last"),
+                count(micros).alias("rows"),
+            ],
+        )?
+        .select_columns(&["first", "last", "rows"])?;
+    let mut spans = Vec::new();
+    for batch in frame.collect().await? {
+        let first = batch.column(0).as_primitive::<Int64Type>();
+        let last = batch.column(1).as_primitive::<Int64Type>();
+        let rows = batch.column(2).as_primitive::<Int64Type>();
+        for index in 0..batch.num_rows() {
+            spans.push(Span {
+                first: first.value(index),
+                last: last.value(index),
+                rows: u64::try_from(rows.value(index)).unwrap_or(0),
+            });
+        }
+    }
+    Ok(Extent::new(spans))
 }
 
 pub(crate) fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan::DriftRule) -> DriftRule {

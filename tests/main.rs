@@ -8,6 +8,7 @@ mod data;
 mod deploy;
 mod drift;
 mod generated;
+mod logged_rows;
 mod lsp;
 mod models;
 mod monitor;

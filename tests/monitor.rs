@@ -5,81 +5,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mlsys_batch::prediction_log::{Features, LogOptions, PredictionLog, PredictionRecord, label_key};
+use mlsys_batch::prediction_log::{LogOptions, PredictionLog, PredictionRecord};
 use mlsys_batch::store::OfflineStore;
-use mlsys_compiler::syntax::literal::{MICROS_PER_DAY, days_from_civil};
-use mlsys_kernels::Value;
-use mlsys_monitor::{Baseline, Bins, Distribution};
+use mlsys_compiler::syntax::literal::days_from_civil;
+use mlsys_monitor::Baseline;
 
+pub use crate::logged_rows::day_of_rows;
 use crate::train::{mlsysc, text, versions};
-
-/// A value in bin `bin` of `bins`.
-fn value_in(bins: &Bins, bin: usize) -> f64 {
-    match bins {
-        Bins::Numeric { edges } if bin < edges.len() => edges[bin],
-        Bins::Numeric { edges } if bin == edges.len() => edges.last().map_or(0.0, |edge| edge + 1.0),
-        Bins::Categorical { categories } if bin < categories.len() => categories[bin],
-        Bins::Categorical { .. } if bin == bins.len() - 2 => 7.0,
-        _ => f64::NAN,
-    }
-}
-
-/// `rows` values spread over the bins as `distribution` spreads its own.
-fn like(distribution: &Distribution, rows: usize) -> Vec<f64> {
-    let shares = distribution.shares();
-    (0..rows)
-        .map(|row| {
-            let target = (row as f64 + 0.5) / rows as f64;
-            let mut cumulative = 0.0;
-            let bin = shares
-                .iter()
-                .position(|share| {
-                    cumulative += share;
-                    cumulative > target
-                })
-                .unwrap_or(shares.len() - 2);
-            value_in(&distribution.bins, bin)
-        })
-        .collect()
-}
-
-/// A day of logged rows (also the retrain tests'): like the baseline, or (`drifted`) every input in its top bin.
-pub fn day_of_rows(
-    baseline: &Baseline,
-    names: &Arc<[String]>,
-    day: i64,
-    drifted: bool,
-    rows: usize,
-) -> Vec<PredictionRecord> {
-    let columns: Vec<Vec<f64>> = baseline
-        .inputs
-        .iter()
-        .map(|input| match drifted {
-            false => like(&input.distribution, rows),
-            true => vec![value_in(&input.distribution.bins, input.distribution.bins.len() - 2); rows],
-        })
-        .collect();
-    (0..rows)
-        .map(|row| {
-            let time = day * MICROS_PER_DAY + row as i64 * 1_000_000;
-            PredictionRecord {
-                request_id: format!("r-{day}-{row}"),
-                time,
-                example_time: time,
-                label_key: Some(label_key(&[Value::String(format!("t-{day}-{row}").into())])),
-                model: "fraud_detector".into(),
-                version: Some(1),
-                features: Features::new(names.clone(), columns.iter().map(|column| column[row]).collect())
-                    .expect("features"),
-                score: (row % 10) as f64 / 10.0,
-                shadow_version: None,
-                shadow_score: None,
-                fallback: None,
-                latency_seconds: 0.001,
-            }
-        })
-        .collect()
-}
 
 pub fn write_log(project: &Path, records: Vec<PredictionRecord>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -236,4 +168,63 @@ fn a_batch_targets_monitor_finds_the_september_regime_change_in_its_scores() {
         drift.iter().any(|entry| entry[1]["outcome"]["kind"] == "evaluated"),
         "{demand}"
     );
+}
+
+/// A re-run reads only the rows of the periods it evaluates, and a period whose rows were logged
+/// partly before and partly after the previous run counts them all: the new periods' results are
+/// those of a fresh state evaluated once over the whole log.
+#[test]
+fn a_rerun_reads_only_the_new_periods_and_finds_what_a_fresh_run_finds() {
+    let project = crate::support::fraud_project("monitor-incremental");
+    let build = mlsysc(&project, &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build));
+    let version = &versions(&project, "fraud_detector")[0];
+    let baseline: Baseline =
+        serde_json::from_value(version.lineage.baseline.clone().expect("baseline")).expect("baseline");
+    let names: Arc<[String]> = version
+        .lineage
+        .features
+        .iter()
+        .map(|input| input.column.clone())
+        .collect();
+    let day = i64::from(days_from_civil(2026, 6, 10));
+    let mut straddling = day_of_rows(&baseline, &names, day + 3, false, 600);
+    let later_half = straddling.split_off(300);
+    let mut records: Vec<PredictionRecord> = (0..3)
+        .flat_map(|offset| day_of_rows(&baseline, &names, day + offset, false, 600))
+        .collect();
+    records.extend(straddling);
+    write_log(&project, records);
+    let run = |at: &str| {
+        let output = mlsysc(&project, &["monitor", "--once", "--at", at, "--format", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let run: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        run["monitors"][0].clone()
+    };
+    let first = run("2026-06-13");
+    assert_eq!(first["drift"].as_array().expect("drift").len(), 3, "{first}");
+    assert_eq!(first["rows_read"], 1800, "the three days due, not the fourth: {first}");
+
+    // Late rows of an evaluated day, the rest of the straddling day, two more days (one drifting).
+    let mut records = day_of_rows(&baseline, &names, day, true, 50);
+    records.extend(later_half);
+    records.extend(day_of_rows(&baseline, &names, day + 4, false, 600));
+    records.extend(day_of_rows(&baseline, &names, day + 5, true, 600));
+    write_log(&project, records);
+    let again = run("2026-06-16");
+    assert_eq!(again["rows_read"], 1800, "only the three new days: {again}");
+    let periods = |monitor: &serde_json::Value| monitor["drift"].as_array().expect("drift").clone();
+    let incremental = periods(&again);
+    assert_eq!(incremental.len(), 3, "{again}");
+    assert_eq!(
+        incremental[0][1]["rows"], 600,
+        "both halves of the straddling day: {again}"
+    );
+    assert_eq!(incremental[2][1]["outcome"]["fired"], true, "{again}");
+
+    std::fs::remove_dir_all(project.join(".mlsys/monitors")).expect("the stored results removed");
+    let fresh = run("2026-06-16");
+    let fresh = periods(&fresh);
+    assert_eq!(fresh.len(), 6, "{fresh:?}");
+    assert_eq!(fresh[3..], incremental[..]);
 }

@@ -127,7 +127,13 @@ pub fn crosses(value: f64, comparison: Comparison, threshold: f64) -> bool {
 /// The ends of the periods of length `every` that are due at `at` and hold rows (from the
 /// period of the earliest row).
 pub fn due_period_ends(predictions: &Predictions, every: i64, at: i64) -> Vec<i64> {
-    let Some(first) = predictions.example_time.iter().min() else {
+    period_ends(predictions.example_time.iter().min().copied(), every, at)
+}
+
+/// The ends of the periods of length `every` due at `at`, from the period of `first`, the
+/// earliest row's example time (none without rows).
+pub fn period_ends(first: Option<i64>, every: i64, at: i64) -> Vec<i64> {
+    let Some(first) = first else {
         return Vec::new();
     };
     let mut end = first.div_euclid(every) * every + every;
@@ -142,6 +148,9 @@ pub fn due_period_ends(predictions: &Predictions, every: i64, at: i64) -> Vec<i6
 impl Predictions {
     /// The rows in example time order (what the evaluation expects).
     pub fn sorted_by_time(self) -> Predictions {
+        if self.example_time.is_sorted() {
+            return self;
+        }
         let mut order: Vec<usize> = (0..self.example_time.len()).collect();
         order.sort_by_key(|row| self.example_time[*row]);
         let pick_i64 = |column: &[i64]| order.iter().map(|row| column[*row]).collect();
@@ -260,6 +269,15 @@ fn is_mature(predictions: &Predictions, rows: &[usize], maturity: Maturity, at: 
     final_at <= at && maturity.watermark.is_some_and(|watermark| watermark >= final_at)
 }
 
+/// Whether no row of the window ending at `end` can have a final label at `at`, whatever its
+/// rows: even a row at the window's start is final only after `at` or past the newest label. Such
+/// a window is pending if it holds a row and "no data" otherwise (as [`metric_window`] finds),
+/// so its rows need not be read.
+pub fn unripe(rule: &MetricRule, maturity: Maturity, end: i64, at: i64) -> bool {
+    let earliest_final = (end - rule.window_micros).saturating_add(maturity.delay_micros);
+    earliest_final > at || maturity.watermark.is_none_or(|watermark| watermark < earliest_final)
+}
+
 /// The metric rule over the window ending at `end`; `None` while it is pending.
 pub fn metric_window(
     rule: &MetricRule,
@@ -317,7 +335,13 @@ fn evaluated(rule: &MetricRule, version: i64, value: f64, baseline: Option<f64>)
 /// The window ends of a metric rule due at `at`: every UTC midnight from the first full window
 /// after the earliest row.
 pub fn due_window_ends(predictions: &Predictions, rule: &MetricRule, at: i64) -> Vec<i64> {
-    let Some(first) = predictions.example_time.iter().min() else {
+    window_ends(predictions.example_time.iter().min().copied(), rule, at)
+}
+
+/// The window ends of a metric rule due at `at`, from the first full window after `first`, the
+/// earliest row's example time (none without rows).
+pub fn window_ends(first: Option<i64>, rule: &MetricRule, at: i64) -> Vec<i64> {
+    let Some(first) = first else {
         return Vec::new();
     };
     let mut end = (first + rule.window_micros).div_euclid(METRIC_STEP_MICROS) * METRIC_STEP_MICROS;

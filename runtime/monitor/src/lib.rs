@@ -11,6 +11,9 @@
 //! - `evaluate.rs` — a monitor's rules over a target's predictions: drift per period against the
 //!   served version's baseline, the metric per window once its labels are final.
 //! - `state.rs` — the results evaluated so far, so that a re-run neither recomputes nor re-alerts.
+//! - `extent.rs` — what a run reads: the table's example times in spans (the first due period, the
+//!   windows without rows) and the merged time ranges of the periods and windows still to evaluate.
+//! - `inputs.rs` — a logged row's `features` JSON read straight into the watched inputs' numbers.
 //! - `distribution.rs` — [`Distribution`]: a baseline histogram (quantile bins of a number, the
 //!   categories of a bool, missing values in a bin of their own), counting values into its bins,
 //!   and [`psi`].
@@ -20,6 +23,8 @@
 pub mod baseline;
 pub mod distribution;
 pub mod evaluate;
+pub mod extent;
+pub mod inputs;
 pub mod report;
 pub mod state;
 

@@ -2,4 +2,5 @@
 
 mod distribution;
 mod evaluate;
+mod reading;
 mod report;
