@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use mlsys_alerts::{AlertStore, DeliveryPolicy, EventHistory};
 use mlsys_compiler::plan::{Monitor, Plan, Serve, ServeMode};
 use mlsys_monitor::evaluate::{
-    DriftOutcome, DriftResult, MIN_DRIFT_ROWS, MIN_METRIC_ROWS, MetricOutcome, MetricResult,
+    DriftOutcome, DriftResult, MIN_DRIFT_ROWS, MIN_METRIC_ROWS, MetricOutcome, MetricResult, PendingWindows,
 };
 use mlsys_monitor::report::{
     Delivery, DeliveryState, DistributionComparison, DriftPeriod, DriftRuleReport, EventKind, FeaturePsi, HistoryEvent,
@@ -216,6 +216,7 @@ fn metric_reports(
     for (index, rule) in monitor.metrics.iter().enumerate() {
         let spec = metric_rule(index, rule);
         let results: Vec<MetricResult> = state.all(&monitor.name, &spec.id)?;
+        let pending: PendingWindows = state.pending(&monitor.name, &spec.id)?.unwrap_or_default();
         let baseline = versions
             .iter()
             .find(|version| Some(version.version) == served)
@@ -231,10 +232,30 @@ fn metric_reports(
             baseline,
             factor: rule.relative_to_baseline.then_some(rule.threshold),
             threshold,
-            windows: results.iter().filter_map(metric_window).collect(),
+            windows: windows(&results, &pending),
         });
     }
     Ok(reports)
+}
+
+/// The stored windows and, among those the latest run left pending, the ones still not
+/// evaluated, in time order.
+fn windows(results: &[MetricResult], pending: &PendingWindows) -> Vec<MetricWindow> {
+    let mut windows: Vec<MetricWindow> = results.iter().filter_map(metric_window).collect();
+    let stored: std::collections::HashSet<i64> = results.iter().map(|result| result.end).collect();
+    windows.extend(
+        pending
+            .ends
+            .iter()
+            .filter(|end| !stored.contains(end))
+            .map(|end| MetricWindow {
+                end_micros: *end,
+                labelled_rows: 0,
+                status: MetricStatus::Pending,
+            }),
+    );
+    windows.sort_by_key(|window| window.end_micros);
+    windows
 }
 
 fn metric_window(result: &MetricResult) -> Option<MetricWindow> {

@@ -117,6 +117,14 @@ fn monitor_finds_drift_keeps_metrics_pending_and_does_not_repeat_itself() {
         .collect();
     assert!(computed.is_empty(), "{fraud}");
     assert!(fraud["pending"][0][1].as_u64().expect("pending") > 0, "{fraud}");
+    // The report shows those windows as waiting for their chargebacks.
+    let report = mlsysc(
+        &project,
+        &["report", "fraud_health", "--out", page.to_str().expect("utf-8")],
+    );
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let html = std::fs::read_to_string(&page).expect("the report");
+    assert!(html.contains("pending (labels not matured)"), "no pending window");
 
     // `deploy` evaluates the monitors itself and shows each rule's latest result as gauges.
     let root = project.display().to_string();

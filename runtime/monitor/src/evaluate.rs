@@ -184,71 +184,149 @@ fn main_version(predictions: &Predictions, rows: &[usize]) -> Option<i64> {
         .map(|(version, _)| version)
 }
 
-/// The drift rule over the period ending at `end`.
+/// The drift rule over the period ending at `end`, over rows held in memory (the same result as
+/// a [`PeriodCounter`] fed the period's rows).
 pub fn drift_period(
     rule: &DriftRule,
     predictions: &Predictions,
     baselines: &HashMap<i64, Baseline>,
     end: i64,
 ) -> DriftResult {
-    let start = end - rule.every_micros;
-    let rows = rows_in(predictions, start, end);
-    let count = rows.len() as u64;
-    let outcome = match main_version(predictions, &rows) {
-        None => DriftOutcome::NoData,
-        Some(_) if count < MIN_DRIFT_ROWS => DriftOutcome::InsufficientData,
-        Some(version) => match baselines.get(&version) {
-            None => DriftOutcome::NoBaseline { version },
-            Some(baseline) => drift_against(rule, predictions, &rows, version, baseline),
-        },
-    };
-    DriftResult {
-        start,
-        end,
-        rows: count,
-        outcome,
+    let rows = rows_in(predictions, end - rule.every_micros, end);
+    let mut versions: HashMap<i64, u64> = HashMap::new();
+    for row in &rows {
+        *versions.entry(predictions.version[*row]).or_default() += 1;
+    }
+    let mut counter = PeriodCounter::new(rule, &predictions.input_names, baselines, end, &versions);
+    let mut inputs = vec![f64::NAN; predictions.inputs.len()];
+    for row in rows {
+        for (value, column) in inputs.iter_mut().zip(&predictions.inputs) {
+            *value = column[row];
+        }
+        counter.add(predictions.version[row], &inputs, predictions.score[row]);
+    }
+    counter.finish(rule)
+}
+
+/// A drift period counted as its rows stream by, holding nothing of a row: the rows of every
+/// version, each watched input's values in the bins of the main version's baseline (the version
+/// that scored most of the period, the newest on a tie, known beforehand from a count of the
+/// period's rows per version), and the main version's scores in its score bins.
+#[derive(Debug)]
+pub struct PeriodCounter {
+    end: i64,
+    every: i64,
+    rows: u64,
+    main: Option<i64>,
+    /// Whether the main version has a baseline (`None` for no row).
+    baseline: Option<bool>,
+    /// Per watched input with a baseline: its position in the rows' inputs, its counts.
+    inputs: Vec<(String, usize, Distribution, Distribution)>,
+    score: Option<(Distribution, Distribution)>,
+}
+
+impl PeriodCounter {
+    /// The period ending at `end`, whose rows hold `names` as inputs and of which each version
+    /// scored `versions[version]` rows.
+    pub fn new(
+        rule: &DriftRule,
+        names: &[String],
+        baselines: &HashMap<i64, Baseline>,
+        end: i64,
+        versions: &HashMap<i64, u64>,
+    ) -> PeriodCounter {
+        let main = versions
+            .iter()
+            .max_by_key(|(version, count)| (**count, **version))
+            .map(|(version, _)| *version);
+        let baseline = main.and_then(|version| baselines.get(&version));
+        let inputs = rule
+            .inputs
+            .iter()
+            .filter_map(|name| {
+                let column = names.iter().position(|input| input == name)?;
+                let expected = baseline?.input(name)?;
+                let current = Distribution::empty(expected.bins.clone());
+                Some((name.clone(), column, expected.clone(), current))
+            })
+            .collect();
+        let score = baseline.map(|baseline| {
+            let current = Distribution::empty(baseline.score.bins.clone());
+            (baseline.score.clone(), current)
+        });
+        PeriodCounter {
+            end,
+            every: rule.every_micros,
+            rows: 0,
+            main,
+            baseline: main.map(|_| baseline.is_some()),
+            inputs,
+            score,
+        }
+    }
+
+    /// One more row of the period: its version, its inputs (as `names` orders them), its score.
+    pub fn add(&mut self, version: i64, inputs: &[f64], score: f64) {
+        self.rows += 1;
+        for (_, column, _, current) in &mut self.inputs {
+            current.add(inputs.get(*column).copied().unwrap_or(f64::NAN));
+        }
+        if let Some((_, current)) = &mut self.score
+            && Some(version) == self.main
+        {
+            current.add(score);
+        }
+    }
+
+    pub fn finish(self, rule: &DriftRule) -> DriftResult {
+        let (start, end, rows) = (self.end - self.every, self.end, self.rows);
+        let outcome = match (self.main, self.baseline) {
+            (None, _) => DriftOutcome::NoData,
+            _ if self.rows < MIN_DRIFT_ROWS => DriftOutcome::InsufficientData,
+            (Some(version), Some(false) | None) => DriftOutcome::NoBaseline { version },
+            (Some(version), Some(true)) => self.outcome(rule, version),
+        };
+        DriftResult {
+            start,
+            end,
+            rows,
+            outcome,
+        }
+    }
+
+    fn outcome(self, rule: &DriftRule, version: i64) -> DriftOutcome {
+        let (mut values, mut counts) = (Vec::new(), Vec::new());
+        for (name, _, expected, current) in self.inputs {
+            if let Some(value) = psi(&expected, &current) {
+                values.push((name.clone(), value));
+            }
+            counts.push((name, current.counts));
+        }
+        let (score_psi, score_counts) = match self.score {
+            Some((expected, current)) => (psi(&expected, &current), current.counts),
+            None => (None, Vec::new()),
+        };
+        let fired = values
+            .iter()
+            .any(|(_, value)| crosses(*value, rule.comparison, rule.threshold));
+        DriftOutcome::Evaluated {
+            version,
+            psi: values,
+            score_psi,
+            fired,
+            counts,
+            score_counts,
+        }
     }
 }
 
-fn drift_against(
-    rule: &DriftRule,
-    predictions: &Predictions,
-    rows: &[usize],
-    version: i64,
-    baseline: &Baseline,
-) -> DriftOutcome {
-    let (mut values, mut counts) = (Vec::new(), Vec::new());
-    for name in &rule.inputs {
-        let column = predictions.input_names.iter().position(|input| input == name);
-        let (Some(column), Some(expected)) = (column, baseline.input(name)) else {
-            continue;
-        };
-        let current = Distribution::of(
-            expected.bins.clone(),
-            rows.iter().map(|row| predictions.inputs[column][*row]),
-        );
-        if let Some(value) = psi(expected, &current) {
-            values.push((name.clone(), value));
-        }
-        counts.push((name.clone(), current.counts));
-    }
-    let scores = rows
-        .iter()
-        .filter(|row| predictions.version[**row] == version)
-        .map(|row| predictions.score[*row]);
-    let scores = Distribution::of(baseline.score.bins.clone(), scores);
-    let score_psi = psi(&baseline.score, &scores);
-    let fired = values
-        .iter()
-        .any(|(_, value)| crosses(*value, rule.comparison, rule.threshold));
-    DriftOutcome::Evaluated {
-        version,
-        psi: values,
-        score_psi,
-        fired,
-        counts,
-        score_counts: scores.counts,
-    }
+/// A metric rule's windows left pending by a run: their ends, and what their labels wait for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingWindows {
+    pub ends: Vec<i64>,
+    /// The newest label the offline store held.
+    pub labels_until: Option<i64>,
+    pub delay_micros: i64,
 }
 
 /// When labels are final: the model's `label_delay` (0 for labels on the example's own columns)

@@ -1,6 +1,7 @@
 //! What a monitor has evaluated, kept so that a re-run neither recomputes nor re-alerts: one
 //! result per (monitor, rule, period or window end), in SQLite (`.mlsys/monitors/state.db`).
-//! Pending windows are not results and are not stored.
+//! Pending windows are not results: they are evaluated again on later runs; the latest run's list
+//! of them is kept per rule, replaced by each run, for the report.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,11 @@ impl State {
                      monitor TEXT NOT NULL, rule TEXT NOT NULL, end_micros INTEGER NOT NULL,
                      result TEXT NOT NULL, evaluated_at INTEGER NOT NULL,
                      PRIMARY KEY (monitor, rule, end_micros)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS pending (
+                     monitor TEXT NOT NULL, rule TEXT NOT NULL, windows TEXT NOT NULL,
+                     evaluated_at INTEGER NOT NULL,
+                     PRIMARY KEY (monitor, rule)
                  ) WITHOUT ROWID;",
             )
             .map_err(database)?;
@@ -123,6 +129,46 @@ impl State {
             .iter()
             .map(|text| serde_json::from_str(text))
             .collect::<Result<_, _>>()
+            .map_err(|source| StateError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Replaces what the latest run of `rule` left pending.
+    pub fn set_pending<T: Serialize>(
+        &self,
+        monitor: &str,
+        rule: &str,
+        windows: &T,
+        now: i64,
+    ) -> Result<(), StateError> {
+        let text = serde_json::to_string(windows).map_err(|source| StateError::Corrupt {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO pending (monitor, rule, windows, evaluated_at) VALUES (?1, ?2, ?3, ?4)",
+                params![monitor, rule, text, now],
+            )
+            .map_err(|source| self.database(source))?;
+        Ok(())
+    }
+
+    /// What the latest run of `rule` left pending (`None`: no run yet).
+    pub fn pending<T: DeserializeOwned>(&self, monitor: &str, rule: &str) -> Result<Option<T>, StateError> {
+        let text: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT windows FROM pending WHERE monitor = ?1 AND rule = ?2",
+                params![monitor, rule],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|source| self.database(source))?;
+        text.map(|text| serde_json::from_str(&text))
+            .transpose()
             .map_err(|source| StateError::Corrupt {
                 path: self.path.clone(),
                 source,

@@ -2,37 +2,33 @@
 //! its realtime target's prediction log, the results stored (`.mlsys/monitors/state.db`) so that
 //! a re-run neither recomputes nor re-alerts, alerts observed and delivered (`mlsys_alerts`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use datafusion::functions_aggregate::expr_fn::{count, max, min};
-use datafusion::prelude::{Expr, SessionContext, cast, ident, lit};
-use datafusion::scalar::ScalarValue;
 use mlsys_alerts::{AlertStore, Deliverer, DeliveryPolicy, EventKind, Observation, Observed};
-use mlsys_batch::convert::UTC;
 use mlsys_batch::store::OfflineStore;
 use mlsys_batch::training::label_index::LabelIndex;
 use mlsys_compiler::plan::print::feature_path;
 use mlsys_compiler::plan::{Action, Monitor, Plan, ServeMode};
 use mlsys_compiler::syntax::literal::MICROS_PER_DAY;
-use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
 use mlsys_monitor::Baseline;
 use mlsys_monitor::evaluate::{
-    DriftOutcome, DriftResult, DriftRule, Maturity, MetricOutcome, MetricResult, MetricRule, Predictions, drift_period,
-    metric_window, period_ends, unripe, window_ends,
+    DriftOutcome, DriftResult, DriftRule, Maturity, MetricOutcome, MetricResult, MetricRule, PendingWindows,
+    PeriodCounter, Predictions, metric_window, period_ends, unripe, window_ends,
 };
-use mlsys_monitor::extent::{Extent, Span, merge};
-use mlsys_monitor::inputs::InputNames;
+use mlsys_monitor::extent::{Extent, merge};
 use mlsys_monitor::state::State;
 use mlsys_registry::Registry;
 use serde::Serialize;
 
+mod read;
+
+use read::Layout;
+
+use crate::project;
 use crate::serve::load_plan;
-use crate::{project, tables};
 
 #[derive(clap::Args)]
 pub struct MonitorArgs {
@@ -173,13 +169,14 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         ..MonitorRun::default()
     };
     let model = &plan.models[serve.model.model];
-    let (table, layout) = match serve.mode {
-        ServeMode::Realtime => (places.store.predictions(&serve.name), Layout::log()),
+    let layout = match serve.mode {
+        ServeMode::Realtime => Layout::log(places.store.predictions(&serve.name)),
         ServeMode::Batch => {
             let target = mlsys_batch::score::BatchTarget::new(plan, &places.project, &serve.name)?;
-            (target.output, Layout::scores(plan, model))
+            Layout::scores(target.output, plan, model)
         }
     };
+    let table = &layout.table;
     if !table.exists() {
         run.skipped = Some(match serve.mode {
             ServeMode::Realtime => format!(
@@ -195,7 +192,7 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         return Ok(run);
     }
     let state = State::open(&places.state)?;
-    let extent = time_extent(&table, &layout.time.0).await?;
+    let extent = layout.extent().await?;
     let labels = match monitor.metrics.is_empty() {
         true => None,
         false => Some(LabelIndex::load(plan, &places.store, model).await?),
@@ -214,7 +211,6 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         },
         rows: Rows {
             names: input_names(plan, model),
-            table,
             layout,
         },
         versions: Registry::open(&places.registry)?.versions(&model.name)?,
@@ -245,7 +241,7 @@ struct Ends {
     ends: Vec<i64>,
     /// Metric windows holding rows none of whose labels can be final yet ([`unripe`]): pending,
     /// and not read.
-    pending: usize,
+    pending: Vec<i64>,
 }
 
 impl Due {
@@ -286,7 +282,7 @@ impl Due {
                 }
                 let holds_rows = extent.holds_rows(end - spec.window_micros, end);
                 match unripe(&spec, maturity, end, at) && holds_rows == Some(true) {
-                    true => windows.pending += 1,
+                    true => windows.pending.push(end),
                     false => windows.ends.push(end),
                 }
             }
@@ -321,7 +317,6 @@ impl Ends {
 
 /// Where a monitor's rows are and how to read them.
 struct Rows {
-    table: mlsys_batch::store::TableLocation,
     layout: Layout,
     /// The model's inputs, as the rows name them.
     names: Vec<String>,
@@ -347,36 +342,45 @@ struct Finding<'a> {
 }
 
 impl Evaluation<'_> {
-    /// The rows of the periods or windows ending at `ends` of a rule, in time order (with their
-    /// label keys when `keys`).
-    async fn read(&mut self, rule: &Ends, ends: &[i64], keys: bool) -> anyhow::Result<Predictions> {
-        let rows = &self.rows;
-        let predictions = read_predictions(&rows.table, &rows.layout, &rows.names, &rule.ranges(ends), keys).await?;
-        self.run.rows_read += predictions.example_time.len();
-        Ok(predictions.sorted_by_time())
-    }
-
-    /// Every drift rule's due periods not evaluated before.
+    /// Every drift rule's due periods not evaluated before, counted as their rows stream by: one
+    /// count of the rows per period and version, then one scan of the periods' rows.
     async fn drift(&mut self, due: &[Ends]) -> anyhow::Result<()> {
         let (plan, monitor) = (self.scope.plan, self.scope.monitor);
         let baselines = baselines(&self.versions);
         for ((index, rule), periods) in monitor.drift.iter().enumerate().zip(due) {
             let spec = drift_rule(plan, index, rule);
-            for chunk in periods.chunks() {
-                let predictions = self.read(periods, chunk, false).await?;
-                for &end in chunk {
-                    let result = drift_period(&spec, &predictions, &baselines, end);
-                    self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
-                    let finding = Finding {
-                        rule: &spec.id,
-                        actions: &rule.actions,
-                        holds: matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. }),
-                        end,
-                        summary: drift_summary(&spec, &result),
-                    };
-                    observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
-                    self.run.drift.push((spec.id.clone(), result));
-                }
+            let (layout, names) = (&self.rows.layout, &self.rows.names);
+            let ranges = periods.ranges(&periods.ends);
+            let versions = layout.versions_per_period(periods.length, &ranges).await?;
+            let mut counters: BTreeMap<i64, PeriodCounter> = periods
+                .ends
+                .iter()
+                .map(|end| {
+                    let versions = versions.get(end).cloned().unwrap_or_default();
+                    (*end, PeriodCounter::new(&spec, names, &baselines, *end, &versions))
+                })
+                .collect();
+            let every = periods.length;
+            self.run.rows_read += layout
+                .each_scored(names, &ranges, &mut |row| {
+                    let end = row.time - row.time.rem_euclid(every) + every;
+                    if let Some(counter) = counters.get_mut(&end) {
+                        counter.add(row.version, row.inputs, row.score);
+                    }
+                })
+                .await?;
+            for (end, counter) in counters {
+                let result = counter.finish(&spec);
+                self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
+                let finding = Finding {
+                    rule: &spec.id,
+                    actions: &rule.actions,
+                    holds: matches!(result.outcome, DriftOutcome::Evaluated { fired: true, .. }),
+                    end,
+                    summary: drift_summary(&spec, &result),
+                };
+                observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
+                self.run.drift.push((spec.id.clone(), result));
             }
         }
         Ok(())
@@ -389,12 +393,13 @@ impl Evaluation<'_> {
         self.run.label_delay_micros = maturity.delay_micros;
         for ((index, rule), windows) in monitor.metrics.iter().enumerate().zip(due) {
             let spec = metric_rule(index, rule);
-            let mut pending = windows.pending;
+            let mut pending = windows.pending.clone();
             for chunk in windows.chunks() {
-                let predictions = self.read(windows, chunk, true).await?;
+                let predictions = self.rows.layout.labelled(&windows.ranges(chunk)).await?;
+                self.run.rows_read += predictions.example_time.len();
                 for &end in chunk {
                     let Some(result) = self.metric_window(rule, &spec, &predictions, labels, maturity, end) else {
-                        pending += 1;
+                        pending.push(end);
                         continue;
                     };
                     self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
@@ -409,7 +414,14 @@ impl Evaluation<'_> {
                     self.run.metrics.push((spec.id.clone(), result));
                 }
             }
-            self.run.pending.push((spec.id.clone(), pending));
+            pending.sort_unstable();
+            self.run.pending.push((spec.id.clone(), pending.len()));
+            let left = PendingWindows {
+                ends: pending,
+                labels_until: labels.watermark,
+                delay_micros: maturity.delay_micros,
+            };
+            self.state.set_pending(&monitor.name, &spec.id, &left, self.scope.at)?;
         }
         Ok(())
     }
@@ -454,158 +466,6 @@ fn input_names(plan: &Plan, model: &mlsys_compiler::plan::Model) -> Vec<String> 
         .iter()
         .map(|feature| feature_path(plan, *feature))
         .collect()
-}
-
-/// The scored rows of a prediction log (fallback answers left out), inputs by name.
-/// Where a target's scored rows keep what monitors read: the prediction log's columns, or a batch
-/// target's output (the examples' timestamp, and the label key made from its columns).
-struct Layout {
-    time: (String, BaseType),
-    key: Vec<(String, BaseType)>,
-    /// The key is stored as its text (`label_key`), not made from columns.
-    stored_key: bool,
-}
-
-impl Layout {
-    fn log() -> Layout {
-        Layout {
-            time: ("example_time".into(), BaseType::Timestamp),
-            key: vec![("label_key".into(), BaseType::String)],
-            stored_key: true,
-        }
-    }
-
-    fn scores(plan: &Plan, model: &mlsys_compiler::plan::Model) -> Layout {
-        let source = &plan.sources[model.examples];
-        let column = |index: mlsys_compiler::plan::ColumnIndex| {
-            let column = &source.columns[index as usize];
-            (column.name.clone(), column.ty.base)
-        };
-        Layout {
-            time: source
-                .timestamp
-                .map_or(("scored_at".into(), BaseType::Timestamp), column),
-            key: model.label_key_columns(plan).into_iter().map(column).collect(),
-            stored_key: false,
-        }
-    }
-
-    fn key_of(&self, values: &[Value]) -> Option<String> {
-        match (self.stored_key, values) {
-            (true, [Value::String(text)]) => Some(text.to_string()),
-            (true, _) => None,
-            (false, values) if values.iter().any(Value::is_null) => None,
-            (false, values) => Some(mlsys_batch::prediction_log::label_key(values)),
-        }
-    }
-}
-
-/// The scored rows of a prediction log or a batch output (fallback answers left out), inputs by
-/// name, whose example time falls in one of `ranges` (a filter the scan prunes files and row
-/// groups with): only what the run evaluates is held. Label keys are read only when `keys` (metric
-/// windows): drift needs none.
-async fn read_predictions(
-    table: &mlsys_batch::store::TableLocation,
-    layout: &Layout,
-    names: &[String],
-    ranges: &[(i64, i64)],
-    keys: bool,
-) -> anyhow::Result<Predictions> {
-    let mut predictions = Predictions {
-        input_names: names.to_vec(),
-        inputs: vec![Vec::new(); names.len()],
-        ..Predictions::default()
-    };
-    let Some(filter) = in_ranges(&layout.time.0, ranges) else {
-        return Ok(predictions);
-    };
-    let mut columns: Vec<(&str, BaseType)> = vec![
-        (layout.time.0.as_str(), layout.time.1),
-        ("version", BaseType::Int64),
-        ("features", BaseType::String),
-        ("score", BaseType::Float64),
-    ];
-    if keys {
-        columns.extend(layout.key.iter().map(|(name, base)| (name.as_str(), *base)));
-    }
-    let inputs = InputNames::new(names);
-    let mut row_inputs = vec![f64::NAN; names.len()];
-    tables::each_row(table, &columns, Some(filter), &mut |row| {
-        let [
-            Value::Timestamp(time),
-            Value::Int(version),
-            Value::String(features),
-            Value::Float(score),
-            key @ ..,
-        ] = row
-        else {
-            return Ok(());
-        };
-        inputs.read(features, &mut row_inputs)?;
-        for (column, value) in predictions.inputs.iter_mut().zip(&row_inputs) {
-            column.push(*value);
-        }
-        predictions.example_time.push(*time);
-        predictions.version.push(*version);
-        predictions.score.push(*score);
-        predictions.label_key.push(if keys { layout.key_of(key) } else { None });
-        Ok(())
-    })
-    .await?;
-    Ok(predictions)
-}
-
-/// Past this many separate ranges, a scan reads from the first range's start to the last's end.
-const MOST_RANGES: usize = 32;
-
-/// `time` falls in one of `ranges`; `None` for no range.
-fn in_ranges(time: &str, ranges: &[(i64, i64)]) -> Option<Expr> {
-    let timestamp = |micros: i64| lit(ScalarValue::TimestampMicrosecond(Some(micros), Some(UTC.into())));
-    let range = |(start, end): (i64, i64)| ident(time).gt_eq(timestamp(start)).and(ident(time).lt(timestamp(end)));
-    match (ranges.first(), ranges.last()) {
-        (Some(first), Some(last)) if ranges.len() > MOST_RANGES => Some(range((first.0, last.1))),
-        _ => ranges.iter().copied().map(range).reduce(Expr::or),
-    }
-}
-
-/// The example times of a target's scored rows, as one span per UTC day: a scan of the time
-/// column alone, aggregated by the query engine.
-async fn time_extent(table: &mlsys_batch::store::TableLocation, time: &str) -> anyhow::Result<Extent> {
-    let micros = cast(
-        cast(ident(time), DataType::Timestamp(TimeUnit::Microsecond, None)),
-        DataType::Int64,
-    );
-    let scored = ["version", "features", "score"]
-        .into_iter()
-        .fold(micros.clone().is_not_null(), |all, column| {
-            all.and(ident(column).is_not_null())
-        });
-    let frame = SessionContext::new()
-        .read_table(table.provider().await?)?
-        .filter(scored)?
-        .aggregate(
-            vec![micros.clone() / lit(MICROS_PER_DAY)],
-            vec![
-                min(micros.clone()).alias("first"),
-                max(micros.clone()).alias("last"),
-                count(micros).alias("rows"),
-            ],
-        )?
-        .select_columns(&["first", "last", "rows"])?;
-    let mut spans = Vec::new();
-    for batch in frame.collect().await? {
-        let first = batch.column(0).as_primitive::<Int64Type>();
-        let last = batch.column(1).as_primitive::<Int64Type>();
-        let rows = batch.column(2).as_primitive::<Int64Type>();
-        for index in 0..batch.num_rows() {
-            spans.push(Span {
-                first: first.value(index),
-                last: last.value(index),
-                rows: u64::try_from(rows.value(index)).unwrap_or(0),
-            });
-        }
-    }
-    Ok(Extent::new(spans))
 }
 
 pub(crate) fn drift_rule(plan: &Plan, index: usize, rule: &mlsys_compiler::plan::DriftRule) -> DriftRule {
