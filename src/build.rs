@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mlsys_batch::{BuildOptions, Progress};
 use mlsys_compiler::compile;
 
+use crate::materialize::Exact;
 use crate::{project, report};
 
 #[derive(clap::Args)]
@@ -113,6 +114,7 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         from: arguments.from.clone(),
         to: arguments.to.clone(),
         memory_limit: arguments.memory_limit.map(|mebibytes| mebibytes << 20),
+        skip_training_sets: false,
     };
     let online_from = match &arguments.online_from {
         Some(text) => Some(
@@ -137,7 +139,8 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         if let Some(bytes) = options.memory_limit {
             offline = offline.with_memory_limit(bytes);
         }
-        let materialized = crate::materialize::materialize(plan, &offline, online.as_ref(), online_from).await?;
+        let exact = online_from.map_or(Exact::Watermark, Exact::From);
+        let materialized = crate::materialize::materialize(plan, &offline, online.as_ref(), exact).await?;
         drop(online);
         let places = crate::train::Places::of(&directory, arguments.registry.as_deref());
         let trained = crate::train::train_models(plan, &offline, &places).await?;

@@ -41,8 +41,24 @@ pub struct DeployArgs {
     /// or one replica of several), so that each period is evaluated by one.
     #[arg(long)]
     no_monitors: bool,
+    /// How often the feature refresh runs the incremental pipeline (new partitions ingested, the
+    /// served groups' windows recomputed and materialized), e.g. `5m` [default: the smallest
+    /// `every` of the served groups' windowed features].
+    #[arg(long, value_name = "DURATION", value_parser = refresh_every)]
+    refresh_every: Option<i64>,
+    /// Do not refresh the features here: another process runs `mlsysc build` on a schedule.
+    #[arg(long, conflicts_with = "refresh_every")]
+    no_refresh: bool,
     #[command(flatten)]
     server: ServerArgs,
+}
+
+/// `--refresh-every`: a duration of the language (`30s`, `5m`, `1h`).
+fn refresh_every(text: &str) -> Result<i64, String> {
+    match mlsys_compiler::syntax::literal::parse_duration(text).map_err(|error| error.to_string())? {
+        micros if micros > 0 => Ok(micros),
+        _ => Err("must be longer than 0".to_string()),
+    }
 }
 
 pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
@@ -75,11 +91,23 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let plan = features.plan().clone();
         let batch = batch_targets(&plan, &arguments.targets);
         let predictions = batch_predictions(&plan, &directory, &batch).await?;
+        let online = features.store().clone();
         let deployment = Deployment::new(features, targets, &options, Some(sink)).with_predictions(predictions);
         let deployment = Arc::new(deployment);
         let places = crate::score::ScorePlaces::of(&directory, arguments.registry.as_deref());
         let _scheduler = crate::schedule::start(plan.clone(), places, batch.clone())?;
         let monitor_places = crate::monitor::Places::of(&directory, None, arguments.registry.as_deref());
+        let refresh_every = arguments.refresh_every.or_else(|| crate::refresh::cadence(&plan));
+        let _refresh = match (arguments.no_refresh, refresh_every) {
+            (false, Some(every)) => Some(crate::refresh::start(crate::refresh::Refresher {
+                plan: plan.clone(),
+                directory: directory.clone(),
+                online,
+                metrics: deployment.metrics().clone(),
+                every,
+            })?),
+            _ => None,
+        };
         let _monitors = match arguments.no_monitors {
             true => None,
             false => crate::monitor_schedule::start(plan, monitor_places, deployment.metrics().clone())?,

@@ -18,6 +18,7 @@ mod monitor_report;
 mod monitor_schedule;
 mod process_tree;
 mod project;
+mod refresh;
 mod replay;
 mod report;
 mod retrain;

@@ -29,14 +29,24 @@ pub struct Materialized {
     pub seconds: f64,
 }
 
-/// Materializes every entity group; `exact_from` (µs since the epoch): keep every change point
-/// from the one in force then, not only from the watermark's, so requests of earlier times are
-/// answered point in time too (`build --online-from`, for replays of past days).
+/// Which change points before the watermark a materialization keeps.
+#[derive(Clone, Copy, Debug)]
+pub enum Exact {
+    /// From the one in force at the watermark.
+    Watermark,
+    /// From the one in force at this time (µs since the epoch), so that requests of earlier times
+    /// are answered point in time too (`build --online-from`, for replays of past days).
+    From(i64),
+    /// As the store's table was materialized last (`deploy`'s refresh keeps what a build chose).
+    AsStored,
+}
+
+/// Materializes every entity group, keeping the change points `exact` says.
 pub async fn materialize(
     plan: &Plan,
     store: &OfflineStore,
     online: &dyn OnlineStore,
-    exact_from: Option<i64>,
+    exact: Exact,
 ) -> anyhow::Result<Vec<Materialized>> {
     let state = BuildState::load(&store.state_file())?;
     let mut reports = Vec::new();
@@ -59,6 +69,14 @@ pub async fn materialize(
             continue;
         };
         let location = store.features(&group.name, group.version);
+        let name = meta_name(&table);
+        let stored = online.get_meta(&name).await?;
+        let stored = stored.and_then(|bytes| serde_json::from_slice::<TableMeta>(&bytes).ok());
+        let exact_from = match exact {
+            Exact::Watermark => None,
+            Exact::From(from) => Some(from),
+            Exact::AsStored => stored.as_ref().and_then(|stored| stored.exact_from),
+        };
         let meta = TableMeta {
             group_hash: group.hash.0.clone(),
             features: aggregates.iter().map(|id| plan.features[*id].name.clone()).collect(),
@@ -66,11 +84,7 @@ pub async fn materialize(
             stamp: state.features.get(&location.name).cloned().unwrap_or_default(),
             exact_from: exact_from.filter(|from| *from < watermark),
         };
-        let name = meta_name(&table);
-        let stored = online.get_meta(&name).await?;
-        let unchanged = stored
-            .and_then(|bytes| serde_json::from_slice::<TableMeta>(&bytes).ok())
-            .is_some_and(|stored| stored == meta);
+        let unchanged = stored.is_some_and(|stored| stored == meta);
         if !unchanged {
             let (entities, stale) =
                 write_group(plan, store, online, group_id, &table, (meta.base(), watermark)).await?;

@@ -13,6 +13,7 @@ mod lsp;
 mod models;
 mod monitor;
 mod redaction;
+mod refresh;
 mod retrain;
 mod score;
 // The online store's tests start their Redis the same way: one harness for all.

@@ -38,6 +38,8 @@ pub struct BuildOptions {
     /// The memory budget of queries in bytes (`None`: [`store::DEFAULT_MEMORY_LIMIT`]); beyond it
     /// sorts and aggregations spill to disk.
     pub memory_limit: Option<usize>,
+    /// Ingestion and feature tables only: no training set (`deploy`'s feature refresh).
+    pub skip_training_sets: bool,
 }
 
 impl BuildOptions {
@@ -124,6 +126,8 @@ pub async fn build(
         report.sources.push(source_report);
     }
     report.features = features::build_features(&context, &store, &mut state, &state_file, progress).await?;
-    report.training = training::build_training_sets(&context, &store, &mut state, &state_file, progress).await?;
+    if !options.skip_training_sets {
+        report.training = training::build_training_sets(&context, &store, &mut state, &state_file, progress).await?;
+    }
     Ok(report)
 }

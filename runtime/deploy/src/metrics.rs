@@ -38,6 +38,49 @@ struct MonitorLabels {
 
 type FloatGauges = Family<MonitorLabels, Gauge<f64, AtomicU64>>;
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GroupLabels {
+    group: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// How fresh the served features are while `deploy` refreshes them (its feature refresh).
+struct FreshnessGauges {
+    lag: Family<GroupLabels, Gauge<f64, AtomicU64>>,
+    watermark: Family<GroupLabels, Gauge<f64, AtomicU64>>,
+    runs: Family<OutcomeLabels, Counter>,
+}
+
+impl FreshnessGauges {
+    fn register(registry: &mut Registry) -> FreshnessGauges {
+        let gauges = FreshnessGauges {
+            lag: Family::default(),
+            watermark: Family::default(),
+            runs: Family::default(),
+        };
+        registry.register(
+            "mlsys_feature_freshness_lag_seconds",
+            "Now minus the newest event time a served entity group has materialized, by group",
+            gauges.lag.clone(),
+        );
+        registry.register(
+            "mlsys_feature_watermark_seconds",
+            "The newest event time a served entity group has materialized (Unix seconds), by group",
+            gauges.watermark.clone(),
+        );
+        registry.register(
+            "mlsys_feature_refreshes",
+            "Runs of the feature refresh by outcome (ok, failed, skipped while a build held the lock)",
+            gauges.runs.clone(),
+        );
+        gauges
+    }
+}
+
 /// The monitors' results as `deploy` last evaluated them (lang-spec §7.7).
 struct MonitorGauges {
     psi: FloatGauges,
@@ -99,6 +142,7 @@ pub struct DeployMetrics {
     overloaded: Family<TargetLabels, Counter>,
     scored_rows: Family<TargetLabels, Counter>,
     monitors: MonitorGauges,
+    freshness: FreshnessGauges,
 }
 
 impl std::fmt::Debug for DeployMetrics {
@@ -159,8 +203,10 @@ impl DeployMetrics {
             scored_rows.clone(),
         );
         let monitors = MonitorGauges::register(&mut registry);
+        let freshness = FreshnessGauges::register(&mut registry);
         DeployMetrics {
             monitors,
+            freshness,
             registry,
             latency,
             batch_rows,
@@ -186,6 +232,21 @@ impl DeployMetrics {
             .metric
             .get_or_create(&monitor_labels(monitor, metric))
             .set(value);
+    }
+
+    /// A served group's newest materialized event time (µs), and its lag behind `now` (µs).
+    pub fn set_feature_freshness(&self, group: &str, watermark: i64, now: i64) {
+        let labels = GroupLabels {
+            group: group.to_string(),
+        };
+        let seconds = |micros: i64| micros as f64 / 1e6;
+        self.freshness.watermark.get_or_create(&labels).set(seconds(watermark));
+        self.freshness.lag.get_or_create(&labels).set(seconds(now - watermark));
+    }
+
+    /// One more run of the feature refresh: `ok`, `failed` or `skipped`.
+    pub fn count_refresh(&self, outcome: &'static str) {
+        self.freshness.runs.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// Whether a monitor rule held in its latest evaluation.

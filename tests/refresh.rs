@@ -1,0 +1,102 @@
+//! `deploy`'s feature refresh on the fraud example: a new day's partitions land while `deploy`
+//! serves; the next refresh ingests them, recomputes the served group's windows and materializes
+//! them into the store `deploy` reads, so the served 7-day count moves, the freshness gauges
+//! follow, and `verify` finds the store equal to the offline tables.
+
+use std::path::Path;
+
+use mlsys_compiler::syntax::literal::{MICROS_PER_DAY, days_from_civil};
+use mlsys_example_data::fraud::{FraudConfig, day_of, generate, write};
+
+use crate::support::{Server, fraud_project, wait_until};
+use crate::train::{mlsysc, text};
+
+const NEW_DAY: &str = "dt=2026-07-02";
+
+/// The fraud data of one more day (2026-07-02, after the example's last) written beside `project`: its partitions, and a
+/// user who pays that day.
+fn next_day(project: &Path) -> (std::path::PathBuf, String) {
+    // Another seed: other payment ids, none a duplicate of the project's (which would be
+    // quarantined under the `unique(txn_id)` contract).
+    let config = FraudConfig {
+        days: 183,
+        seed: 7,
+        ..FraudConfig::default()
+    };
+    let data = generate(&config);
+    let other = project.with_extension("next-day");
+    write(&data, &other).expect("data");
+    let new_day = days_from_civil(2026, 7, 2);
+    let user = data
+        .transactions
+        .iter()
+        .filter(|transaction| day_of(transaction.event_time) == new_day)
+        .find_map(|transaction| transaction.user_id.clone())
+        .expect("a payment on the new day");
+    (other, user)
+}
+
+/// The 7-day count of `user`'s payments as `deploy` serves it at the end of the new day.
+fn served_count(server: &Server, user: &str) -> String {
+    let body = format!(
+        r#"{{"features": ["user_activity@v1:txn_count_7d"],
+            "entities": {{"user_id": ["{user}"], "event_time": ["2026-07-02T23:59:59Z"]}}}}"#
+    );
+    let (status, answer) = server.json("POST", "/get-online-features", &body);
+    assert_eq!(status, 200, "{answer}");
+    answer["results"][1]["values"][0].to_string()
+}
+
+/// The newest event time `deploy` has materialized for the group, from `/metrics`.
+fn watermark(server: &Server) -> Option<f64> {
+    let (_, metrics) = server.request("GET", "/metrics", "");
+    metrics
+        .lines()
+        .find(|line| line.starts_with("mlsys_feature_watermark_seconds{") && line.contains("user_activity@v1"))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn deploy_refreshes_the_served_windows_from_new_partitions() {
+    let project = fraud_project("refresh");
+    let build = mlsysc(&project, &["build", "."]);
+    assert!(build.status.success(), "{}", text(&build));
+    let (other, user) = next_day(&project);
+
+    let root = project.display().to_string();
+    let mut server = Server::spawn(&["deploy", &root, "--port", "0", "--refresh-every", "1s"]);
+    let july = |day: u32| (i64::from(days_from_civil(2026, 7, day)) * MICROS_PER_DAY / 1_000_000) as f64;
+    wait_until("the first refresh's gauges", 60, || watermark(&server).is_some());
+    let first = watermark(&server).unwrap_or_default();
+    assert!(first > july(1) && first <= july(2), "{first}");
+    let before = served_count(&server, &user);
+
+    for source in ["transactions", "chargebacks"] {
+        let from = other.join("data/raw").join(source).join(NEW_DAY);
+        let to = project.join("data/raw").join(source).join(NEW_DAY);
+        std::fs::create_dir_all(&to).expect("partition");
+        for file in std::fs::read_dir(&from).expect("the new day") {
+            let file = file.expect("file").path();
+            std::fs::copy(&file, to.join(file.file_name().expect("name"))).expect("copy");
+        }
+    }
+    wait_until("the new day materialized", 120, || {
+        watermark(&server).is_some_and(|seconds| seconds > july(2))
+    });
+    let after = served_count(&server, &user);
+    assert_ne!(before, after, "{user}'s 7-day count did not move");
+    let (_, metrics) = server.request("GET", "/metrics", "");
+    assert!(
+        metrics.contains(r#"mlsys_feature_refreshes_total{outcome="ok"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mlsys_feature_freshness_lag_seconds{"), "{metrics}");
+    assert!(server.terminate().success());
+
+    // What the refresh materialized is what the offline tables hold, bit for bit.
+    let verify = mlsysc(&project, &["verify", ".", "--sample", "300"]);
+    let output = text(&verify);
+    assert!(verify.status.success() && output.contains("0 mismatches"), "{output}");
+    std::fs::remove_dir_all(&project).ok();
+    std::fs::remove_dir_all(&other).ok();
+}
