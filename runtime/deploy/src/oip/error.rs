@@ -114,8 +114,8 @@ pub enum ElementProblem {
     #[error("the text is not UTF-8")]
     Utf8(#[source] std::str::Utf8Error),
     /// The feature server's wire form refused the text.
-    #[error("{0}")]
-    Wire(String),
+    #[error(transparent)]
+    Wire(mlsys_serve::wire::DecodeError),
     #[error("{width} bytes are not one element of the datatype")]
     Width { width: usize },
 }
