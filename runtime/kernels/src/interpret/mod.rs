@@ -36,7 +36,7 @@ pub enum EvalError {
     IllTyped { expr: ExprId, error: OperandError },
     #[error("expression {0} is nested more than {MAX_DEPTH} deep")]
     TooDeep(ExprId),
-    #[error("feature {feature}: {source}")]
+    #[error("feature {feature}")]
     Aggregate {
         feature: FeatureId,
         #[source]
