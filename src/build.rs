@@ -106,7 +106,10 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| directory.join(".mlsys").join("offline"));
     // What killed builds left: files written before this build took the lock, never committed.
     if let Err(error) = mlsys_batch::orphans::remove_uncommitted_files(&store, lock.acquired) {
-        eprintln!("error: build failed: cleaning up after an interrupted build: {error}");
+        eprintln!(
+            "error: build failed: cleaning up after an interrupted build: {}",
+            mlsys_deploy::deployment::error_chain(&error)
+        );
         return Ok(ExitCode::from(1));
     }
     let options = BuildOptions {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use mlsys_batch::BatchError;
 use mlsys_batch::ingest::list::list_source;
 use mlsys_batch::ingest::read::{ROW_COLUMN, read_file};
 use mlsys_batch::ingest::reject_duplicates;
@@ -15,6 +16,7 @@ use mlsys_compiler::index::SymbolIndex;
 use mlsys_compiler::plan::print::expr_infix;
 use mlsys_compiler::plan::{ColumnIndex, Plan, SourceId};
 use mlsys_compiler::source::Span;
+use mlsys_deploy::deployment::error_chain;
 
 /// What the sample of one source showed.
 #[derive(Default)]
@@ -67,7 +69,7 @@ pub fn check(plan: &Plan, index: &SymbolIndex, project: &Path, sample: usize) ->
                 Diagnostic::new(
                     Code::DataMissing,
                     source_span,
-                    format!("cannot sample source `{}`: {error}", source.name),
+                    format!("cannot sample source `{}`: {}", source.name, error_chain(&error)),
                 )
                 .with_help("check `location`; paths are relative to the project directory"),
             ),
@@ -91,12 +93,23 @@ impl FormatName for mlsys_compiler::plan::Source {
     }
 }
 
-fn sample_source(plan: &Plan, source_id: SourceId, project: &Path, limit: usize) -> Result<Sample, String> {
+/// Why a source's files cannot be sampled.
+#[derive(Debug, thiserror::Error)]
+enum SampleError {
+    #[error("sampling Delta sources is not supported yet; `mlsysc build` reads them")]
+    Delta,
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("reading values as their column's type")]
+    Values(#[source] datafusion::arrow::error::ArrowError),
+}
+
+fn sample_source(plan: &Plan, source_id: SourceId, project: &Path, limit: usize) -> Result<Sample, SampleError> {
     let source = &plan.sources[source_id];
     if source.format == mlsys_compiler::plan::Format::Delta {
-        return Err("sampling Delta sources is not supported yet; `mlsysc build` reads them".to_string());
+        return Err(SampleError::Delta);
     }
-    let listed = list_source(project, source).map_err(|error| error.to_string())?;
+    let listed = list_source(project, source)?;
     let rules = RowRules::for_source(plan, source_id);
     let mut sample = Sample::default();
     let mut accepted = Vec::new();
@@ -105,7 +118,7 @@ fn sample_source(plan: &Plan, source_id: SourceId, project: &Path, limit: usize)
             if sample.rows >= limit as u64 {
                 break 'files;
             }
-            let batches = read_file(&source.name, source.format, file).map_err(|error| error.to_string())?;
+            let batches = read_file(&source.name, source.format, file)?;
             sample.files += 1;
             if let Some(first) = batches.first() {
                 let schema = first.schema();
@@ -137,21 +150,19 @@ fn sample_source(plan: &Plan, source_id: SourceId, project: &Path, limit: usize)
                     };
                     let column_index = column_index as ColumnIndex;
                     *sample.present.entry(column_index).or_default() += (values.len() - values.null_count()) as u64;
-                    let (count, example) =
-                        unreadable_values(values, column.ty.base).map_err(|error| error.to_string())?;
+                    let (count, example) = unreadable_values(values, column.ty.base).map_err(SampleError::Values)?;
                     if count > 0 {
                         let entry = sample.unreadable.entry(column_index).or_insert((0, example));
                         entry.0 += count;
                     }
                 }
-                let validated =
-                    validate_batch(&rules, &batch, &file.display, partition).map_err(|error| error.to_string())?;
+                let validated = validate_batch(&rules, &batch, &file.display, partition)?;
                 accepted.push(validated.accepted);
                 sample.rejections.extend(validated.rejected);
             }
         }
     }
-    let duplicates = reject_duplicates(plan, source_id, &mut accepted).map_err(|error| error.to_string())?;
+    let duplicates = reject_duplicates(plan, source_id, &mut accepted)?;
     sample
         .rejections
         .extend(duplicates.into_iter().map(|(_, rejection)| rejection));

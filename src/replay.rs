@@ -48,10 +48,14 @@ pub struct ReplayArgs {
     offline: Option<PathBuf>,
 }
 
-fn positive_rate(text: &str) -> Result<f64, String> {
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a positive number of rows per second")]
+struct RateError(String);
+
+fn positive_rate(text: &str) -> Result<f64, RateError> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
-        _ => Err(format!("`{text}` is not a positive number of rows per second")),
+        _ => Err(RateError(text.to_string())),
     }
 }
 

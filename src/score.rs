@@ -235,7 +235,7 @@ pub fn score(arguments: ScoreArgs) -> anyhow::Result<ExitCode> {
     let target = match BatchTarget::new(&plan, &directory, &arguments.target) {
         Ok(target) => target,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", mlsys_deploy::deployment::error_chain(&error));
             return Ok(ExitCode::from(2));
         }
     };

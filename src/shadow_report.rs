@@ -33,7 +33,7 @@ pub struct ShadowReportArgs {
 }
 
 /// A time given on the command line: RFC 3339, or a date for its midnight UTC.
-pub fn parse_time(text: &str) -> Result<i64, String> {
+pub fn parse_time(text: &str) -> Result<i64, mlsys_serve::wire::TextError> {
     mlsys_serve::wire::parse_timestamp(text)
         .or_else(|_| mlsys_serve::wire::parse_date(text).map(|days| i64::from(days) * 86_400_000_000))
 }

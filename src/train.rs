@@ -263,7 +263,7 @@ pub async fn train_set(
             };
             let production_predictions = scored.map_err(|error| {
                 anyhow!(
-                    "production v{} cannot score this holdout ({error}); its inputs differ",
+                    "production v{} cannot score this holdout ({error:#}); its inputs differ",
                     version.version
                 )
             })?;

@@ -268,3 +268,51 @@ fn a_failing_build_shuts_down_without_a_panic() {
     }
     let _ = std::fs::remove_dir_all(project);
 }
+
+/// A failed build prints the whole chain of causes: which source and file, what reading it was
+/// doing, and the reader's own error; and for a store file the engine wrote, which file and why
+/// it does not parse.
+#[test]
+fn a_failed_build_prints_the_cause_of_its_error() {
+    let project = fraud_project("cause");
+    let day = std::fs::read_dir(project.join("data/raw/transactions"))
+        .expect("partitions")
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| path.is_dir())
+        .expect("a date partition");
+    let file = std::fs::read_dir(&day)
+        .expect("files")
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "parquet"))
+        .expect("a Parquet file");
+    std::fs::write(&file, b"not parquet").expect("corrupt the file");
+    let output = build(&project);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let name = file.file_name().and_then(|name| name.to_str()).expect("file name");
+    // The source, the file, the step, then the Parquet reader's own message.
+    let (context, cause) = stderr
+        .split_once("cannot read as Parquet: ")
+        .unwrap_or_else(|| panic!("no cause after the step: {stderr}"));
+    assert!(
+        context.contains("source `transactions`") && context.contains(name),
+        "{stderr}"
+    );
+    assert!(cause.contains("Parquet error"), "{stderr}");
+    std::fs::remove_file(&file).expect("remove the file");
+
+    // A store file the build wrote and cannot parse: the file, then the parser's message.
+    let state = project.join(".mlsys/offline/_state/build.json");
+    std::fs::create_dir_all(state.parent().expect("parent")).expect("state directory");
+    std::fs::write(&state, b"{ not json").expect("corrupt the build state");
+    let output = build(&project);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} is corrupt; delete it to rebuild everything: key must be a string",
+            state.display()
+        )),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(project);
+}

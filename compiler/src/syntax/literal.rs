@@ -7,24 +7,44 @@ pub const MICROS_PER_HOUR: i64 = 60 * MICROS_PER_MINUTE;
 pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 pub const MICROS_PER_WEEK: i64 = 7 * MICROS_PER_DAY;
 
-pub fn parse_int(text: &str) -> Result<i64, String> {
+/// Why a literal's text is not a value; the parser reports it as `E0002` (lang-spec/diagnostics.md)
+/// and the command-line options that take dates and durations name the option around it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LiteralError {
+    #[error("integer literal `{0}` does not fit in int64")]
+    IntRange(String),
+    #[error("`{0}` is not a date")]
+    NotADate(String),
+    #[error("`{0}` is not a date in the calendar")]
+    NotInCalendar(String),
+    #[error("duration `{0}` is out of range")]
+    DurationRange(String),
+    #[error("`{0}` is not a duration unit")]
+    DurationUnit(String),
+    #[error("`\\u{{{0}}}` is not a Unicode scalar value")]
+    NotAScalar(String),
+    #[error("unknown escape `\\{0}` in string")]
+    UnknownEscape(String),
+}
+
+pub fn parse_int(text: &str) -> Result<i64, LiteralError> {
     let digits: String = text.chars().filter(|c| *c != '_').collect();
     digits
         .parse::<i64>()
-        .map_err(|_| format!("integer literal `{text}` does not fit in int64"))
+        .map_err(|_| LiteralError::IntRange(text.to_string()))
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date, if the date exists.
-pub fn parse_date(text: &str) -> Result<i32, String> {
+pub fn parse_date(text: &str) -> Result<i32, LiteralError> {
     let mut parts = text.splitn(3, '-');
     let (Some(year), Some(month), Some(day)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("`{text}` is not a date"));
+        return Err(LiteralError::NotADate(text.to_string()));
     };
     let (Ok(year), Ok(month), Ok(day)) = (year.parse::<i32>(), month.parse::<u32>(), day.parse::<u32>()) else {
-        return Err(format!("`{text}` is not a date"));
+        return Err(LiteralError::NotADate(text.to_string()));
     };
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return Err(format!("`{text}` is not a date in the calendar"));
+        return Err(LiteralError::NotInCalendar(text.to_string()));
     }
     Ok(days_from_civil(year, month, day))
 }
@@ -80,12 +100,11 @@ pub fn format_date(days: i32) -> String {
 }
 
 /// Microseconds in a duration literal such as `7d`, `2ms`.
-pub fn parse_duration(text: &str) -> Result<i64, String> {
+pub fn parse_duration(text: &str) -> Result<i64, LiteralError> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let amount: i64 = digits
-        .parse()
-        .map_err(|_| format!("duration `{text}` is out of range"))?;
+    let out_of_range = || LiteralError::DurationRange(text.to_string());
+    let amount: i64 = digits.parse().map_err(|_| out_of_range())?;
     let unit_micros = match unit {
         "ms" => MICROS_PER_MILLISECOND,
         "s" => MICROS_PER_SECOND,
@@ -93,11 +112,9 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         "h" => MICROS_PER_HOUR,
         "d" => MICROS_PER_DAY,
         "w" => MICROS_PER_WEEK,
-        _ => return Err(format!("`{unit}` is not a duration unit")),
+        _ => return Err(LiteralError::DurationUnit(unit.to_string())),
     };
-    amount
-        .checked_mul(unit_micros)
-        .ok_or_else(|| format!("duration `{text}` is out of range"))
+    amount.checked_mul(unit_micros).ok_or_else(out_of_range)
 }
 
 /// The exact text of a duration in its largest whole unit up to days (`1h`, `90m`, `14d`, `2ms`);
@@ -123,7 +140,7 @@ pub fn format_duration(micros: i64) -> String {
 }
 
 /// Decodes the escapes of a string literal's inner text.
-pub fn unescape(inner: &str) -> Result<String, String> {
+pub fn unescape(inner: &str) -> Result<String, LiteralError> {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
@@ -144,14 +161,11 @@ pub fn unescape(inner: &str) -> Result<String, String> {
                 let scalar = u32::from_str_radix(hex, 16)
                     .ok()
                     .and_then(char::from_u32)
-                    .ok_or_else(|| format!("`\\u{{{hex}}}` is not a Unicode scalar value"))?;
+                    .ok_or_else(|| LiteralError::NotAScalar(hex.to_string()))?;
                 out.push(scalar);
             }
             other => {
-                return Err(format!(
-                    "unknown escape `\\{}` in string",
-                    other.map(String::from).unwrap_or_default()
-                ));
+                return Err(LiteralError::UnknownEscape(other.map(String::from).unwrap_or_default()));
             }
         }
     }

@@ -420,9 +420,9 @@ impl Builder {
         let span = self.span(&pair);
         let micros = match literal::parse_duration(pair.as_str()) {
             Ok(micros) => micros,
-            Err(message) => {
+            Err(error) => {
                 self.diagnostics.push(
-                    Diagnostic::new(Code::InvalidLiteral, span, message)
+                    Diagnostic::new(Code::InvalidLiteral, span, error.to_string())
                         .with_help("durations are an integer and a unit: ms, s, m, h, d or w (e.g. `30d`)"),
                 );
                 0
@@ -435,9 +435,9 @@ impl Builder {
         let span = self.span(&pair);
         let days = match literal::parse_date(pair.as_str()) {
             Ok(days) => days,
-            Err(message) => {
+            Err(error) => {
                 self.diagnostics.push(
-                    Diagnostic::new(Code::InvalidLiteral, span, message)
+                    Diagnostic::new(Code::InvalidLiteral, span, error.to_string())
                         .with_help("dates are written YYYY-MM-DD and must exist in the calendar"),
                 );
                 0
@@ -628,9 +628,9 @@ impl Builder {
         match rule {
             Rule::int => match literal::parse_int(text) {
                 Ok(value) => leaf(ExprKind::Int(value)),
-                Err(message) => {
+                Err(error) => {
                     self.diagnostics
-                        .push(Diagnostic::new(Code::InvalidLiteral, span, message).with_help(
+                        .push(Diagnostic::new(Code::InvalidLiteral, span, error.to_string()).with_help(
                         "int64 literals go up to 9223372036854775807 (write the minimum as `-9223372036854775807 - 1`)",
                     ));
                     leaf(ExprKind::Error)
@@ -654,11 +654,12 @@ impl Builder {
                 let inner = pair.into_inner().next().map_or("", |p| p.as_str());
                 match literal::unescape(inner) {
                     Ok(value) => leaf(ExprKind::String(value)),
-                    Err(message) => {
-                        self.diagnostics
-                            .push(Diagnostic::new(Code::InvalidLiteral, span, message).with_help(
+                    Err(error) => {
+                        self.diagnostics.push(
+                            Diagnostic::new(Code::InvalidLiteral, span, error.to_string()).with_help(
                                 "escapes are \\\" \\\\ \\n \\t \\r \\0 and \\u{HEX} for a Unicode scalar value",
-                            ));
+                            ),
+                        );
                         leaf(ExprKind::Error)
                     }
                 }

@@ -96,7 +96,7 @@ pub async fn build(
     progress: &dyn Progress,
 ) -> Result<BuildReport, BatchError> {
     for date in [&options.from, &options.to].into_iter().flatten() {
-        parse_date(date).map_err(|message| BatchError::Invalid(format!("--from/--to: {message}")))?;
+        parse_date(date).map_err(BatchError::DateOption)?;
     }
     let mut store = OfflineStore::new(store_root);
     if let Some(bytes) = options.memory_limit {

@@ -114,8 +114,9 @@ pub fn referenced_files(table: &Path) -> Result<Option<HashSet<PathBuf>>, BatchE
     if !log.join(format!("{:020}.json", 0)).is_file() {
         return Ok(None);
     }
-    let base = url::Url::from_directory_path(table)
-        .map_err(|()| BatchError::Invalid(format!("{} is not an absolute path", table.display())))?;
+    let base = url::Url::from_directory_path(table).map_err(|()| BatchError::TablePath {
+        path: table.display().to_string(),
+    })?;
     let mut referenced = HashSet::new();
     for entry in read_directory(&log)? {
         let path = entry.path();
@@ -124,8 +125,11 @@ pub fn referenced_files(table: &Path) -> Result<Option<HashSet<PathBuf>>, BatchE
         }
         let text = std::fs::read_to_string(&path).map_err(|error| BatchError::io(&path, error))?;
         for line in text.lines() {
-            let action: serde_json::Value = serde_json::from_str(line)
-                .map_err(|error| BatchError::Invalid(format!("{}: {error}", path.display())))?;
+            let action: serde_json::Value = serde_json::from_str(line).map_err(|source| BatchError::Corrupt {
+                path: path.display().to_string(),
+                remedy: "",
+                source,
+            })?;
             for kind in ["add", "remove"] {
                 let Some(file) = action[kind]["path"].as_str() else {
                     continue;

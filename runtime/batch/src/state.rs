@@ -52,11 +52,10 @@ pub struct PartitionState {
 impl BuildState {
     pub fn load(path: &Path) -> Result<BuildState, BatchError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|error| {
-                BatchError::Invalid(format!(
-                    "{} is corrupt ({error}); delete it to rebuild everything",
-                    path.display()
-                ))
+            Ok(text) => serde_json::from_str(&text).map_err(|source| BatchError::Corrupt {
+                path: path.display().to_string(),
+                remedy: "; delete it to rebuild everything",
+                source,
             }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(BuildState::default()),
             Err(error) => Err(BatchError::io(path, error)),
@@ -67,7 +66,10 @@ impl BuildState {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| BatchError::io(parent, error))?;
         }
-        let text = serde_json::to_string_pretty(self).map_err(|error| BatchError::Invalid(error.to_string()))?;
+        let text = serde_json::to_string_pretty(self).map_err(|source| BatchError::Encode {
+            what: "the build state",
+            source,
+        })?;
         let temporary = path.with_extension("json.tmp");
         std::fs::write(&temporary, text).map_err(|error| BatchError::io(&temporary, error))?;
         std::fs::rename(&temporary, path).map_err(|error| BatchError::io(path, error))

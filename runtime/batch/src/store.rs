@@ -31,7 +31,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::error::BatchError;
+use crate::error::{BatchError, TableOperation};
 
 /// The partition column of every offline table: a `YYYY-MM-DD` string.
 pub const DATE_PARTITION: &str = "dt";
@@ -159,8 +159,9 @@ impl TableLocation {
             .path
             .canonicalize()
             .map_err(|error| BatchError::io(&self.path, error))?;
-        url::Url::from_directory_path(&absolute)
-            .map_err(|()| BatchError::Invalid(format!("{} is not a usable table path", absolute.display())))
+        url::Url::from_directory_path(&absolute).map_err(|()| BatchError::TablePath {
+            path: absolute.display().to_string(),
+        })
     }
 
     /// Whether a Delta table exists here.
@@ -169,8 +170,9 @@ impl TableLocation {
     }
 
     pub async fn open(&self) -> Result<DeltaTable, BatchError> {
-        let table = DeltaTable::try_from_url(self.url()?).await?;
-        Ok(table)
+        DeltaTable::try_from_url(self.url()?)
+            .await
+            .map_err(self.delta(TableOperation::Open))
     }
 
     /// What the table's log says about it: its columns and the definition its rows were computed
@@ -180,7 +182,7 @@ impl TableLocation {
             return Ok(None);
         }
         let table = self.open().await?;
-        let snapshot = table.snapshot()?;
+        let snapshot = table.snapshot().map_err(self.delta(TableOperation::ReadLog))?;
         Ok(Some(TableMetadata {
             columns: snapshot.schema().as_ref().clone(),
             definition: snapshot.metadata().configuration().get(DEFINITION_PROPERTY).cloned(),
@@ -190,8 +192,7 @@ impl TableLocation {
     /// The table as a DataFusion provider, optionally with a column holding each row's file.
     pub async fn provider(&self) -> Result<Arc<dyn TableProvider>, BatchError> {
         let table = self.open().await?;
-        let provider = table.table_provider().await?;
-        Ok(provider)
+        Ok(table.table_provider().await?)
     }
 
     /// The bytes of the table's current files, only of the `dt` partitions in `[low, high]` when
@@ -202,7 +203,8 @@ impl TableLocation {
         }
         let table = self.open().await?;
         let mut bytes = 0u64;
-        for file in table.snapshot()?.log_data().iter() {
+        let snapshot = table.snapshot().map_err(self.delta(TableOperation::ReadLog))?;
+        for file in snapshot.log_data().iter() {
             let counted = match (days, file_date(&file)) {
                 (None, _) => true,
                 (Some((low, high)), Some(date)) => low <= date.as_str() && date.as_str() <= high,
@@ -255,17 +257,20 @@ impl TableLocation {
         buffer: usize,
     ) -> Result<TableWriter, BatchError> {
         let url = self.url()?;
-        let table = DeltaTable::try_from_url(url.clone()).await?;
+        let table = DeltaTable::try_from_url(url.clone())
+            .await
+            .map_err(self.delta(TableOperation::Open))?;
         let app_id = self.app_id();
         let exists = self.exists();
         // The columns the rows have in Delta (no unsigned integers).
         let mut columns: StructType = schema.as_ref().try_into_kernel()?;
         let mut drop_extra_columns = false;
         if exists {
-            let snapshot = table.snapshot().map_err(BatchError::from)?;
+            let snapshot = table.snapshot().map_err(self.delta(TableOperation::ReadLog))?;
             let committed = snapshot
                 .transaction_version(table.log_store().as_ref(), &app_id)
-                .await?;
+                .await
+                .map_err(self.delta(TableOperation::ReadLog))?;
             if committed.is_some_and(|version| version >= run) {
                 return Ok(TableWriter::discarding());
             }
@@ -286,6 +291,7 @@ impl TableLocation {
         };
         let write = Write {
             table,
+            path: self.path.clone(),
             url,
             exists,
             app_id,
@@ -321,22 +327,26 @@ impl TableLocation {
         buffer: usize,
     ) -> Result<TableWriter, BatchError> {
         let url = self.url()?;
-        let table = DeltaTable::try_from_url(url.clone()).await?;
+        let table = DeltaTable::try_from_url(url.clone())
+            .await
+            .map_err(self.delta(TableOperation::Open))?;
         let app_id = format!("mlsys:{}:{writer}", self.name);
         let columns: StructType = schema.as_ref().try_into_kernel()?;
         let exists = table.version().is_some();
         if exists {
-            let snapshot = table.snapshot().map_err(BatchError::from)?;
+            let snapshot = table.snapshot().map_err(self.delta(TableOperation::ReadLog))?;
             self.check_columns(snapshot, &columns)?;
             let committed = snapshot
                 .transaction_version(table.log_store().as_ref(), &app_id)
-                .await?;
+                .await
+                .map_err(self.delta(TableOperation::ReadLog))?;
             if committed.is_some_and(|version| version >= sequence) {
                 return Ok(TableWriter::discarding());
             }
         }
         let write = Write {
             table,
+            path: self.path.clone(),
             url,
             exists,
             app_id,
@@ -357,6 +367,11 @@ impl TableLocation {
         format!("mlsys:{}", self.name)
     }
 
+    /// A failed `operation` on this table, for `map_err`.
+    fn delta(&self, operation: TableOperation) -> impl FnOnce(DeltaTableError) -> BatchError {
+        BatchError::delta(&self.path, operation)
+    }
+
     /// The run number for a write outside a build (batch scores, where every write is a new run):
     /// one past the last run committed to the table, 1 for a new table.
     pub async fn next_run(&self) -> Result<i64, BatchError> {
@@ -365,9 +380,11 @@ impl TableLocation {
         }
         let table = self.open().await?;
         let committed = table
-            .snapshot()?
+            .snapshot()
+            .map_err(self.delta(TableOperation::ReadLog))?
             .transaction_version(table.log_store().as_ref(), &self.app_id())
-            .await?;
+            .await
+            .map_err(self.delta(TableOperation::ReadLog))?;
         Ok(committed.map_or(1, |run| run.saturating_add(1)))
     }
 
@@ -401,7 +418,7 @@ impl TableLocation {
             return Ok(());
         }
         let columns: StructType = schema.as_ref().try_into_kernel()?;
-        self.check_columns(table.snapshot()?, &columns)
+        self.check_columns(table.snapshot().map_err(self.delta(TableOperation::ReadLog))?, &columns)
     }
 
     /// Rows added to the table without a rewrite must have its columns.
@@ -497,9 +514,10 @@ async fn encode(
     mut writer: RecordBatchWriter,
     mut batches: tokio::sync::mpsc::Receiver<RecordBatch>,
     buffer: usize,
+    table: PathBuf,
 ) -> Result<Vec<Add>, BatchError> {
     let mut adds = Vec::new();
-    let encoded: Result<(), BatchError> = async {
+    let encoded: Result<(), DeltaTableError> = async {
         while let Some(batch) = batches.recv().await {
             writer.write(batch).await?;
             if writer.buffer_len() >= buffer {
@@ -514,7 +532,7 @@ async fn encode(
         Ok(()) => Ok(adds),
         Err(error) => {
             writer.reset();
-            Err(error)
+            Err(BatchError::delta(&table, TableOperation::WriteFile)(error))
         }
     }
 }
@@ -534,15 +552,15 @@ fn conform(batch: RecordBatch, table: &SchemaRef, drop_extra_columns: bool) -> R
             .filter(|field| table.field_with_name(field.name()).is_err())
             .map(|field| field.name().clone())
             .collect();
-        return Err(BatchError::Invalid(format!(
-            "rows with columns the table does not have: {}",
-            extra.join(", ")
-        )));
+        return Err(BatchError::ExtraColumns { columns: extra });
     }
     for field in table.fields() {
         let column = batch
             .column_by_name(field.name())
-            .ok_or_else(|| BatchError::Invalid(format!("rows without the table's column `{}`", field.name())))?;
+            .ok_or_else(|| BatchError::MissingColumn {
+                rows: "the rows written".to_string(),
+                column: field.name().clone(),
+            })?;
         columns.push(if column.data_type() == field.data_type() {
             column.clone()
         } else {
@@ -555,6 +573,8 @@ fn conform(batch: RecordBatch, table: &SchemaRef, drop_extra_columns: bool) -> R
 /// A table write's own task: encodes what the channel brings, then commits.
 struct Write {
     table: DeltaTable,
+    /// Where the table is, for errors.
+    path: PathBuf,
     url: url::Url,
     /// Whether the table existed when the write started (else the commit creates it).
     exists: bool,
@@ -598,7 +618,8 @@ impl Write {
                 arrow.clone(),
                 Some(vec![DATE_PARTITION.to_string()]),
                 None,
-            )?;
+            )
+            .map_err(BatchError::delta(&self.path, TableOperation::WriteFile))?;
             writers.push(writer.with_writer_properties(writer_properties()));
         }
         self.buffer = (self.buffer / encoders).max(1);
@@ -631,13 +652,13 @@ impl Write {
         let schema = writers
             .first()
             .map(RecordBatchWriter::arrow_schema)
-            .ok_or_else(|| BatchError::Invalid("a table write without an encoder".to_string()))?;
+            .ok_or(BatchError::Internal("a table write without an encoder"))?;
         let mut senders = Vec::with_capacity(writers.len());
         let mut encoders = tokio::task::JoinSet::new();
         for writer in writers {
             let (sender, batches) = tokio::sync::mpsc::channel(IN_FLIGHT_BATCHES);
             senders.push(sender);
-            encoders.spawn(encode(writer, batches, self.buffer));
+            encoders.spawn(encode(writer, batches, self.buffer, self.path.clone()));
         }
         // Batches go to the encoders in turn; a closed encoder channel means that encoder failed.
         let mut next = 0;
@@ -646,7 +667,7 @@ impl Write {
             loop {
                 let item = tokio::select! {
                     biased;
-                    _ = &mut stop => return Err(BatchError::Invalid("the table write was abandoned".to_string())),
+                    _ = &mut stop => return Err(BatchError::Abandoned),
                     item = receiver.recv() => item,
                 };
                 match item {
@@ -656,13 +677,13 @@ impl Write {
                         let sender = &senders[next];
                         next = (next + 1) % senders.len();
                         if sender.send(batch).await.is_err() {
-                            return Err(BatchError::Invalid("a table encoder stopped".to_string()));
+                            return Err(BatchError::Internal("a table encoder stopped"));
                         }
                     }
                     Some(Item::End) => return Ok(()),
                     None => {
-                        return Err(BatchError::Invalid(
-                            "the rows of a table write ended before their producer finished".to_string(),
+                        return Err(BatchError::Internal(
+                            "the rows of a table write ended before their producer finished",
                         ));
                     }
                 }
@@ -682,7 +703,7 @@ impl Write {
                 Ok(Ok(encoded)) => adds.extend(encoded),
                 Ok(Err(error)) => failure = failure.or(Some(error)),
                 Err(error) if error.is_cancelled() => {}
-                Err(error) => failure = failure.or(Some(BatchError::Delta(format!("a table encoder failed: {error}")))),
+                Err(error) => failure = failure.or(Some(BatchError::Encoder(error))),
             }
         }
         match (failure, dispatched) {
@@ -699,22 +720,24 @@ impl Write {
         };
         let dates = batch
             .column_by_name(DATE_PARTITION)
-            .ok_or_else(|| BatchError::Invalid(format!("rows without a `{DATE_PARTITION}` column")))?;
+            .ok_or_else(|| BatchError::MissingColumn {
+                rows: "the rows written".to_string(),
+                column: DATE_PARTITION.to_string(),
+            })?;
         let dates = cast(dates, &DataType::Utf8)?;
         let dates = dates
             .as_any()
             .downcast_ref::<StringArray>()
-            .ok_or_else(|| BatchError::Invalid(format!("`{DATE_PARTITION}` is not text")))?;
+            .ok_or(BatchError::Internal("a cast to text did not give text"))?;
         for date in dates.iter() {
             match date {
                 // Rows come in runs of one day: only a new day is looked up.
                 Some(date) if last.as_deref() == Some(date) => {}
                 Some(date) if replaced.contains(date) => *last = Some(date.to_string()),
                 other => {
-                    return Err(BatchError::Invalid(format!(
-                        "a row of partition {DATE_PARTITION}={} is outside the partitions this write replaces",
-                        other.unwrap_or("null")
-                    )));
+                    return Err(BatchError::OutsidePartitions {
+                        date: other.unwrap_or("null").to_string(),
+                    });
                 }
             }
         }
@@ -726,10 +749,14 @@ impl Write {
     async fn commit(self, adds: Vec<Add>) -> Result<(), BatchError> {
         let table = match (self.exists, &self.replaced) {
             (true, _) => self.table,
-            (false, Replaced::Nothing) => create_for_append(self.table, &self.url, &self.columns).await?,
-            (false, _) => create_table(self.table, &self.columns, self.definition.as_deref()).await?,
+            (false, Replaced::Nothing) => create_for_append(self.table, &self.path, &self.url, &self.columns).await?,
+            (false, _) => create_table(self.table, &self.columns, self.definition.as_deref())
+                .await
+                .map_err(BatchError::delta(&self.path, TableOperation::Create))?,
         };
-        let snapshot = table.snapshot()?;
+        let snapshot = table
+            .snapshot()
+            .map_err(BatchError::delta(&self.path, TableOperation::ReadLog))?;
         let mut actions: Vec<Action> = match &self.replaced {
             Replaced::Nothing => Vec::new(),
             replaced => snapshot
@@ -750,7 +777,8 @@ impl Write {
                     .and_then(|metadata| metadata.add_config_key(DEFINITION_PROPERTY.to_string(), definition.clone())),
                 None => metadata.and_then(|metadata| metadata.remove_config_key(DEFINITION_PROPERTY)),
             };
-            let metadata = metadata.map_err(|error| BatchError::Delta(error.to_string()))?;
+            let metadata =
+                metadata.map_err(|error| BatchError::delta(&self.path, TableOperation::Commit)(error.into()))?;
             actions.push(Action::Metadata(metadata));
         }
         actions.extend(adds.into_iter().map(Action::Add));
@@ -775,7 +803,8 @@ impl Write {
         CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(snapshot), table.log_store(), operation)
-            .await?;
+            .await
+            .map_err(BatchError::delta(&self.path, TableOperation::Commit))?;
         Ok(())
     }
 }
@@ -801,15 +830,33 @@ async fn create_table(
 
 /// The table of an append to a table that did not exist when the write started: created with
 /// the rows' columns, or, when another writer created it meanwhile with the same columns, that one.
-async fn create_for_append(table: DeltaTable, url: &url::Url, columns: &StructType) -> Result<DeltaTable, BatchError> {
+async fn create_for_append(
+    table: DeltaTable,
+    path: &Path,
+    url: &url::Url,
+    columns: &StructType,
+) -> Result<DeltaTable, BatchError> {
     let created = create_table(table, columns, None).await;
     let error = match created {
         Ok(table) => return Ok(table),
         Err(error) => error,
     };
-    let table = DeltaTable::try_from_url(url.clone()).await?;
-    let same = table.version().is_some() && same_columns(&table.snapshot()?.schema(), columns);
-    if same { Ok(table) } else { Err(error.into()) }
+    let table = DeltaTable::try_from_url(url.clone())
+        .await
+        .map_err(BatchError::delta(path, TableOperation::Open))?;
+    let same = table.version().is_some()
+        && same_columns(
+            &table
+                .snapshot()
+                .map_err(BatchError::delta(path, TableOperation::ReadLog))?
+                .schema(),
+            columns,
+        );
+    if same {
+        Ok(table)
+    } else {
+        Err(BatchError::delta(path, TableOperation::Create)(error))
+    }
 }
 
 /// Which date partitions a write replaces.
@@ -850,7 +897,7 @@ impl Sink {
         }
         sender.send(Item::Rows(batch)).await.map_err(|_| {
             self.writer_stopped.store(true, Ordering::SeqCst);
-            BatchError::Invalid("the table writer stopped".to_string())
+            BatchError::Internal("the table writer stopped")
         })
     }
 }
@@ -888,9 +935,8 @@ impl TableWriter {
         let Some(task) = self.task.take() else {
             return produced.map(|value| (value, WriteOutcome::AlreadyCommitted));
         };
-        let joined = |joined: Result<Result<(), BatchError>, tokio::task::JoinError>| {
-            joined.map_err(|error| BatchError::Delta(format!("the table writer failed: {error}")))?
-        };
+        let joined =
+            |joined: Result<Result<(), BatchError>, tokio::task::JoinError>| joined.map_err(BatchError::Writer)?;
         match produced {
             Ok(value) => {
                 let ended = match &self.sink.sender {
@@ -900,7 +946,7 @@ impl TableWriter {
                 self.sink.sender = None;
                 joined(task.await)?;
                 if !ended {
-                    return Err(BatchError::Delta("the table writer stopped early".to_string()));
+                    return Err(BatchError::Internal("the table writer stopped early"));
                 }
                 let rows = self.sink.rows.load(Ordering::Relaxed) as usize;
                 Ok((value, WriteOutcome::Written { rows }))
@@ -923,7 +969,7 @@ impl TableWriter {
         let Some(task) = self.task.take() else { return error };
         match task.await {
             Ok(Err(writer_error)) if writer_failed => writer_error,
-            Err(join_error) if writer_failed => BatchError::Delta(format!("the table writer failed: {join_error}")),
+            Err(join_error) if writer_failed => BatchError::Writer(join_error),
             _ => error,
         }
     }
@@ -946,10 +992,4 @@ pub enum WriteOutcome {
     },
     /// This run had already committed to the table (a retried step).
     AlreadyCommitted,
-}
-
-impl From<DeltaTableError> for BatchError {
-    fn from(error: DeltaTableError) -> Self {
-        BatchError::Delta(error.to_string())
-    }
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use mlsys_batch::BuildOptions;
+use mlsys_batch::error::{BatchError, ReadError, ReadStep};
 
 use crate::support::Project;
 
@@ -166,11 +167,28 @@ async fn bad_input_gets_a_clear_error() {
     let error = project
         .build(&BuildOptions::default())
         .await
-        .expect_err("corrupt file fails")
-        .to_string();
+        .expect_err("corrupt file fails");
+    let message = error.to_string();
     assert!(
-        error.contains("dt=2026-01-05/part-00000.parquet") && error.contains("cannot read as Parquet"),
-        "{error}"
+        message.contains("dt=2026-01-05/part-00000.parquet") && message.contains("cannot read as Parquet"),
+        "{message}"
+    );
+    // The kind is matchable and the Parquet reader's error is kept as the cause.
+    assert!(
+        matches!(
+            &error,
+            BatchError::Read {
+                step: ReadStep::Parquet,
+                source: ReadError::Parquet(_),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let cause = std::error::Error::source(&error).expect("a cause").to_string();
+    assert!(
+        cause.contains("Parquet error") && !message.contains(&cause),
+        "{message} / {cause}"
     );
     std::fs::remove_file(&day).expect("remove");
 

@@ -7,6 +7,7 @@ use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use mlsys_batch::BatchError;
+use mlsys_batch::error::TableOperation;
 use mlsys_batch::store::{OfflineStore, Replace, TableLocation, WriteOutcome};
 
 /// A write buffer small enough that the larger writes below finish their files several times.
@@ -116,7 +117,7 @@ async fn a_write_commits_once_and_only_when_its_producer_finished() {
         .expect("writer");
     writer.sink().send(batch(&[(10, "2026-01-01")])).await.expect("sent");
     let error = writer
-        .finish::<()>(Err(BatchError::Invalid("the producer broke".to_string())))
+        .finish::<()>(Err(BatchError::Internal("the producer broke")))
         .await
         .expect_err("a failed producer fails the write");
     assert!(error.to_string().contains("the producer broke"), "{error}");
@@ -151,7 +152,7 @@ async fn a_write_commits_once_and_only_when_its_producer_finished() {
     sink.send(batch(&[(12, "2026-01-01")])).await.expect("sent");
     drop(sink);
     let error = writer
-        .finish::<()>(Err(BatchError::Invalid("a worker panicked".to_string())))
+        .finish::<()>(Err(BatchError::Internal("a worker panicked")))
         .await
         .expect_err("fails");
     assert!(error.to_string().contains("a worker panicked"), "{error}");
@@ -253,5 +254,36 @@ async fn appends_replace_nothing_and_writers_that_both_found_no_table_both_land(
         WriteOutcome::Written { rows: 1 }
     );
     assert_eq!(contents(&table).await.0, day(&[1, 2, 3]));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A table whose log does not parse: the error names the table and what was being done with it,
+/// and keeps Delta's own error as its cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_log_names_the_table_and_the_operation() {
+    let root = std::env::temp_dir().join(format!("mlsys-batch-store-corrupt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let table = OfflineStore::new(&root).features("corrupt", 1);
+    write(&table, Replace::All, 1, vec![batch(&[(1, "2026-01-01")])])
+        .await
+        .expect("write");
+    let log = table.path.join("_delta_log").join(format!("{:020}.json", 0));
+    std::fs::write(&log, b"{ not json").expect("corrupt the log");
+    let error = table.metadata().await.expect_err("a corrupt log fails");
+    let BatchError::Delta {
+        table: path,
+        operation: TableOperation::Open,
+        ..
+    } = &error
+    else {
+        panic!("not a Delta error of opening the table: {error:?}");
+    };
+    assert_eq!(path, &table.path.display().to_string());
+    let message = error.to_string();
+    let cause = std::error::Error::source(&error).expect("Delta's error").to_string();
+    assert!(
+        message.contains("opening the table") && !message.contains(&cause),
+        "{message} / {cause}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -38,6 +38,7 @@ use mlsys_serve::wire::{write_string, write_value};
 use tokio::sync::mpsc;
 
 use crate::client::{ClientError, Connection};
+use crate::deployment::error_chain;
 use crate::target::{RequestField, request_fields};
 
 /// Attempts to reach the server before a replay gives up, and the pause after the first one
@@ -429,12 +430,18 @@ fn encode_rows(target: &ReplayTarget<'_>, batch: &RecordBatch) -> Result<Vec<(i6
     for field in &target.fields {
         let array = batch
             .column_by_name(&field.name)
-            .ok_or_else(|| BatchError::Invalid(format!("the processed rows have no column `{}`", field.name)))?;
+            .ok_or_else(|| BatchError::MissingColumn {
+                rows: "the processed rows".to_string(),
+                column: field.name.clone(),
+            })?;
         columns.push(cast(array, &arrow_type(field.ty.base))?);
     }
     let times = batch
         .column_by_name(timestamp_name)
-        .ok_or_else(|| BatchError::Invalid(format!("the processed rows have no column `{timestamp_name}`")))?;
+        .ok_or_else(|| BatchError::MissingColumn {
+            rows: "the processed rows".to_string(),
+            column: timestamp_name.clone(),
+        })?;
     let times = cast(times, &arrow_type(mlsys_compiler::types::BaseType::Timestamp))?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
@@ -597,15 +604,4 @@ impl Worker {
     fn record(&self, change: impl FnOnce(&mut ReplayReport)) {
         change(&mut self.report.lock().unwrap_or_else(PoisonError::into_inner));
     }
-}
-
-/// An error and its causes, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }

@@ -9,9 +9,10 @@ use mlsys_compiler::plan::{
 };
 use mlsys_compiler::types::{BaseType, Type};
 use mlsys_kernels::Value;
+use mlsys_kernels::aggregate::AggregateError;
 use mlsys_kernels::interpret::{
-    Bindings, EvalError, MAX_DEPTH, evaluate, evaluate_aggregate, evaluate_feature, evaluate_features, find_column,
-    find_feature,
+    Bindings, EvalError, MAX_DEPTH, OperandError, evaluate, evaluate_aggregate, evaluate_feature, evaluate_features,
+    find_column, find_feature,
 };
 
 use crate::support::{compile_project, float, int};
@@ -106,7 +107,20 @@ fn ill_typed_plans_are_errors_not_panics() {
     assert_eq!(verify(&plan), Vec::new());
     let biggest = find_feature(&plan, "totals", 1, "biggest").expect("biggest");
     let result = evaluate(&plan, expr, &Bindings::new().with_feature(biggest, "zed"));
-    assert!(matches!(result, Err(EvalError::IllTyped { .. })), "{result:?}");
+    // The kind and the operands are kept: code can match on them.
+    assert!(
+        matches!(
+            &result,
+            Err(EvalError::IllTyped {
+                error: OperandError::Binary {
+                    lhs: Value::String(_),
+                    ..
+                },
+                ..
+            })
+        ),
+        "{result:?}"
+    );
     // Null propagation comes first: `"zero" + null` is null, as `0 + null` would be.
     assert_eq!(evaluate(&plan, expr, &Bindings::new()), Ok(Value::Null));
     let (plan, expr) = with_literal(Literal::Int(7));
@@ -156,4 +170,23 @@ fn depth_is_bounded() {
         evaluate(&plan, root, &Bindings::new()),
         Err(EvalError::TooDeep(_))
     ));
+}
+
+/// An aggregate's error is the cause of the feature's: the feature's message names the feature
+/// and does not repeat the cause, so a printed chain shows each once.
+#[test]
+fn an_aggregate_error_is_the_cause_not_the_message() {
+    let cause = AggregateError::TypeMismatch {
+        expected: BaseType::Int64,
+        found: BaseType::String,
+    };
+    let error = EvalError::Aggregate {
+        feature: FeatureId(3),
+        source: cause.clone(),
+    };
+    assert_eq!(error.to_string(), "feature f3");
+    assert_eq!(
+        std::error::Error::source(&error).map(ToString::to_string),
+        Some(cause.to_string())
+    );
 }

@@ -16,7 +16,7 @@
 
 use std::fmt::Write;
 
-use mlsys_compiler::syntax::literal::{civil_from_days, days_from_civil, days_in_month, parse_duration};
+use mlsys_compiler::syntax::literal::{LiteralError, civil_from_days, days_from_civil, days_in_month, parse_duration};
 use mlsys_compiler::types::{BaseType, Type};
 use mlsys_jit::ValueRef;
 use mlsys_kernels::Value;
@@ -26,6 +26,48 @@ const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 /// Years further out would overflow the day arithmetic; no int64 timestamp reaches them anyway.
 const MAX_ABS_YEAR: i64 = 1_000_000;
+
+/// Why a request cell is not a value of its field's type. The message says what was wrong,
+/// without the field name (the caller adds it); clients read it in error bodies, so the text
+/// problem is part of it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("expected {expected}, got null (the field is not nullable)")]
+    Null { expected: &'static str },
+    #[error("expected {expected}, got {found}")]
+    Mismatch { expected: &'static str, found: String },
+    #[error("expected {expected}, got {found}: {problem}")]
+    Text {
+        expected: &'static str,
+        found: String,
+        problem: TextError,
+    },
+}
+
+/// Why a date, timestamp or duration text does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("expected {0}")]
+    Expected(&'static str),
+    #[error("expected {count} digits of {what}")]
+    Digits { count: usize, what: &'static str },
+    #[error("year {0} is out of range")]
+    YearRange(i64),
+    #[error("{year:04}-{month:02}-{day:02} is not a date in the calendar")]
+    NotInCalendar { year: i32, month: i64, day: i64 },
+    #[error("{hour:02}:{minute:02}:{second:02} is not a time of day")]
+    NotATime { hour: i64, minute: i64, second: i64 },
+    #[error("sub-microsecond precision is not supported")]
+    SubMicrosecond,
+    #[error("the offset is out of range")]
+    OffsetRange,
+    #[error("unexpected text after the {0}")]
+    Trailing(&'static str),
+    #[error("the instant is outside the int64 microsecond range")]
+    InstantRange,
+    #[error(transparent)]
+    Duration(#[from] LiteralError),
+}
 
 /// How a value of `base` may be written in a request, for error messages.
 pub fn expected_form(base: BaseType) -> &'static str {
@@ -60,18 +102,24 @@ pub fn describe(json: &Json) -> String {
 
 /// The value of one request cell for a field of type `ty`. The error says what was wrong, without
 /// the field name (the caller adds it).
-pub fn decode_value(json: &Json, ty: Type) -> Result<Value, String> {
+pub fn decode_value(json: &Json, ty: Type) -> Result<Value, DecodeError> {
+    let expected = expected_form(ty.base);
     if json.is_null() {
         return if ty.nullable {
             Ok(Value::Null)
         } else {
-            Err(format!(
-                "expected {}, got null (the field is not nullable)",
-                expected_form(ty.base)
-            ))
+            Err(DecodeError::Null { expected })
         };
     }
-    let mismatch = || format!("expected {}, got {}", expected_form(ty.base), describe(json));
+    let mismatch = || DecodeError::Mismatch {
+        expected,
+        found: describe(json),
+    };
+    let text_error = |problem| DecodeError::Text {
+        expected,
+        found: describe(json),
+        problem,
+    };
     match (ty.base, json) {
         (BaseType::Bool, Json::Bool(value)) => Ok(Value::Bool(*value)),
         (BaseType::Int64, Json::Number(number)) => number.as_i64().map(Value::Int).ok_or_else(mismatch),
@@ -84,17 +132,13 @@ pub fn decode_value(json: &Json, ty: Type) -> Result<Value, String> {
             _ => Err(mismatch()),
         },
         (BaseType::String, Json::String(text)) => Ok(Value::string(text.as_str())),
-        (BaseType::Date, Json::String(text)) => parse_date(text)
-            .map(Value::Date)
-            .map_err(|problem| format!("{}: {problem}", mismatch())),
+        (BaseType::Date, Json::String(text)) => parse_date(text).map(Value::Date).map_err(text_error),
         (BaseType::Timestamp, Json::Number(number)) => number.as_i64().map(Value::Timestamp).ok_or_else(mismatch),
-        (BaseType::Timestamp, Json::String(text)) => parse_timestamp(text)
-            .map(Value::Timestamp)
-            .map_err(|problem| format!("{}: {problem}", mismatch())),
+        (BaseType::Timestamp, Json::String(text)) => parse_timestamp(text).map(Value::Timestamp).map_err(text_error),
         (BaseType::Duration, Json::Number(number)) => number.as_i64().map(Value::Duration).ok_or_else(mismatch),
-        (BaseType::Duration, Json::String(text)) => parse_signed_duration(text)
-            .map(Value::Duration)
-            .map_err(|problem| format!("{}: {problem}", mismatch())),
+        (BaseType::Duration, Json::String(text)) => {
+            parse_signed_duration(text).map(Value::Duration).map_err(text_error)
+        }
         _ => Err(mismatch()),
     }
 }
@@ -121,10 +165,10 @@ fn parse_decimal_int(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-fn parse_signed_duration(text: &str) -> Result<i64, String> {
+fn parse_signed_duration(text: &str) -> Result<i64, TextError> {
     match text.strip_prefix('-') {
-        Some(magnitude) => parse_duration(magnitude).map(|micros| -micros),
-        None => parse_duration(text),
+        Some(magnitude) => Ok(-parse_duration(magnitude)?),
+        None => Ok(parse_duration(text)?),
     }
 }
 
@@ -147,16 +191,16 @@ impl Scanner<'_> {
         found
     }
 
-    fn expect(&mut self, expected: u8, what: &str) -> Result<(), String> {
+    fn expect(&mut self, expected: u8, what: &'static str) -> Result<(), TextError> {
         if self.eat(expected) {
             Ok(())
         } else {
-            Err(format!("expected {what}"))
+            Err(TextError::Expected(what))
         }
     }
 
     /// Exactly `count` digits.
-    fn digits(&mut self, count: usize, what: &str) -> Result<i64, String> {
+    fn digits(&mut self, count: usize, what: &'static str) -> Result<i64, TextError> {
         let mut value = 0;
         for _ in 0..count {
             match self.peek() {
@@ -164,14 +208,14 @@ impl Scanner<'_> {
                     value = value * 10 + i64::from(digit - b'0');
                     self.position += 1;
                 }
-                _ => return Err(format!("expected {count} digits of {what}")),
+                _ => return Err(TextError::Digits { count, what }),
             }
         }
         Ok(value)
     }
 
     /// `YYYY-MM-DD`, or an expanded year with a sign and at least four digits.
-    fn date(&mut self) -> Result<i32, String> {
+    fn date(&mut self) -> Result<i32, TextError> {
         let sign = match self.peek() {
             Some(b'+') => {
                 self.position += 1;
@@ -189,20 +233,23 @@ impl Scanner<'_> {
         }
         let year_digits = self.position - start;
         if year_digits < 4 || (sign.is_none() && year_digits != 4) {
-            return Err("expected a four-digit year (or a signed expanded year)".to_string());
+            return Err(TextError::Expected("a four-digit year (or a signed expanded year)"));
         }
-        let text = std::str::from_utf8(&self.bytes[start..self.position]).map_err(|error| error.to_string())?;
-        let year = text.parse::<i64>().map_err(|error| error.to_string())? * sign.unwrap_or(1);
+        // At most eight ASCII digits: the year always parses.
+        let year = self.bytes[start..self.position]
+            .iter()
+            .fold(0_i64, |year, digit| year * 10 + i64::from(digit - b'0'))
+            * sign.unwrap_or(1);
         if year.abs() > MAX_ABS_YEAR {
-            return Err(format!("year {year} is out of range"));
+            return Err(TextError::YearRange(year));
         }
         self.expect(b'-', "`-` after the year")?;
         let month = self.digits(2, "the month")?;
         self.expect(b'-', "`-` after the month")?;
         let day = self.digits(2, "the day")?;
-        let year = i32::try_from(year).map_err(|error| error.to_string())?;
+        let year = i32::try_from(year).map_err(|_| TextError::YearRange(year))?;
         if !(1..=12).contains(&month) || day < 1 || day > i64::from(days_in_month(year, month as u32)) {
-            return Err(format!("{year:04}-{month:02}-{day:02} is not a date in the calendar"));
+            return Err(TextError::NotInCalendar { year, month, day });
         }
         Ok(days_from_civil(year, month as u32, day as u32))
     }
@@ -213,14 +260,14 @@ impl Scanner<'_> {
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub fn parse_date(text: &str) -> Result<i32, String> {
+pub fn parse_date(text: &str) -> Result<i32, TextError> {
     let mut scanner = Scanner {
         bytes: text.as_bytes(),
         position: 0,
     };
     let days = scanner.date()?;
     if !scanner.at_end() {
-        return Err("unexpected text after the date".to_string());
+        return Err(TextError::Trailing("date"));
     }
     Ok(days)
 }
@@ -229,14 +276,14 @@ pub fn parse_date(text: &str) -> Result<i32, String> {
 /// time; `Z`, `z` or `±HH:MM`). A fraction may have up to nine digits, but digits below the
 /// microsecond must be zero: the language's timestamps are microseconds, and rounding silently
 /// would read features at another instant than the one sent.
-pub fn parse_timestamp(text: &str) -> Result<i64, String> {
+pub fn parse_timestamp(text: &str) -> Result<i64, TextError> {
     let mut scanner = Scanner {
         bytes: text.as_bytes(),
         position: 0,
     };
     let days = scanner.date()?;
     if !(scanner.eat(b'T') || scanner.eat(b't') || scanner.eat(b' ')) {
-        return Err("expected `T` between the date and the time".to_string());
+        return Err(TextError::Expected("`T` between the date and the time"));
     }
     let hour = scanner.digits(2, "the hour")?;
     scanner.expect(b':', "`:` after the hour")?;
@@ -244,7 +291,7 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     scanner.expect(b':', "`:` after the minutes")?;
     let second = scanner.digits(2, "the seconds")?;
     if hour > 23 || minute > 59 || second > 59 {
-        return Err(format!("{hour:02}:{minute:02}:{second:02} is not a time of day"));
+        return Err(TextError::NotATime { hour, minute, second });
     }
     let mut micros = 0;
     if scanner.eat(b'.') {
@@ -254,14 +301,18 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         }
         let fraction = &text[start..scanner.position];
         if fraction.is_empty() || fraction.len() > 9 {
-            return Err("expected 1 to 9 digits after the decimal point".to_string());
+            return Err(TextError::Expected("1 to 9 digits after the decimal point"));
         }
         let (kept, below) = fraction.split_at(fraction.len().min(6));
         if below.bytes().any(|digit| digit != b'0') {
-            return Err("sub-microsecond precision is not supported".to_string());
+            return Err(TextError::SubMicrosecond);
         }
         let scale = 10_i64.pow(6 - kept.len() as u32);
-        micros = kept.parse::<i64>().map_err(|error| error.to_string())? * scale;
+        // One to six ASCII digits: the fraction always parses.
+        micros = kept
+            .bytes()
+            .fold(0_i64, |micros, digit| micros * 10 + i64::from(digit - b'0'))
+            * scale;
     }
     let offset_seconds = match scanner.peek() {
         Some(b'Z' | b'z') => {
@@ -274,20 +325,20 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
             scanner.expect(b':', "`:` in the offset")?;
             let minutes = scanner.digits(2, "the offset minutes")?;
             if hours > 23 || minutes > 59 {
-                return Err("the offset is out of range".to_string());
+                return Err(TextError::OffsetRange);
             }
             let magnitude = hours * 3600 + minutes * 60;
             if sign == b'-' { -magnitude } else { magnitude }
         }
-        _ => return Err("expected a time zone offset (`Z` or `+HH:MM`)".to_string()),
+        _ => return Err(TextError::Expected("a time zone offset (`Z` or `+HH:MM`)")),
     };
     if !scanner.at_end() {
-        return Err("unexpected text after the time zone offset".to_string());
+        return Err(TextError::Trailing("time zone offset"));
     }
     let seconds =
         i128::from(days) * 86_400 + i128::from(hour * 3600 + minute * 60 + second) - i128::from(offset_seconds);
     let total = seconds * i128::from(MICROS_PER_SECOND) + i128::from(micros);
-    i64::try_from(total).map_err(|_| "the instant is outside the int64 microsecond range".to_string())
+    i64::try_from(total).map_err(|_| TextError::InstantRange)
 }
 
 /// Appends `text` as a JSON string.

@@ -76,10 +76,10 @@ pub enum MetricError {
 }
 
 /// Model bytes that do not decode to a valid model.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ModelError {
-    #[error("model bytes are not valid model JSON: {0}")]
-    Syntax(String),
+    #[error("model bytes are not valid model JSON")]
+    Syntax(#[source] std::sync::Arc<serde_json::Error>),
     #[error(
         "model format `{format}` version {version} is not supported (expected `{expected}` version {expected_version})"
     )]
@@ -89,8 +89,42 @@ pub enum ModelError {
         expected: &'static str,
         expected_version: u32,
     },
-    #[error("invalid model: {0}")]
-    Invalid(String),
+    #[error("invalid model")]
+    Invalid(#[source] InvalidModel),
+    #[error("the model cannot be encoded as JSON")]
+    Encode(#[source] std::sync::Arc<serde_json::Error>),
+}
+
+/// What makes a decoded model invalid: an invariant every scorer and exporter relies on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidModel {
+    #[error("{weights} weights for {features} features")]
+    WeightCount { weights: usize, features: usize },
+    #[error("a linear model weight is not finite")]
+    WeightNotFinite,
+    #[error("the base score is not finite")]
+    BaseScoreNotFinite,
+    #[error("tree {tree}: {problem}")]
+    Tree { tree: usize, problem: TreeError },
+}
+
+/// What is wrong with one tree of an ensemble (the node's index in the message).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TreeError {
+    #[error("no nodes")]
+    NoNodes,
+    #[error("too many nodes")]
+    TooManyNodes,
+    #[error("node {node}: leaf value is not finite")]
+    LeafNotFinite { node: usize },
+    #[error("node {node}: feature {feature} of {features}")]
+    Feature { node: usize, feature: u32, features: usize },
+    #[error("node {node}: threshold {threshold} is not a finite float32 value")]
+    Threshold { node: usize, threshold: f64 },
+    #[error("node {node}: child {child} out of order or range")]
+    Child { node: usize, child: usize },
+    #[error("node {node} is not the child of exactly one node")]
+    Parents { node: usize },
 }
 
 /// Batch prediction over a data set whose columns do not match the model's inputs.

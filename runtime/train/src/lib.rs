@@ -60,7 +60,10 @@ mod params;
 mod rng;
 
 pub use dataset::{Dataset, Task};
-pub use error::{DatasetError, MetricError, ModelError, OnnxError, OnnxRuntimeError, PredictError, TrainError};
+pub use error::{
+    DatasetError, InvalidModel, MetricError, ModelError, OnnxError, OnnxRuntimeError, PredictError, TrainError,
+    TreeError,
+};
 pub use gbdt::checkpoint::{CHECKPOINT_FILE, CheckpointedModel, train_with_checkpoint_hook, train_with_checkpoints};
 pub use gbdt::train_gbdt;
 pub use linear::{train_linear_regression, train_logistic_regression};

@@ -109,14 +109,21 @@ impl AsOfTable {
         bucket: Bucket,
     ) -> Result<(), BatchError> {
         let chunk = u32::try_from(self.chunks.len())
-            .map_err(|_| BatchError::Invalid("an entity table read in more than 2^32 batches".to_string()))?;
+            .map_err(|_| BatchError::Internal("an entity table read in more than 2^32 batches"))?;
         let key_count = spec.keys.len();
         let valid_from = columns
             .get(key_count)
-            .ok_or_else(|| BatchError::Invalid(format!("no `{VALID_FROM}` column")))?
+            .ok_or_else(|| BatchError::MissingColumn {
+                rows: "an entity table's rows".to_string(),
+                column: VALID_FROM.to_string(),
+            })?
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()
-            .ok_or_else(|| BatchError::Invalid(format!("`{VALID_FROM}` is not a timestamp column")))?;
+            .ok_or_else(|| BatchError::ColumnType {
+                rows: "an entity table's rows".to_string(),
+                column: VALID_FROM.to_string(),
+                expected: "a timestamp",
+            })?;
         let mut kept: Vec<u32> = Vec::new();
         for row in 0..rows {
             let keys: Option<Vec<DistinctKey>> = spec
@@ -128,8 +135,7 @@ impl AsOfTable {
             if let (Some(keys), true) = (keys, valid_from.is_valid(row))
                 && bucket.holds(&keys)
             {
-                let position =
-                    u32::try_from(kept.len()).map_err(|_| BatchError::Invalid("a batch of 2^32 rows".to_string()))?;
+                let position = u32::try_from(kept.len()).map_err(|_| BatchError::Internal("a batch of 2^32 rows"))?;
                 kept.push(row as u32);
                 self.index
                     .entry(keys)
@@ -192,11 +198,11 @@ pub fn entity_keys(
             .keys
             .iter()
             .map(|key| {
-                source.column_index(&key.name).ok_or_else(|| {
-                    BatchError::Invalid(format!(
-                        "{reader}: source `{}` has no column for the key `{}` of entity `{}`",
-                        source.name, key.name, entity.name
-                    ))
+                source.column_index(&key.name).ok_or_else(|| BatchError::NoKeyColumn {
+                    reader: reader.to_string(),
+                    source_name: source.name.clone(),
+                    key: key.name.clone(),
+                    entity: entity.name.clone(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -306,9 +312,10 @@ pub fn copied_column(
     name: &str,
     field: &datafusion::arrow::datatypes::Field,
 ) -> Result<ArrayRef, BatchError> {
-    let array = batch
-        .column_by_name(name)
-        .ok_or_else(|| BatchError::Invalid(format!("processed `{source}` has no column `{name}`")))?;
+    let array = batch.column_by_name(name).ok_or_else(|| BatchError::MissingColumn {
+        rows: format!("processed `{source}`"),
+        column: name.to_string(),
+    })?;
     Ok(datafusion::arrow::compute::cast(array, field.data_type())?)
 }
 

@@ -45,7 +45,10 @@ pub fn change_rows(
                 std::collections::btree_map::Entry::Vacant(entry) => entry.insert(aggregate.empty()?),
             };
             tile.update(input, event.timestamp)
-                .map_err(|error| BatchError::Invalid(format!("feature {}: {error}", aggregate.feature)))?;
+                .map_err(|source| BatchError::Aggregate {
+                    feature: aggregate.feature,
+                    source,
+                })?;
         }
     }
     let mut instants = BTreeSet::new();
@@ -66,9 +69,10 @@ pub fn change_rows(
             let start = end.saturating_sub(aggregate.window.length());
             let mut window = aggregate.empty()?;
             for tile in tiles.range(start..end).map(|(_, tile)| tile) {
-                window
-                    .merge(tile)
-                    .map_err(|error| BatchError::Invalid(format!("feature {}: {error}", aggregate.feature)))?;
+                window.merge(tile).map_err(|source| BatchError::Aggregate {
+                    feature: aggregate.feature,
+                    source,
+                })?;
             }
             values.push(window.finish());
         }

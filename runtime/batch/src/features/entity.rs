@@ -93,11 +93,8 @@ pub async fn compute(
 ) -> Result<Computed, BatchError> {
     let plan = spec.plan;
     let source = &plan.sources[spec.source];
-    let timestamp = source.timestamp.ok_or_else(|| {
-        BatchError::Invalid(format!(
-            "source `{}` has no timestamp column to window over",
-            source.name
-        ))
+    let timestamp = source.timestamp.ok_or_else(|| BatchError::NoTimestamp {
+        source_name: source.name.clone(),
     })?;
     let location = store.processed(&source.name);
     if !location.exists() {
@@ -163,7 +160,7 @@ pub async fn compute(
             SortOptions::new(false, false),
         ));
     }
-    let ordering = LexOrdering::new(order).ok_or_else(|| BatchError::Invalid("an empty sort order".to_string()))?;
+    let ordering = LexOrdering::new(order).ok_or(BatchError::Internal("an empty sort order"))?;
     let sorted: Arc<dyn ExecutionPlan> = Arc::new(SortExec::new(ordering, input).with_preserve_partitioning(true));
     let context = session.task_ctx();
     let count = sorted.output_partitioning().partition_count();
@@ -188,9 +185,9 @@ pub async fn compute(
                 workers
                     .into_iter()
                     .map(|worker| {
-                        worker.join().unwrap_or_else(|_| {
-                            Err(BatchError::Invalid("a change-point worker thread panicked".to_string()))
-                        })
+                        worker
+                            .join()
+                            .unwrap_or(Err(BatchError::Internal("a change-point worker thread panicked")))
                     })
                     .collect::<Result<Vec<_>, _>>()
             })

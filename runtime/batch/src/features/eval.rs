@@ -187,7 +187,7 @@ pub fn evaluate_row_features(
             batch
                 .column_by_name(&feature_column(*feature))
                 .cloned()
-                .ok_or_else(|| BatchError::Invalid(format!("feature {feature} was not computed")))
+                .ok_or(BatchError::NotComputed { feature: *feature })
         })
         .collect()
 }

@@ -117,7 +117,10 @@ pub async fn build_features(
 
 /// An error of one table, naming it.
 fn in_group(location: &TableLocation, error: BatchError) -> BatchError {
-    BatchError::Invalid(format!("feature table `{}`: {error}", location.name))
+    BatchError::FeatureTable {
+        table: location.name.clone(),
+        source: Box::new(error),
+    }
 }
 
 /// What a group's table holds when it is current: the definition fingerprint its last full write

@@ -60,9 +60,7 @@ impl ColumnBuilder {
             (ColumnBuilder::Timestamp(builder), Value::Timestamp(value)) => builder.append_value(*value),
             (ColumnBuilder::Duration(builder), Value::Duration(value)) => builder.append_value(*value),
             (_, value) => {
-                return Err(BatchError::Invalid(format!(
-                    "a feature value {value} does not have its column's type"
-                )));
+                return Err(BatchError::ValueType { value: value.clone() });
             }
         }
         Ok(())
@@ -88,7 +86,7 @@ pub fn add_dates(partitions: &mut BTreeSet<String>, dates: &ArrayRef) -> Result<
     let dates = dates
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| BatchError::Invalid("dates that are not text".to_string()))?;
+        .ok_or(BatchError::Internal("dates that are not text"))?;
     let mut last: Option<&str> = None;
     for date in dates.iter().flatten() {
         if last != Some(date) {

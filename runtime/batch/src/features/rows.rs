@@ -161,9 +161,7 @@ async fn compute_batch(
         DATE_PARTITION,
         &fields[fields.len() - 1],
     )?);
-    let dt = arrays
-        .pop()
-        .ok_or_else(|| BatchError::Invalid("no dt column".to_string()))?;
+    let dt = arrays.pop().ok_or(BatchError::Internal("no dt column"))?;
     arrays.extend(outputs);
     arrays.push(dt.clone());
     add_dates(&mut computed.partitions, &dt)?;

@@ -31,7 +31,7 @@ pub struct AggregateSpec {
 
 impl AggregateSpec {
     pub fn empty(&self) -> Result<Accumulator, BatchError> {
-        Accumulator::new(self.function, self.argument_type).map_err(|error| invalid(self.feature, error))
+        Accumulator::new(self.function, self.argument_type).map_err(invalid(self.feature))
     }
 }
 
@@ -51,8 +51,8 @@ pub struct EntityGroupSpec<'a> {
     pub depends_on: BTreeSet<GroupId>,
 }
 
-fn invalid(feature: FeatureId, error: impl std::fmt::Display) -> BatchError {
-    BatchError::Invalid(format!("feature {feature}: {error}"))
+fn invalid(feature: FeatureId) -> impl FnOnce(mlsys_kernels::aggregate::AggregateError) -> BatchError {
+    move |source| BatchError::Aggregate { feature, source }
 }
 
 /// The features (of any group) that `roots` read, directly or through row-level and derived features.
@@ -81,7 +81,9 @@ impl<'a> EntityGroupSpec<'a> {
         let entity = group
             .entity
             .and_then(|entity| plan.entities.get(entity))
-            .ok_or_else(|| BatchError::Invalid(format!("feature group `{}` has no entity", group.name)))?;
+            .ok_or_else(|| BatchError::NoEntity {
+                group: group.name.clone(),
+            })?;
         let keys = group
             .key_columns
             .iter()
@@ -108,19 +110,20 @@ impl<'a> EntityGroupSpec<'a> {
             };
             let owner = &plan.groups[feature.group];
             if owner.source != group.source || owner.key_columns != group.key_columns {
-                return Err(BatchError::Invalid(format!(
-                    "feature group `{}` v{}: derived features over aggregates of another source (`{}@v{}.{}`) \
-                     are not supported by the batch engine yet",
-                    group.name, group.version, owner.name, owner.version, feature.name
-                )));
+                return Err(BatchError::ForeignAggregate {
+                    group: group.name.clone(),
+                    version: group.version,
+                    owner: owner.name.clone(),
+                    owner_version: owner.version,
+                    feature: feature.name.clone(),
+                });
             }
-            let window = Window::new(aggregate.window_micros, aggregate.resolution_micros)
-                .map_err(|error| invalid(id, error))?;
+            let window = Window::new(aggregate.window_micros, aggregate.resolution_micros).map_err(invalid(id))?;
             let argument_type = match aggregate.argument {
                 Some(argument) => Some(
                     plan.exprs
                         .get(argument)
-                        .ok_or_else(|| invalid(id, "no argument"))?
+                        .ok_or(BatchError::NoArgument { feature: id })?
                         .ty
                         .base,
                 ),
@@ -151,8 +154,7 @@ impl<'a> EntityGroupSpec<'a> {
             spec: self,
             values: aggregates,
         };
-        evaluate_features(self.plan, &self.outputs, &inputs)
-            .map_err(|error| BatchError::Invalid(format!("computing a derived feature: {error}")))
+        evaluate_features(self.plan, &self.outputs, &inputs).map_err(BatchError::Derived)
     }
 
     /// The values read for an entity with no events in any window (or before its first change point).

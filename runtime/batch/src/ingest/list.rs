@@ -8,7 +8,7 @@ use mlsys_compiler::paths::PathReach;
 use mlsys_compiler::plan::{Format, Source};
 use sha2::{Digest, Sha256};
 
-use crate::error::BatchError;
+use crate::error::{BatchError, InputProblem};
 
 /// The partition key of files outside any `dt=` directory.
 pub const UNDATED: &str = "undated";
@@ -63,9 +63,10 @@ pub fn resolve_location(project: &Path, location: &str) -> Result<PathBuf, Batch
         return Ok(PathBuf::from(rest));
     }
     if let Some((scheme, _)) = location.split_once("://") {
-        return Err(BatchError::Invalid(format!(
-            "location `{location}`: `{scheme}://` object stores are not readable by this build yet; use a local path or a file:// URL"
-        )));
+        return Err(BatchError::ObjectStore {
+            location: location.to_string(),
+            scheme: scheme.to_string(),
+        });
     }
     Ok(project.join(location))
 }
@@ -120,31 +121,23 @@ pub fn hive_date(source: &Source, relative: &Path) -> Result<Option<String>, Bat
 /// refused `..` above the project: E0113).
 pub fn list_source(project: &Path, source: &Source) -> Result<SourceFiles, BatchError> {
     let root = resolve_location(project, &source.location)?;
-    if !root.exists() {
-        return Err(BatchError::Input {
-            source_name: source.name.clone(),
-            file: root.display().to_string(),
-            message: "the location does not exist".to_string(),
-        });
-    }
-    let refuse = |message: String| BatchError::Input {
+    let refuse = |problem: InputProblem| BatchError::Input {
         source_name: source.name.clone(),
         file: root.display().to_string(),
-        message,
+        problem,
     };
+    if !root.exists() {
+        return Err(refuse(InputProblem::NoLocation));
+    }
     if !root.is_dir() {
-        return Err(refuse(
-            "the location is a file, not a folder: name the folder that holds the data files".to_string(),
-        ));
+        return Err(refuse(InputProblem::NotAFolder));
     }
     if mlsys_compiler::paths::reach(&source.location) == PathReach::Inside
         && let Some(target) = outside_project(project, &root)
     {
-        return Err(refuse(format!(
-            "the location leads out of the project directory through a symbolic link (to {}); write an \
-             absolute path to read data outside the project",
-            target.display()
-        )));
+        return Err(refuse(InputProblem::OutsideProject {
+            target: target.display().to_string(),
+        }));
     }
     if source.format == Format::Delta {
         return list_delta_log(project, &root);

@@ -14,7 +14,7 @@ use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, Timest
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use mlsys_compiler::plan::{BadRows, ColumnIndex, Plan, SourceId, UnknownColumns};
 
-use crate::error::BatchError;
+use crate::error::{BatchError, InputProblem};
 use crate::ingest::list::{SourceFiles, list_source};
 use crate::ingest::read::{ROW_COLUMN, read_file};
 use crate::ingest::unique::{Occurrences, UniqueChecks, Verdicts};
@@ -409,7 +409,9 @@ fn check_columns(
             return Err(BatchError::Input {
                 source_name: source.name.clone(),
                 file: file.to_string(),
-                message: format!("required column `{}` is missing", column.name),
+                problem: InputProblem::MissingColumn {
+                    column: column.name.clone(),
+                },
             });
         }
         if warned.insert(format!("missing:{}", column.name)) {
@@ -438,7 +440,7 @@ fn check_columns(
                 return Err(BatchError::Input {
                     source_name: source.name.clone(),
                     file: file.to_string(),
-                    message: format!("unexpected column `{name}` (unknown_columns = error)"),
+                    problem: InputProblem::UnexpectedColumn { column: name.clone() },
                 });
             }
         }

@@ -12,7 +12,7 @@ use datafusion::arrow::{csv, json};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use mlsys_compiler::plan::Format;
 
-use crate::error::BatchError;
+use crate::error::{BatchError, InputProblem, ReadError, ReadStep};
 use crate::ingest::list::InputFile;
 
 /// The column holding each row's 1-based row number within its file.
@@ -21,22 +21,31 @@ const BATCH_ROWS: usize = 8192;
 
 /// Reads a whole file into batches (raw columns plus [`ROW_COLUMN`]).
 pub fn read_file(source: &str, format: Format, file: &InputFile) -> Result<Vec<RecordBatch>, BatchError> {
-    let input_error = |message: String| BatchError::Input {
-        source_name: source.to_string(),
-        file: file.display.clone(),
-        message,
+    let failed = |step: ReadStep| {
+        move |error: ReadError| BatchError::Read {
+            source_name: source.to_string(),
+            file: file.display.clone(),
+            step,
+            source: error,
+        }
     };
-    let opened = File::open(&file.path).map_err(|error| input_error(format!("cannot open: {error}")))?;
+    let opened = File::open(&file.path).map_err(|error| failed(ReadStep::Open)(error.into()))?;
     let raw: Vec<RecordBatch> = match format {
-        Format::Csv => read_csv(opened).map_err(|error| input_error(format!("cannot read as CSV: {error}")))?,
-        Format::Json => {
-            read_json(opened).map_err(|error| input_error(format!("cannot read as JSON lines: {error}")))?
-        }
-        Format::Parquet | Format::Delta => {
-            read_parquet(opened).map_err(|error| input_error(format!("cannot read as Parquet: {error}")))?
-        }
+        Format::Csv => match read_csv(opened) {
+            Ok(Some(batches)) => batches,
+            Ok(None) => {
+                return Err(BatchError::Input {
+                    source_name: source.to_string(),
+                    file: file.display.clone(),
+                    problem: InputProblem::NoHeader,
+                });
+            }
+            Err(error) => return Err(failed(ReadStep::Csv)(error)),
+        },
+        Format::Json => read_json(opened).map_err(failed(ReadStep::Json))?,
+        Format::Parquet | Format::Delta => read_parquet(opened).map_err(failed(ReadStep::Parquet))?,
     };
-    number_rows(raw).map_err(|error| input_error(format!("cannot number rows: {error}")))
+    number_rows(raw).map_err(|error| failed(ReadStep::NumberRows)(error.into()))
 }
 
 /// Appends [`ROW_COLUMN`] (1-based, continuing across batches) to each batch.
@@ -59,15 +68,14 @@ pub fn number_rows(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, datafu
 
 /// CSV with a header line; every column is read as text and typed later, so that a value that
 /// does not parse is quarantined instead of failing the file.
-fn read_csv(mut file: File) -> Result<Vec<RecordBatch>, String> {
+/// `None` for a file without a header line.
+fn read_csv(mut file: File) -> Result<Option<Vec<RecordBatch>>, ReadError> {
     let format = csv::reader::Format::default().with_header(true);
-    let (inferred, _) = format
-        .infer_schema(&mut file, Some(1))
-        .map_err(|error| error.to_string())?;
+    let (inferred, _) = format.infer_schema(&mut file, Some(1))?;
     if inferred.fields().is_empty() {
-        return Err("the file is empty (no header line)".to_string());
+        return Ok(None);
     }
-    file.rewind().map_err(|error| error.to_string())?;
+    file.rewind()?;
     let text_schema = Arc::new(Schema::new(
         inferred
             .fields()
@@ -78,27 +86,22 @@ fn read_csv(mut file: File) -> Result<Vec<RecordBatch>, String> {
     let reader = csv::ReaderBuilder::new(text_schema)
         .with_header(true)
         .with_batch_size(BATCH_ROWS)
-        .build(file)
-        .map_err(|error| error.to_string())?;
-    reader.map(|batch| batch.map_err(|error| error.to_string())).collect()
+        .build(file)?;
+    Ok(Some(reader.collect::<Result<_, _>>()?))
 }
 
-fn read_json(file: File) -> Result<Vec<RecordBatch>, String> {
+fn read_json(file: File) -> Result<Vec<RecordBatch>, ReadError> {
     let mut buffered = BufReader::new(file);
-    let (schema, _) =
-        json::reader::infer_json_schema_from_seekable(&mut buffered, None).map_err(|error| error.to_string())?;
+    let (schema, _) = json::reader::infer_json_schema_from_seekable(&mut buffered, None)?;
     let reader = json::ReaderBuilder::new(Arc::new(schema))
         .with_batch_size(BATCH_ROWS)
-        .build(buffered)
-        .map_err(|error| error.to_string())?;
-    reader.map(|batch| batch.map_err(|error| error.to_string())).collect()
+        .build(buffered)?;
+    Ok(reader.collect::<Result<_, _>>()?)
 }
 
-fn read_parquet(file: File) -> Result<Vec<RecordBatch>, String> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|error| error.to_string())?
+fn read_parquet(file: File) -> Result<Vec<RecordBatch>, ReadError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
         .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|error| error.to_string())?;
-    reader.map(|batch| batch.map_err(|error| error.to_string())).collect()
+        .build()?;
+    Ok(reader.collect::<Result<_, _>>()?)
 }

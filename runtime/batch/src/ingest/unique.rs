@@ -199,9 +199,9 @@ fn lineage(batch: &RecordBatch) -> Result<(&StringArray, &UInt64Array), BatchErr
     let rows = batch
         .column_by_name(ROW_COLUMN)
         .and_then(|array| array.as_any().downcast_ref::<UInt64Array>());
-    files
-        .zip(rows)
-        .ok_or_else(|| BatchError::Query("a validated batch lacks its `_file` or `_row` column".to_string()))
+    files.zip(rows).ok_or(BatchError::Internal(
+        "a validated batch lacks its `_file` or `_row` column",
+    ))
 }
 
 impl Occurrences {
@@ -248,9 +248,10 @@ impl Occurrences {
     fn load_batch(&mut self, batch: &RecordBatch, skip: &BTreeSet<String>) -> Result<(), BatchError> {
         // Delta stores unsigned integers as signed ones: every column is cast back.
         let column = |name: &str, ty: DataType| -> Result<ArrayRef, BatchError> {
-            let array = batch
-                .column_by_name(name)
-                .ok_or_else(|| BatchError::Query(format!("the unique index lacks its `{name}` column")))?;
+            let array = batch.column_by_name(name).ok_or_else(|| BatchError::MissingColumn {
+                rows: "the unique index".to_string(),
+                column: name.to_string(),
+            })?;
             Ok(datafusion::arrow::compute::cast(array, &ty)?)
         };
         let (checks, values, events) = (
@@ -263,7 +264,7 @@ impl Occurrences {
             column("row", DataType::UInt64)?,
             column(DATE_PARTITION, DataType::Utf8)?,
         );
-        let wrong = || BatchError::Query("a unique index column does not cast to its type".to_string());
+        let wrong = || BatchError::Internal("a unique index column does not cast to its type");
         let checks = checks.as_any().downcast_ref::<UInt32Array>().ok_or_else(wrong)?;
         let values = values.as_any().downcast_ref::<StringArray>().ok_or_else(wrong)?;
         let events = events.as_any().downcast_ref::<Int64Array>().ok_or_else(wrong)?;

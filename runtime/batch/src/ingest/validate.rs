@@ -304,8 +304,7 @@ fn check_contracts(
                 value_at(&typed[column as usize], row, ty)
             };
             let no_feature = |_| Value::Null;
-            let value = evaluate(rules.plan, *expr, &(column_value, no_feature))
-                .map_err(|error| BatchError::Invalid(format!("evaluating a contract expectation: {error}")))?;
+            let value = evaluate(rules.plan, *expr, &(column_value, no_feature)).map_err(BatchError::Expectation)?;
             if value != Value::Bool(true) {
                 let text = expr_infix(rules.plan, *expr);
                 let outcome = if value.is_null() { "is null" } else { "is false" };
@@ -333,7 +332,7 @@ fn check_event_times(
     let events = events
         .as_any()
         .downcast_ref::<TimestampMicrosecondArray>()
-        .ok_or_else(|| BatchError::Query("the event-time column is not a timestamp".to_string()))?;
+        .ok_or(BatchError::Internal("the event-time column is not a timestamp"))?;
     let day = parse_date(partition).ok();
     for (row, reason) in reasons.iter_mut().enumerate() {
         if reason.is_some() {
@@ -380,7 +379,7 @@ fn read_as(raw: &ArrayRef, target: &DataType, options: &CastOptions<'_>) -> Resu
     let text = text
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| BatchError::Query("a text cast did not give text".to_string()))?;
+        .ok_or(BatchError::Internal("a text cast did not give text"))?;
     Ok(Arc::new(
         text.iter()
             .map(|value| match value? {

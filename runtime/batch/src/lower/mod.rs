@@ -62,7 +62,7 @@ impl<'a> Lowering<'a> {
 
     fn lower_at(&self, id: ExprId, depth: usize) -> Result<Expr, BatchError> {
         if depth > MAX_DEPTH {
-            return Err(invalid(id, format!("nested more than {MAX_DEPTH} deep")));
+            return Err(BatchError::LowerTooDeep { expr: id });
         }
         let depth = depth + 1;
         let expr = self.plan.exprs.get(id).ok_or_else(|| invalid(id, "not in the plan"))?;
@@ -327,7 +327,13 @@ fn literal(id: ExprId, value: &Literal, base: BaseType) -> Result<Expr, BatchErr
             ScalarValue::TimestampMicrosecond(Some(*value), Some(UTC.into()))
         }
         (Literal::Duration(value), BaseType::Duration) => ScalarValue::DurationMicrosecond(Some(*value)),
-        (value, base) => return Err(invalid(id, format!("literal {value:?} is not a {}", base.name()))),
+        (value, base) => {
+            return Err(BatchError::LowerLiteral {
+                expr: id,
+                literal: value.clone(),
+                ty: base.name(),
+            });
+        }
     };
     Ok(lit(scalar))
 }
@@ -353,6 +359,6 @@ fn comparison_operator(op: BinaryOp) -> Operator {
     }
 }
 
-fn invalid(id: ExprId, message: impl std::fmt::Display) -> BatchError {
-    BatchError::Invalid(format!("cannot lower expression {id}: {message}"))
+fn invalid(expr: ExprId, reason: &'static str) -> BatchError {
+    BatchError::Lower { expr, reason }
 }

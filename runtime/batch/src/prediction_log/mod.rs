@@ -90,14 +90,14 @@ pub enum PredictionLogError {
     Open {
         table: String,
         #[source]
-        source: BatchError,
+        source: Box<BatchError>,
     },
     #[error("prediction log `{table}`: {rows} rows could not be written (they are kept and retried)")]
     Write {
         table: String,
         rows: usize,
         #[source]
-        source: BatchError,
+        source: Box<BatchError>,
     },
     #[error("prediction log `{table}` is closed")]
     Closed { table: String },
@@ -164,7 +164,7 @@ impl PredictionLog {
             .await
             .map_err(|source| PredictionLogError::Open {
                 table: table.name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let shared = Arc::new(Shared {
             table: table.clone(),

@@ -119,7 +119,7 @@ impl Writer {
                 Err(PredictionLogError::Write {
                     table: self.shared.table.name.clone(),
                     rows,
-                    source,
+                    source: Box::new(source),
                 })
             }
         }

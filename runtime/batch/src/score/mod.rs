@@ -324,7 +324,7 @@ pub async fn score_days(
         Err(ScoreError::Batch(error)) => return Err(writer.abandon(error).await.into()),
         Err(error) => {
             // The scoring error is the cause, whatever the abandoned writer reports.
-            drop(writer.abandon(BatchError::Invalid("scoring failed".to_string())).await);
+            drop(writer.abandon(BatchError::Abandoned).await);
             return Err(error);
         }
     };

@@ -66,7 +66,11 @@ impl Manifest {
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
                 .map(Some)
-                .map_err(|error| BatchError::Invalid(format!("{} is corrupt: {error}", path.display()))),
+                .map_err(|source| BatchError::Corrupt {
+                    path: path.display().to_string(),
+                    remedy: "",
+                    source,
+                }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(BatchError::io(&path, error)),
         }
@@ -77,7 +81,10 @@ impl Manifest {
         use std::io::Write;
         let path = directory.join(MANIFEST_FILE);
         let temporary = directory.join(format!("{MANIFEST_FILE}.tmp"));
-        let text = serde_json::to_string_pretty(self).map_err(|error| BatchError::Invalid(error.to_string()))?;
+        let text = serde_json::to_string_pretty(self).map_err(|source| BatchError::Encode {
+            what: "a training set's manifest",
+            source,
+        })?;
         let mut file = std::fs::File::create(&temporary).map_err(|error| BatchError::io(&temporary, error))?;
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())

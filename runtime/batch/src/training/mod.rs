@@ -63,7 +63,10 @@ pub async fn build_training_sets(
         progress.start(&format!("training set {}", model.name), 1);
         let mut report = build_set(context, store, state, model_id)
             .await
-            .map_err(|error| BatchError::Invalid(format!("training set of model `{}`: {error}", model.name)))?;
+            .map_err(|error| BatchError::TrainingSet {
+                model: model.name.clone(),
+                source: Box::new(error),
+            })?;
         if state.training.get(&model.name) != Some(&report.id) {
             state.training.insert(model.name.clone(), report.id.clone());
             state.save(state_file)?;
@@ -165,7 +168,7 @@ pub async fn build_set(
     }
     let [snapshot, holdout]: [SplitManifest; 2] = splits
         .try_into()
-        .map_err(|_| BatchError::Invalid("a training set has two splits".to_string()))?;
+        .map_err(|_| BatchError::Internal("a training set has two splits"))?;
     report.built = true;
     report.snapshot_rows = snapshot.rows;
     report.holdout_rows = holdout.rows;

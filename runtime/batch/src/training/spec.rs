@@ -48,11 +48,9 @@ impl<'a> TrainingSpec<'a> {
     pub fn new(plan: &'a Plan, model_id: ModelId) -> Result<TrainingSpec<'a>, BatchError> {
         let model = &plan.models[model_id];
         let source = &plan.sources[model.examples];
-        let timestamp = source.timestamp.ok_or_else(|| {
-            BatchError::Invalid(format!(
-                "model `{}`: examples source `{}` has no timestamp",
-                model.name, source.name
-            ))
+        let timestamp = source.timestamp.ok_or_else(|| BatchError::ExamplesWithoutTimestamp {
+            model: model.name.clone(),
+            source_name: source.name.clone(),
         })?;
         let features = model.features.iter().map(|id| (*id, input_column(plan, *id))).collect();
         let groups: BTreeSet<GroupId> = features_read(plan, &model.features)

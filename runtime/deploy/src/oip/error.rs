@@ -9,7 +9,7 @@ pub enum OipError {
     HeaderLength { value: String },
     #[error("the Inference-Header-Content-Length header says {length} bytes, but the body has only {body}")]
     HeaderPastBody { length: usize, body: usize },
-    #[error("the inference request is not a valid request object: {source}")]
+    #[error("the inference request is not a valid request object")]
     Json {
         #[source]
         source: serde_json::Error,
@@ -81,7 +81,7 @@ pub enum OipError {
     BytesTrailing { input: String, rows: usize, extra: usize },
     #[error("{extra} bytes of binary data follow the last input's")]
     TrailingBinary { extra: usize },
-    #[error("input `{input}`, element {index}: {problem}")]
+    #[error("input `{input}`, element {index}")]
     Element {
         input: String,
         index: usize,
@@ -114,8 +114,8 @@ pub enum ElementProblem {
     #[error("the text is not UTF-8")]
     Utf8(#[source] std::str::Utf8Error),
     /// The feature server's wire form refused the text.
-    #[error("{0}")]
-    Wire(String),
+    #[error(transparent)]
+    Wire(mlsys_serve::wire::DecodeError),
     #[error("{width} bytes are not one element of the datatype")]
     Width { width: usize },
 }

@@ -1,6 +1,7 @@
 //! Every way a request can be wrong gives its own error, naming the input and what was expected.
 
 use mlsys_compiler::types::{BaseType, Type};
+use mlsys_deploy::deployment::error_chain;
 use mlsys_deploy::oip::{ElementProblem, InputSpec, OipError, decode_infer};
 use serde_json::json;
 
@@ -37,9 +38,10 @@ fn s(data: serde_json::Value) -> Tensor {
     json_tensor("s", "BYTES", data)
 }
 
-/// Asserts the error's message names every one of `words`.
+/// Asserts the error's message (with its causes, as a response's detail shows them) names every
+/// one of `words`.
 fn assert_mentions(error: &OipError, words: &[&str]) {
-    let message = error.to_string();
+    let message = error_chain(error);
     for word in words {
         assert!(message.contains(word), "{message:?} does not mention {word:?}");
     }
@@ -68,6 +70,12 @@ fn malformed_json_and_request_objects() {
     ] {
         let error = raw_error(body, None);
         assert!(matches!(error, OipError::Json { .. }), "{error}");
+        // The parser's message once, after what was wrong.
+        let cause = std::error::Error::source(&error).expect("the JSON error").to_string();
+        assert_eq!(
+            error_chain(&error),
+            format!("the inference request is not a valid request object: {cause}")
+        );
     }
     // A binary-data request whose header length cuts the JSON short.
     let (body, _) = request(&[x(json!([1])), s(json!(["a"]))], json!({}));

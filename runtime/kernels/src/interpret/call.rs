@@ -4,15 +4,16 @@ use std::cmp::Ordering;
 
 use mlsys_compiler::builtins::Builtin;
 
+use crate::interpret::OperandError;
 use crate::interpret::operators::number;
 use crate::order::total_cmp;
 use crate::value::Value;
 use crate::{categorical, math, strings, time};
 
-pub fn call(function: Builtin, arguments: &[Value]) -> Result<Value, String> {
-    let wrong = || {
-        let shown: Vec<String> = arguments.iter().map(Value::to_string).collect();
-        format!("`{}` has no definition for ({})", function.name(), shown.join(", "))
+pub fn call(function: Builtin, arguments: &[Value]) -> Result<Value, OperandError> {
+    let wrong = || OperandError::Call {
+        function,
+        arguments: arguments.to_vec(),
     };
     match function {
         Builtin::Coalesce => {

@@ -11,7 +11,7 @@ mod inputs;
 mod operators;
 
 use mlsys_compiler::builtins::Builtin;
-use mlsys_compiler::plan::{BinaryOp, ExprId, ExprKind, FeatureId, Literal, Plan};
+use mlsys_compiler::plan::{BinaryOp, ExprId, ExprKind, FeatureId, Literal, Plan, UnaryOp};
 
 pub use feature::{evaluate_aggregate, evaluate_feature, evaluate_features};
 pub use inputs::{Bindings, Inputs, find_column, find_feature};
@@ -30,11 +30,13 @@ pub enum EvalError {
     MissingExpr(ExprId),
     #[error("feature {0} is not in the plan")]
     MissingFeature(FeatureId),
-    #[error("expression {expr}: {message}")]
-    IllTyped { expr: ExprId, message: String },
+    /// An operation on values it has no definition for. The operands are shown in the message
+    /// (the error has no cause of its own beyond them).
+    #[error("expression {expr}: {error}")]
+    IllTyped { expr: ExprId, error: OperandError },
     #[error("expression {0} is nested more than {MAX_DEPTH} deep")]
     TooDeep(ExprId),
-    #[error("feature {feature}: {source}")]
+    #[error("feature {feature}")]
     Aggregate {
         feature: FeatureId,
         #[source]
@@ -44,6 +46,28 @@ pub enum EvalError {
     /// timestamp column is missing, or over an event whose timestamp column holds another type.
     #[error("feature {feature}: {message}")]
     BadFeature { feature: FeatureId, message: String },
+}
+
+/// An operator, builtin or `if` applied to values of types it has no definition for: only a plan
+/// the checker would never produce (or a wrongly typed input) gets one.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OperandError {
+    #[error("{op:?} of {operand}")]
+    Unary { op: UnaryOp, operand: Value },
+    #[error("{} of {lhs} and {rhs}", op.name())]
+    Binary { op: BinaryOp, lhs: Value, rhs: Value },
+    #[error("`in` compares {operand} with {item}")]
+    In { operand: Value, item: Value },
+    #[error("`{}` has no definition for ({})", function.name(), shown(arguments))]
+    Call { function: Builtin, arguments: Vec<Value> },
+    #[error("to_float64 of {0}")]
+    ToFloat(Value),
+    #[error("`if` condition {0} is not a bool")]
+    Condition(Value),
+}
+
+fn shown(values: &[Value]) -> String {
+    values.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// The value of expression `expr` of `plan`, reading columns, features and metrics from `inputs`.
@@ -74,7 +98,7 @@ impl Evaluator<'_> {
             ExprKind::ToFloat { operand } => self.to_float(id, *operand, depth),
             ExprKind::Unary { unary, operand } => {
                 let operand = self.eval(*operand, depth)?;
-                operators::unary(*unary, operand).map_err(|message| ill_typed(id, message))
+                operators::unary(*unary, operand).map_err(|error| ill_typed(id, error))
             }
             ExprKind::Binary { binary, lhs, rhs } => self.binary(id, *binary, *lhs, *rhs, depth),
             ExprKind::Call { function, arguments } => self.call(id, *function, arguments, depth),
@@ -87,14 +111,14 @@ impl Evaluator<'_> {
         match self.eval(operand, depth)? {
             Value::Null => Ok(Value::Null),
             Value::Int(value) => Ok(Value::Float(crate::operators::to_float(value))),
-            other => Err(ill_typed(id, format!("to_float64 of {other}"))),
+            other => Err(ill_typed(id, OperandError::ToFloat(other))),
         }
     }
 
     fn binary(&self, id: ExprId, op: BinaryOp, lhs: ExprId, rhs: ExprId, depth: usize) -> Result<Value, EvalError> {
         let lhs = self.eval(lhs, depth)?;
         let rhs = self.eval(rhs, depth)?;
-        operators::binary(op, lhs, rhs).map_err(|message| ill_typed(id, message))
+        operators::binary(op, lhs, rhs).map_err(|error| ill_typed(id, error))
     }
 
     fn call(&self, id: ExprId, function: Builtin, arguments: &[ExprId], depth: usize) -> Result<Value, EvalError> {
@@ -102,7 +126,7 @@ impl Evaluator<'_> {
             .iter()
             .map(|argument| self.eval(*argument, depth))
             .collect::<Result<Vec<_>, _>>()?;
-        call::call(function, &values).map_err(|message| ill_typed(id, message))
+        call::call(function, &values).map_err(|error| ill_typed(id, error))
     }
 
     fn in_list(
@@ -114,7 +138,7 @@ impl Evaluator<'_> {
         depth: usize,
     ) -> Result<Value, EvalError> {
         let operand = self.eval(operand, depth)?;
-        let found = operators::in_list(&operand, list).map_err(|message| ill_typed(id, message))?;
+        let found = operators::in_list(&operand, list).map_err(|error| ill_typed(id, error))?;
         Ok(Value::from(if negated { crate::operators::not3(found) } else { found }))
     }
 
@@ -130,13 +154,13 @@ impl Evaluator<'_> {
             match self.eval(*condition, depth)? {
                 Value::Bool(true) => return self.eval(*then, depth),
                 Value::Bool(false) | Value::Null => {}
-                other => return Err(ill_typed(id, format!("`if` condition {other} is not a bool"))),
+                other => return Err(ill_typed(id, OperandError::Condition(other))),
             }
         }
         self.eval(otherwise, depth)
     }
 }
 
-fn ill_typed(expr: ExprId, message: String) -> EvalError {
-    EvalError::IllTyped { expr, message }
+fn ill_typed(expr: ExprId, error: OperandError) -> EvalError {
+    EvalError::IllTyped { expr, error }
 }

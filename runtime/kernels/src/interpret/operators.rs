@@ -6,22 +6,27 @@ use std::cmp::Ordering;
 
 use mlsys_compiler::plan::{BinaryOp, Literal, UnaryOp};
 
+use crate::interpret::OperandError;
 use crate::operators::{self as kernel, Comparison};
 use crate::value::Value;
 
-pub fn unary(op: UnaryOp, operand: Value) -> Result<Value, String> {
+pub fn unary(op: UnaryOp, operand: Value) -> Result<Value, OperandError> {
     Ok(match (op, operand) {
         (_, Value::Null) => Value::Null,
         (UnaryOp::Negate, Value::Int(x)) => Value::Int(kernel::negate_i64(x)),
         (UnaryOp::Negate, Value::Float(x)) => Value::Float(kernel::negate_f64(x)),
         (UnaryOp::Negate, Value::Duration(x)) => Value::Duration(kernel::negate_i64(x)),
         (UnaryOp::Not, Value::Bool(x)) => Value::Bool(!x),
-        (op, operand) => return Err(format!("{op:?} of {operand}")),
+        (op, operand) => return Err(OperandError::Unary { op, operand }),
     })
 }
 
-pub fn binary(op: BinaryOp, lhs: Value, rhs: Value) -> Result<Value, String> {
-    let mismatch = |lhs: &Value, rhs: &Value| format!("{} of {lhs} and {rhs}", op.name());
+pub fn binary(op: BinaryOp, lhs: Value, rhs: Value) -> Result<Value, OperandError> {
+    let mismatch = |lhs: &Value, rhs: &Value| OperandError::Binary {
+        op,
+        lhs: lhs.clone(),
+        rhs: rhs.clone(),
+    };
     if matches!(op, BinaryOp::And | BinaryOp::Or) {
         let (Some(a), Some(b)) = (truth(&lhs), truth(&rhs)) else {
             return Err(mismatch(&lhs, &rhs));
@@ -77,7 +82,7 @@ pub fn binary(op: BinaryOp, lhs: Value, rhs: Value) -> Result<Value, String> {
 
 /// `x in [items]` before negation: null if `x` is null; `true` on a match (`==`, IEEE for floats);
 /// otherwise null if an item is null; otherwise `false`.
-pub fn in_list(operand: &Value, items: &[Literal]) -> Result<Option<bool>, String> {
+pub fn in_list(operand: &Value, items: &[Literal]) -> Result<Option<bool>, OperandError> {
     if operand.is_null() {
         return Ok(None);
     }
@@ -88,7 +93,10 @@ pub fn in_list(operand: &Value, items: &[Literal]) -> Result<Option<bool>, Strin
             saw_null = true;
             continue;
         }
-        let ordering = compare(operand, &item).ok_or_else(|| format!("`in` compares {operand} with {item}"))?;
+        let ordering = compare(operand, &item).ok_or_else(|| OperandError::In {
+            operand: operand.clone(),
+            item: item.clone(),
+        })?;
         if Comparison::Equal.holds(ordering) {
             return Ok(Some(true));
         }

@@ -4,10 +4,12 @@
 //! Canonical: the same model always encodes to the same bytes (struct fields in declaration order,
 //! shortest round-trip float text), so a hash of the bytes identifies the model.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{LinearModel, Model, Tree, TreeEnsemble, TreeNode};
-use crate::error::ModelError;
+use crate::error::{InvalidModel, ModelError, TreeError};
 
 const MODEL_FORMAT: &str = "mlsys-model";
 /// Bumped whenever the encoding changes incompatibly.
@@ -41,13 +43,13 @@ impl Model {
             version: MODEL_FORMAT_VERSION,
             model: self,
         })
-        .map_err(|error| ModelError::Invalid(error.to_string()))
+        .map_err(|error| ModelError::Encode(Arc::new(error)))
     }
 
     /// Decodes and validates model bytes. Never panics, whatever the bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
         let header: EnvelopeHeader =
-            serde_json::from_slice(bytes).map_err(|error| ModelError::Syntax(error.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|error| ModelError::Syntax(Arc::new(error)))?;
         if header.format != MODEL_FORMAT || header.version != MODEL_FORMAT_VERSION {
             return Err(ModelError::UnsupportedFormat {
                 format: header.format,
@@ -57,7 +59,7 @@ impl Model {
             });
         }
         let envelope: EnvelopeIn =
-            serde_json::from_slice(bytes).map_err(|error| ModelError::Syntax(error.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|error| ModelError::Syntax(Arc::new(error)))?;
         envelope.model.validate()?;
         Ok(envelope.model)
     }
@@ -72,41 +74,41 @@ impl Model {
     }
 }
 
-fn invalid(message: String) -> ModelError {
-    ModelError::Invalid(message)
-}
-
 fn validate_linear(linear: &LinearModel) -> Result<(), ModelError> {
     if linear.weights.len() != linear.feature_names.len() {
-        return Err(invalid(format!(
-            "{} weights for {} features",
-            linear.weights.len(),
-            linear.feature_names.len()
-        )));
+        return Err(ModelError::Invalid(InvalidModel::WeightCount {
+            weights: linear.weights.len(),
+            features: linear.feature_names.len(),
+        }));
     }
     if !linear.intercept.is_finite() || linear.weights.iter().any(|weight| !weight.is_finite()) {
-        return Err(invalid("a linear model weight is not finite".to_string()));
+        return Err(ModelError::Invalid(InvalidModel::WeightNotFinite));
     }
     Ok(())
 }
 
 fn validate_ensemble(ensemble: &TreeEnsemble) -> Result<(), ModelError> {
     if !ensemble.base_score.is_finite() {
-        return Err(invalid("the base score is not finite".to_string()));
+        return Err(ModelError::Invalid(InvalidModel::BaseScoreNotFinite));
     }
     let features = ensemble.feature_names.len();
     for (tree_index, tree) in ensemble.trees.iter().enumerate() {
-        validate_tree(tree, features).map_err(|message| invalid(format!("tree {tree_index}: {message}")))?;
+        validate_tree(tree, features).map_err(|problem| {
+            ModelError::Invalid(InvalidModel::Tree {
+                tree: tree_index,
+                problem,
+            })
+        })?;
     }
     Ok(())
 }
 
-fn validate_tree(tree: &Tree, features: usize) -> Result<(), String> {
+fn validate_tree(tree: &Tree, features: usize) -> Result<(), TreeError> {
     if tree.nodes.is_empty() {
-        return Err("no nodes".to_string());
+        return Err(TreeError::NoNodes);
     }
     if u32::try_from(tree.nodes.len()).is_err() {
-        return Err("too many nodes".to_string());
+        return Err(TreeError::TooManyNodes);
     }
     // Every node but the root must be the child of exactly one earlier node: a tree, not a graph.
     let mut parent_count = vec![0u8; tree.nodes.len()];
@@ -114,7 +116,7 @@ fn validate_tree(tree: &Tree, features: usize) -> Result<(), String> {
         match *node {
             TreeNode::Leaf { value } => {
                 if !value.is_finite() {
-                    return Err(format!("node {index}: leaf value is not finite"));
+                    return Err(TreeError::LeafNotFinite { node: index });
                 }
             }
             TreeNode::Split {
@@ -125,17 +127,19 @@ fn validate_tree(tree: &Tree, features: usize) -> Result<(), String> {
                 ..
             } => {
                 if feature as usize >= features {
-                    return Err(format!("node {index}: feature {feature} of {features}"));
+                    return Err(TreeError::Feature {
+                        node: index,
+                        feature,
+                        features,
+                    });
                 }
                 if !threshold.is_finite() || f64::from(threshold as f32) != threshold {
-                    return Err(format!(
-                        "node {index}: threshold {threshold} is not a finite float32 value"
-                    ));
+                    return Err(TreeError::Threshold { node: index, threshold });
                 }
                 for child in [left, right] {
                     let child = child as usize;
                     if child <= index || child >= tree.nodes.len() {
-                        return Err(format!("node {index}: child {child} out of order or range"));
+                        return Err(TreeError::Child { node: index, child });
                     }
                     parent_count[child] = parent_count[child].saturating_add(1);
                 }
@@ -143,7 +147,7 @@ fn validate_tree(tree: &Tree, features: usize) -> Result<(), String> {
         }
     }
     if let Some(orphan) = parent_count.iter().skip(1).position(|&count| count != 1) {
-        return Err(format!("node {} is not the child of exactly one node", orphan + 1));
+        return Err(TreeError::Parents { node: orphan + 1 });
     }
     Ok(())
 }
