@@ -214,19 +214,19 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
     }
     if !materialized.is_empty() {
         println!(
-            "{:<28} {:>10} {:>8} {:>8}",
-            "online table", "entities", "stale", "seconds"
+            "{:<28} {:>10} {:>10} {:>8} {:>8}",
+            "online table", "entities", "unchanged", "stale", "seconds"
         );
     }
     for table in &materialized {
-        let entities = if table.written {
-            table.entities.to_string()
+        let (entities, unchanged) = if table.written {
+            (table.entities.to_string(), table.unchanged.to_string())
         } else {
-            "(same)".to_string()
+            ("(same)".to_string(), String::new())
         };
         println!(
-            "{:<28} {:>10} {:>8} {:>8.2}",
-            table.group, entities, table.stale, table.seconds
+            "{:<28} {:>10} {:>10} {:>8} {:>8.2}",
+            table.group, entities, unchanged, table.stale, table.seconds
         );
     }
     print_trained(&trained);

@@ -104,6 +104,7 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
                 directory: directory.clone(),
                 online,
                 metrics: deployment.metrics().clone(),
+                freshness: deployment.freshness().clone(),
                 every,
             })?),
             _ => None,

@@ -3,8 +3,12 @@
 //! in force at the build's watermark and every later one — so the online engine answers any request
 //! time from then on with exactly the batch tables' value (`build --online-from`: from an earlier
 //! time, for replays of past days). A group whose table, watermark and base did not
-//! change since the last materialization is skipped (its state is kept in the store's metadata);
-//! writes are newest-wins, so re-running converges.
+//! change since the last materialization is skipped (its state is kept in the store's metadata).
+//! A group whose table changed but whose definition and `--online-from` did not is re-pushed per
+//! entity: an entity whose timeline, cut as the stored one was cut, equals its stored record is
+//! left as it is (that record answers every time from the new watermark on just as well), so a
+//! new hour of events writes the entities it touched, not the whole table. Writes are
+//! newest-wins, so re-running converges.
 
 use std::path::Path;
 use std::time::Instant;
@@ -26,6 +30,8 @@ pub struct Materialized {
     pub entities: u64,
     /// Entities whose stored record was newer (another build materialized later data).
     pub stale: u64,
+    /// Entities whose timeline did not change: their stored record is kept, not written again.
+    pub unchanged: u64,
     pub seconds: f64,
 }
 
@@ -62,6 +68,7 @@ pub async fn materialize(
             written: false,
             entities: 0,
             stale: 0,
+            unchanged: 0,
             seconds: 0.0,
         };
         let Some(watermark) = watermark(plan, &state, group_id) else {
@@ -84,14 +91,24 @@ pub async fn materialize(
             stamp: state.features.get(&location.name).cloned().unwrap_or_default(),
             exact_from: exact_from.filter(|from| *from < watermark),
         };
-        let unchanged = stored.is_some_and(|stored| stored == meta);
-        if !unchanged {
-            let (entities, stale) =
-                write_group(plan, store, online, group_id, &table, (meta.base(), watermark)).await?;
+        // Stored records cut from the same definition can be compared entity by entity.
+        let previous = stored
+            .as_ref()
+            .filter(|stored| {
+                (&stored.group_hash, &stored.features, stored.exact_from)
+                    == (&meta.group_hash, &meta.features, meta.exact_from)
+            })
+            .map(|stored| (stored.base(), stored.watermark));
+        if stored.as_ref() != Some(&meta) {
+            let cut = Cut {
+                base: meta.base(),
+                watermark,
+                previous,
+            };
+            let written = write_group(plan, store, online, group_id, &table, cut).await?;
             online.put_meta(&name, &serde_json::to_vec(&meta)?).await?;
             report.written = true;
-            report.entities = entities;
-            report.stale = stale;
+            (report.entities, report.stale, report.unchanged) = written;
         }
         report.seconds = started.elapsed().as_secs_f64();
         reports.push(report);
@@ -99,37 +116,79 @@ pub async fn materialize(
     Ok(reports)
 }
 
+/// How a group's timelines are cut now, and how the stored ones were (`previous`: base and
+/// watermark, when stored records may be compared).
+struct Cut {
+    base: i64,
+    watermark: i64,
+    previous: Option<(i64, i64)>,
+}
+
+/// Writes the group's changed entities: (written, stale, unchanged).
 async fn write_group(
     plan: &Plan,
     store: &OfflineStore,
     online: &dyn OnlineStore,
     group: GroupId,
     table: &TableId,
-    (base, watermark): (i64, i64),
-) -> anyhow::Result<(u64, u64)> {
+    cut: Cut,
+) -> anyhow::Result<(u64, u64, u64)> {
     let width = aggregates_of(plan, group).len();
     // Written a chunk at a time as the histories are read, so only a chunk of records is held.
     let mut histories = Histories::open(plan, store, group).await?;
-    let mut rows: Vec<(EntityKey, Record)> = Vec::with_capacity(WRITE_BATCH);
-    let (mut written, mut stale) = (0, 0);
+    let mut rows: Vec<(EntityKey, Record, Option<Record>)> = Vec::with_capacity(WRITE_BATCH);
+    let mut counts = (0, 0, 0);
     loop {
         let history = histories.next().await?;
         let last = history.is_none();
         if let Some(history) = history {
-            let timeline = Timeline::from_history(history.points, width, base);
-            rows.push((EntityKey::new(history.keys), timeline.to_record(watermark)));
+            let before = cut.previous.map(|(base, watermark)| {
+                Timeline::from_history(history.points.clone(), width, base).to_record(watermark)
+            });
+            let now = Timeline::from_history(history.points, width, cut.base).to_record(cut.watermark);
+            rows.push((EntityKey::new(history.keys), now, before));
         }
         if rows.len() >= WRITE_BATCH || (last && !rows.is_empty()) {
-            let summary = online.write(table, &rows).await?;
-            written += summary.written;
-            stale += summary.stale_skipped;
+            let (written, stale, unchanged) = write_changed(online, table, &rows).await?;
+            counts = (counts.0 + written, counts.1 + stale, counts.2 + unchanged);
             rows.clear();
         }
         if last {
             break;
         }
     }
-    Ok((written, stale))
+    Ok(counts)
+}
+
+/// Writes the rows whose stored record is not the one they had before (all when there is no
+/// `before`): (written, stale, unchanged).
+async fn write_changed(
+    online: &dyn OnlineStore,
+    table: &TableId,
+    rows: &[(EntityKey, Record, Option<Record>)],
+) -> anyhow::Result<(u64, u64, u64)> {
+    let stored = match rows.iter().any(|(_, _, before)| before.is_some()) {
+        true => {
+            let keys: Vec<EntityKey> = rows.iter().map(|(key, ..)| key.clone()).collect();
+            online.read(table, &keys).await?
+        }
+        false => vec![None; rows.len()],
+    };
+    let changed: Vec<(EntityKey, Record)> = rows
+        .iter()
+        .zip(stored)
+        .filter(|((_, _, before), stored)| match (before, stored) {
+            (Some(before), Some(stored)) => before.encode() != stored.encode(),
+            _ => true,
+        })
+        .map(|((key, now, _), _)| (key.clone(), now.clone()))
+        .collect();
+    let unchanged = (rows.len() - changed.len()) as u64;
+    if changed.is_empty() {
+        return Ok((0, 0, unchanged));
+    }
+    let summary = online.write(table, &changed).await?;
+    Ok((summary.written, summary.stale_skipped, unchanged))
 }
 
 /// The online store of a project: `--online` if given, else `.mlsys/online.redb` in the project.

@@ -7,7 +7,8 @@
 //! newest-wins records while requests read. A run holds the build lock: while a `build` holds it
 //! the run is skipped until the next boundary. A failed run leaves what is served as it was (every
 //! table commit is atomic), is logged and counted, and is made again at the next boundary.
-//! Per served group, the newest event time materialized and its lag behind now are gauges.
+//! Per served group, the newest event time materialized and its lag behind now are gauges, and
+//! `/ready` reports a group lagging more than three of its `every` (`mlsys_deploy::freshness`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use std::time::Duration;
 
 use mlsys_batch::store::OfflineStore;
 use mlsys_batch::{BuildOptions, Silent};
-use mlsys_compiler::plan::{FeatureKind, Plan};
+use mlsys_compiler::plan::{FeatureKind, GroupId, Plan};
+use mlsys_deploy::freshness::Freshness;
 use mlsys_deploy::metrics::DeployMetrics;
 use mlsys_online::{OnlineStore, TableMeta, meta_name};
 use mlsys_serve::tables::materialized_tables;
@@ -45,6 +47,8 @@ pub struct Refresher {
     pub directory: PathBuf,
     pub online: Arc<dyn OnlineStore>,
     pub metrics: Arc<DeployMetrics>,
+    /// What `/ready` reports of each group.
+    pub freshness: Arc<Freshness>,
     /// The cadence in µs.
     pub every: i64,
 }
@@ -52,11 +56,18 @@ pub struct Refresher {
 /// The smallest `every` among the windowed features of the groups `deploy` serves from its store:
 /// how often their values can change. `None` when no group is materialized.
 pub fn cadence(plan: &Plan) -> Option<i64> {
-    let groups: Vec<_> = materialized_tables(plan).into_iter().map(|(group, ..)| group).collect();
-    plan.features
-        .values()
-        .filter(|feature| groups.contains(&feature.group))
-        .filter_map(|feature| match &feature.kind {
+    materialized_tables(plan)
+        .into_iter()
+        .filter_map(|(group, ..)| group_every(plan, group))
+        .min()
+}
+
+/// The smallest `every` among a group's windowed features.
+fn group_every(plan: &Plan, group: GroupId) -> Option<i64> {
+    plan.groups[group]
+        .features
+        .iter()
+        .filter_map(|feature| match &plan.features[*feature].kind {
             FeatureKind::Aggregate(aggregate) => Some(aggregate.resolution_micros),
             _ => None,
         })
@@ -98,8 +109,8 @@ fn report(refresher: &Refresher, outcome: anyhow::Result<Option<Vec<Materialized
             refresher.metrics.count_refresh("ok");
             for table in materialized.iter().filter(|table| table.written) {
                 eprintln!(
-                    "feature refresh: {} materialized ({} entities) in {:.2}s",
-                    table.group, table.entities, table.seconds
+                    "feature refresh: {} materialized: {} entities written, {} unchanged, in {:.2}s",
+                    table.group, table.entities, table.unchanged, table.seconds
                 );
             }
         }
@@ -142,14 +153,15 @@ async fn refresh_once(refresher: &Refresher) -> anyhow::Result<Option<Vec<Materi
 /// Each served group's newest materialized event time, as its table in the store says.
 async fn set_freshness(refresher: &Refresher) -> anyhow::Result<()> {
     let now = mlsys_serve::server::now_micros();
-    for (_, table, _) in materialized_tables(&refresher.plan) {
+    for (group, table, _) in materialized_tables(&refresher.plan) {
         let Some(bytes) = refresher.online.get_meta(&meta_name(&table)).await? else {
             continue;
         };
         let meta: TableMeta = serde_json::from_slice(&bytes)?;
-        refresher
-            .metrics
-            .set_feature_freshness(&table.to_string(), meta.watermark, now);
+        let name = table.to_string();
+        refresher.metrics.set_feature_freshness(&name, meta.watermark, now);
+        let every = group_every(&refresher.plan, group).unwrap_or(refresher.every);
+        refresher.freshness.set(&name, meta.watermark, every);
     }
     Ok(())
 }

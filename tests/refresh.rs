@@ -3,6 +3,7 @@
 //! them into the store `deploy` reads, so the served 7-day count moves, the freshness gauges
 //! follow, and `verify` finds the store equal to the offline tables.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use mlsys_compiler::syntax::literal::{MICROS_PER_DAY, days_from_civil};
@@ -13,9 +14,9 @@ use crate::train::{mlsysc, text};
 
 const NEW_DAY: &str = "dt=2026-07-02";
 
-/// The fraud data of one more day (2026-07-02, after the example's last) written beside `project`: its partitions, and a
-/// user who pays that day.
-fn next_day(project: &Path) -> (std::path::PathBuf, String) {
+/// The fraud data of one more day (2026-07-02, after the example's last) written beside
+/// `project`: its partitions, and the users who pay that day.
+fn next_day(project: &Path) -> (std::path::PathBuf, BTreeSet<String>) {
     // Another seed: other payment ids, none a duplicate of the project's (which would be
     // quarantined under the `unique(txn_id)` contract).
     let config = FraudConfig {
@@ -27,13 +28,27 @@ fn next_day(project: &Path) -> (std::path::PathBuf, String) {
     let other = project.with_extension("next-day");
     write(&data, &other).expect("data");
     let new_day = days_from_civil(2026, 7, 2);
-    let user = data
+    let users: BTreeSet<String> = data
         .transactions
         .iter()
         .filter(|transaction| day_of(transaction.event_time) == new_day)
-        .find_map(|transaction| transaction.user_id.clone())
-        .expect("a payment on the new day");
-    (other, user)
+        .filter_map(|transaction| transaction.user_id.clone())
+        .collect();
+    assert!(!users.is_empty(), "payments on the new day");
+    (other, users)
+}
+
+/// Copies the new day's partitions of both sources from `other` into `project`.
+fn land_new_day(other: &Path, project: &Path) {
+    for source in ["transactions", "chargebacks"] {
+        let from = other.join("data/raw").join(source).join(NEW_DAY);
+        let to = project.join("data/raw").join(source).join(NEW_DAY);
+        std::fs::create_dir_all(&to).expect("partition");
+        for file in std::fs::read_dir(&from).expect("the new day") {
+            let file = file.expect("file").path();
+            std::fs::copy(&file, to.join(file.file_name().expect("name"))).expect("copy");
+        }
+    }
 }
 
 /// The 7-day count of `user`'s payments as `deploy` serves it at the end of the new day.
@@ -61,7 +76,8 @@ fn deploy_refreshes_the_served_windows_from_new_partitions() {
     let project = fraud_project("refresh");
     let build = mlsysc(&project, &["build", "."]);
     assert!(build.status.success(), "{}", text(&build));
-    let (other, user) = next_day(&project);
+    let (other, users) = next_day(&project);
+    let user = users.first().expect("a user").clone();
 
     let root = project.display().to_string();
     let mut server = Server::spawn(&["deploy", &root, "--port", "0", "--refresh-every", "1s"]);
@@ -71,15 +87,7 @@ fn deploy_refreshes_the_served_windows_from_new_partitions() {
     assert!(first > july(1) && first <= july(2), "{first}");
     let before = served_count(&server, &user);
 
-    for source in ["transactions", "chargebacks"] {
-        let from = other.join("data/raw").join(source).join(NEW_DAY);
-        let to = project.join("data/raw").join(source).join(NEW_DAY);
-        std::fs::create_dir_all(&to).expect("partition");
-        for file in std::fs::read_dir(&from).expect("the new day") {
-            let file = file.expect("file").path();
-            std::fs::copy(&file, to.join(file.file_name().expect("name"))).expect("copy");
-        }
-    }
+    land_new_day(&other, &project);
     wait_until("the new day materialized", 120, || {
         watermark(&server).is_some_and(|seconds| seconds > july(2))
     });
@@ -91,9 +99,54 @@ fn deploy_refreshes_the_served_windows_from_new_partitions() {
         "{metrics}"
     );
     assert!(metrics.contains("mlsys_feature_freshness_lag_seconds{"), "{metrics}");
+    // Months behind now, the group is reported stale; the server stays ready.
+    let (status, ready) = server.json("GET", "/ready", "");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        ready["stale_features"],
+        serde_json::json!(["user_activity@v1"]),
+        "{ready}"
+    );
+    assert_eq!(
+        ready["features"]["user_activity@v1"]["every_seconds"], 3600.0,
+        "{ready}"
+    );
     assert!(server.terminate().success());
 
     // What the refresh materialized is what the offline tables hold, bit for bit.
+    let verify = mlsysc(&project, &["verify", ".", "--sample", "300"]);
+    let output = text(&verify);
+    assert!(verify.status.success() && output.contains("0 mismatches"), "{output}");
+    std::fs::remove_dir_all(&project).ok();
+    std::fs::remove_dir_all(&other).ok();
+}
+
+/// `build`'s online-table line of `user_activity@v1`: (entities written, unchanged).
+fn materialized(output: &str) -> (u64, u64) {
+    let mut lines = output.lines().skip_while(|line| !line.starts_with("online table"));
+    let line = lines
+        .find(|line| line.starts_with("user_activity@v1"))
+        .unwrap_or_else(|| panic!("no online table line: {output}"));
+    let numbers: Vec<u64> = line.split_whitespace().filter_map(|word| word.parse().ok()).collect();
+    (numbers[0], numbers.get(1).copied().unwrap_or(0))
+}
+
+/// A new day re-pushes the entities it touched and leaves every other stored record as it was;
+/// the store still equals the offline tables.
+#[test]
+fn a_new_day_materializes_only_the_entities_it_touched() {
+    let project = fraud_project("materialize-entities");
+    let first = mlsysc(&project, &["build", "."]);
+    assert!(first.status.success(), "{}", text(&first));
+    let (all, none) = materialized(&text(&first));
+    assert_eq!(none, 0, "{}", text(&first));
+    let (other, users) = next_day(&project);
+    land_new_day(&other, &project);
+    let second = mlsysc(&project, &["build", "."]);
+    assert!(second.status.success(), "{}", text(&second));
+    let (written, unchanged) = materialized(&text(&second));
+    assert_eq!(written, users.len() as u64, "{}", text(&second));
+    assert_eq!(written + unchanged, all, "{}", text(&second));
     let verify = mlsysc(&project, &["verify", ".", "--sample", "300"]);
     let output = text(&verify);
     assert!(verify.status.success() && output.contains("0 mismatches"), "{output}");

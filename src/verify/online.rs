@@ -1,7 +1,9 @@
 //! The online store against the offline change points: for a reservoir sample of every
 //! materialized group's entities, the stored timeline equals the one materialization makes from
 //! the offline table ([`Timeline::from_history`] at the stored base: the build's watermark, or
-//! `--online-from`'s day), point for point.
+//! `--online-from`'s day), point for point. A stored timeline is compared from the point in force
+//! at that base on: an entity whose timeline did not change keeps the record an earlier
+//! materialization cut at an earlier base, whose earlier points no request from the base on reads.
 
 use mlsys_batch::features::history::{EntityHistory, aggregates_of, for_each_history};
 use mlsys_compiler::plan::{GroupId, Plan};
@@ -61,7 +63,8 @@ pub async fn verify_group(
             });
             continue;
         };
-        let got = Timeline::from_record(&record)?;
+        let stored = Timeline::from_record(&record)?;
+        let got = Timeline::from_history(stored.points, width, meta.base());
         compare_timelines(&name, &key, &meta.features, &want, &got, outcome);
     }
     Ok(sampled)

@@ -92,6 +92,7 @@ pub struct Deployment {
     shadow: Option<ShadowQueue>,
     log: Option<Arc<dyn PredictionSink>>,
     predictions: Option<BatchPredictions>,
+    freshness: Arc<crate::freshness::Freshness>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -142,6 +143,7 @@ impl Deployment {
             shadow,
             log,
             predictions: None,
+            freshness: Arc::default(),
         }
     }
 
@@ -165,6 +167,11 @@ impl Deployment {
 
     pub fn metrics(&self) -> &Arc<DeployMetrics> {
         &self.metrics
+    }
+
+    /// The served groups' freshness, as the feature refresh sets it.
+    pub fn freshness(&self) -> &Arc<crate::freshness::Freshness> {
+        &self.freshness
     }
 
     /// Every metric of the deployment as OpenMetrics text: the feature server's, the targets',

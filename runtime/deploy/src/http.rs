@@ -111,16 +111,25 @@ async fn health() -> Response {
 }
 
 /// Ready when every target has a loaded model or a fallback; the body says, per target, which
-/// version it serves and why it has none.
+/// version it serves and why it has none, and per refreshed group how fresh it is
+/// ([`crate::freshness`]: a stale group is reported, not unready).
 async fn ready(State(deployment): State<Arc<Deployment>>) -> Response {
     let mut targets = Map::new();
     for target in deployment.targets() {
         targets.insert(target.name.clone(), target_status(target));
     }
     let ready = deployment.is_ready();
+    let features = deployment.freshness().report(mlsys_serve::server::now_micros());
+    let stale: Vec<&String> = features
+        .iter()
+        .filter(|(_, group)| group.stale)
+        .map(|(name, _)| name)
+        .collect();
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not ready" },
         "targets": targets,
+        "features": features,
+        "stale_features": stale,
     });
     let status = if ready {
         StatusCode::OK

@@ -33,6 +33,7 @@ pub mod batcher;
 pub mod client;
 pub mod deployment;
 pub mod error;
+pub mod freshness;
 pub mod http;
 pub mod log;
 pub mod metrics;
