@@ -93,7 +93,7 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
     };
     let directory = project::directory(&arguments.path);
     // Held until the build ends: a second build of the project fails here, before touching anything.
-    let lock = match crate::build_lock::acquire(&directory.join(".mlsys")) {
+    let lock = match crate::build_lock::acquire(&directory.join(".mlsys"), "mlsysc build") {
         Ok(lock) => lock,
         Err(error) => {
             eprintln!("error: not built: {error}");

@@ -1,6 +1,7 @@
 //! The build lock: one `mlsysc build` at a time writes a project's stores. An exclusive advisory
 //! lock on `.mlsys/build.lock` (released by the operating system when the process ends, however it
-//! ends), holding the pid of the build that has it, so a second build can say which one runs.
+//! ends), holding the pid of the process that has it and what it runs (`mlsysc build`, a
+//! retraining, `deploy`'s feature refresh), so a second build can say which one runs.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -9,8 +10,8 @@ use std::time::SystemTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another build is running (pid {pid}); it holds {}", path.display())]
-    Held { pid: String, path: PathBuf },
+    #[error("another build is running ({holder}, pid {pid}); it holds {}", path.display())]
+    Held { pid: String, holder: String, path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -26,9 +27,9 @@ pub struct BuildLock {
     pub acquired: SystemTime,
 }
 
-/// Takes the lock of the project whose state directory is `state_directory` (`.mlsys/`), or says
-/// which build holds it.
-pub fn acquire(state_directory: &Path) -> Result<BuildLock, LockError> {
+/// Takes the lock of the project whose state directory is `state_directory` (`.mlsys/`) for
+/// `holder` (what the process runs: `mlsysc build`), or says which process holds it.
+pub fn acquire(state_directory: &Path, holder: &str) -> Result<BuildLock, LockError> {
     let path = state_directory.join("build.lock");
     let io = |source| LockError::Io {
         path: path.clone(),
@@ -46,20 +47,22 @@ pub fn acquire(state_directory: &Path) -> Result<BuildLock, LockError> {
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            let pid = match pid.trim() {
-                "" => "unknown".to_string(),
-                pid => pid.to_string(),
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let mut lines = text.lines().map(str::trim);
+            let mut field = |default: &str| match lines.next() {
+                Some(value) if !value.is_empty() => value.to_string(),
+                _ => default.to_string(),
             };
-            return Err(LockError::Held { pid, path });
+            let (pid, holder) = (field("unknown"), field("mlsysc build"));
+            return Err(LockError::Held { pid, holder, path });
         }
         Err(TryLockError::Error(source)) => return Err(io(source)),
     }
     let acquired = SystemTime::now();
     file.set_len(0).map_err(io)?;
     file.rewind().map_err(io)?;
-    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    writeln!(file, "{}\n{holder}", std::process::id()).map_err(io)?;
     file.flush().map_err(io)?;
     Ok(BuildLock { _file: file, acquired })
 }

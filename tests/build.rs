@@ -205,14 +205,14 @@ fn a_second_build_says_which_build_runs_and_a_killed_builds_files_are_removed() 
     let pid = first.id().to_string();
     assert!(
         wait_until(Duration::from_secs(60), || std::fs::read_to_string(&lock)
-            .is_ok_and(|text| text.trim() == pid)),
+            .is_ok_and(|text| text.lines().next() == Some(pid.as_str()))),
         "the first build takes the lock"
     );
     let second = build(&project);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("another build is running (pid {pid})")),
+        stderr.contains(&format!("another build is running (mlsysc build, pid {pid})")),
         "{stderr}"
     );
 
