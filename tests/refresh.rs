@@ -111,6 +111,7 @@ fn deploy_refreshes_the_served_windows_from_new_partitions() {
         ready["features"]["user_activity@v1"]["every_seconds"], 3600.0,
         "{ready}"
     );
+    a_failed_refresh_keeps_serving_and_runs_again(&project, &server, &user, &after);
     assert!(server.terminate().success());
 
     // What the refresh materialized is what the offline tables hold, bit for bit.
@@ -119,6 +120,30 @@ fn deploy_refreshes_the_served_windows_from_new_partitions() {
     assert!(verify.status.success() && output.contains("0 mismatches"), "{output}");
     std::fs::remove_dir_all(&project).ok();
     std::fs::remove_dir_all(&other).ok();
+}
+
+/// The refresh counts of `/metrics` for `outcome`.
+fn refreshes(server: &Server, outcome: &str) -> u64 {
+    let (_, metrics) = server.request("GET", "/metrics", "");
+    let line = format!("mlsys_feature_refreshes_total{{outcome=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|text| text.strip_prefix(line.as_str())?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// An unreadable file lands: the runs fail and are counted, the served values stay; once the
+/// file is gone, a run succeeds again.
+fn a_failed_refresh_keeps_serving_and_runs_again(project: &Path, server: &Server, user: &str, served: &str) {
+    let broken = project.join("data/raw/transactions/dt=2026-07-03");
+    std::fs::create_dir_all(&broken).expect("partition");
+    std::fs::write(broken.join("part-00000.parquet"), b"not parquet").expect("a broken file");
+    wait_until("a failed refresh", 60, || refreshes(server, "failed") > 0);
+    assert_eq!(served_count(server, user), served, "what is served stays");
+    std::fs::remove_dir_all(&broken).expect("remove it");
+    let ok = refreshes(server, "ok");
+    wait_until("a refresh after the fix", 60, || refreshes(server, "ok") > ok);
+    assert_eq!(served_count(server, user), served);
 }
 
 /// `build`'s online-table line of `user_activity@v1`: (entities written, unchanged).
