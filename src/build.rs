@@ -92,8 +92,10 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let directory = project::directory(&arguments.path);
-    // Held until the build ends: a second build of the project fails here, before touching anything.
-    let lock = match crate::build_lock::acquire(&directory.join(".mlsys"), "mlsysc build") {
+    // Held until the build ends: a second build of the project fails here, before touching anything
+    // (a feature refresh of `deploy` is waited for).
+    let waiting = &mut |held: &crate::build_lock::LockError| eprintln!("waiting: {held}");
+    let lock = match crate::build_lock::acquire_after_refresh(&directory.join(".mlsys"), "mlsysc build", waiting) {
         Ok(lock) => lock,
         Err(error) => {
             eprintln!("error: not built: {error}");

@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -18,6 +18,43 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What `deploy`'s feature refresh holds the lock as.
+pub const REFRESH: &str = "mlsysc deploy's feature refresh";
+
+/// How long a build or a retraining waits for a feature refresh to finish.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(600);
+
+/// [`acquire`], waiting up to [`REFRESH_WAIT`] while `deploy`'s feature refresh holds the lock (a
+/// run is short, and it comes back at every boundary of its cadence: failing then would make a
+/// scheduled build fail now and then for nothing); another build or a retraining is not waited
+/// for. `waiting` hears once that it waits, and for what.
+pub fn acquire_after_refresh(
+    state_directory: &Path,
+    holder: &str,
+    waiting: &mut dyn FnMut(&LockError),
+) -> Result<BuildLock, LockError> {
+    let deadline = Instant::now() + REFRESH_WAIT;
+    let mut told = false;
+    loop {
+        match acquire(state_directory, holder) {
+            Err(error @ LockError::Held { .. }) if error.held_by(REFRESH) && Instant::now() < deadline => {
+                if !told {
+                    waiting(&error);
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+impl LockError {
+    fn held_by(&self, what: &str) -> bool {
+        matches!(self, LockError::Held { holder, .. } if holder == what)
+    }
 }
 
 /// The lock, held until dropped.

@@ -131,7 +131,7 @@ fn report(refresher: &Refresher, outcome: anyhow::Result<Option<Vec<Materialized
 /// build holds the lock.
 async fn refresh_once(refresher: &Refresher) -> anyhow::Result<Option<Vec<Materialized>>> {
     let state = refresher.directory.join(".mlsys");
-    let lock = match build_lock::acquire(&state, "mlsysc deploy's feature refresh") {
+    let lock = match build_lock::acquire(&state, build_lock::REFRESH) {
         Ok(lock) => lock,
         Err(LockError::Held { .. }) => return Ok(None),
         Err(error) => return Err(error.into()),

@@ -143,7 +143,8 @@ pub async fn retrain(
         .into());
     };
     // Held until the version is registered: no build writes the store or the registry meanwhile.
-    let _lock = build_lock::acquire(&places.project.join(".mlsys"), "a retraining").map_err(RetrainError::Locked)?;
+    let _lock = build_lock::acquire_after_refresh(&places.project.join(".mlsys"), "a retraining", &mut |_| {})
+        .map_err(RetrainError::Locked)?;
     let labels = LabelIndex::load(plan, store, definition).await?;
     let last_final_day = last_final_day(
         at,

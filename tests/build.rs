@@ -316,3 +316,39 @@ fn a_failed_build_prints_the_cause_of_its_error() {
     );
     let _ = std::fs::remove_dir_all(project);
 }
+
+/// A build waits while `deploy`'s feature refresh holds the build lock (it says so), and builds
+/// once the lock is released.
+#[test]
+fn a_build_waits_for_a_feature_refresh_holding_the_lock() {
+    use std::io::{BufRead, BufReader, Write};
+    let project = fraud_project("build-waits");
+    let state = project.join(".mlsys");
+    std::fs::create_dir_all(&state).expect("state directory");
+    let mut lock = std::fs::File::create(state.join("build.lock")).expect("the lock file");
+    lock.lock().expect("locked");
+    writeln!(lock, "4242\nmlsysc deploy's feature refresh").expect("holder");
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_mlsysc"))
+        .args(["build", "."])
+        .current_dir(&project)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(waiting.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.starts_with("waiting: ") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "the build ended without waiting"
+        );
+    }
+    assert!(line.contains("(mlsysc deploy's feature refresh, pid 4242)"), "{line}");
+    drop(lock);
+    let status = waiting.wait().expect("the build ends");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("stderr");
+    assert!(status.success(), "{rest}");
+    std::fs::remove_dir_all(&project).ok();
+}

@@ -131,20 +131,9 @@ fn drift_and_late_labels_retrain_a_candidate_that_the_running_deploy_swaps_to() 
     let receiver = runtime.block_on(Receiver::start());
     let slack = receiver.url("/slack");
 
-    // `mlsysc monitor` evaluates here (a scheduled job), not the deploy: each period by one process;
-    // the late labels are ingested by `build` below, so deploy's own feature refresh is off (it
-    // would hold the build lock at its hourly run).
+    // `mlsysc monitor` evaluates here (a scheduled job), not the deploy: each period by one process.
     let root = project.display().to_string();
-    let deploy = [
-        "deploy",
-        &root,
-        "--port",
-        "0",
-        "--online",
-        &online,
-        "--no-monitors",
-        "--no-refresh",
-    ];
+    let deploy = ["deploy", &root, "--port", "0", "--online", &online, "--no-monitors"];
     let server = Server::spawn(&deploy);
     wait_until("v1 to be served", 30, || served_version(&server) == Some(1));
     let rows = replay(&project, &server, ("2026-06-01", "2026-07-31"));
