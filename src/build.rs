@@ -137,16 +137,12 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(async {
         let report = mlsys_batch::build(plan, &directory, &store, &options, &progress).await?;
         let location = crate::materialize::online_location(&directory, arguments.online.as_deref());
-        let online = mlsys_online::open_store(&location, &arguments.namespace)
-            .await
-            .map_err(anyhow::Error::from)?;
         let mut offline = mlsys_batch::store::OfflineStore::new(&store);
         if let Some(bytes) = options.memory_limit {
             offline = offline.with_memory_limit(bytes);
         }
-        let exact = online_from.map_or(Exact::Watermark, Exact::From);
-        let materialized = crate::materialize::materialize(plan, &offline, online.as_ref(), exact).await?;
-        drop(online);
+        let online = (&location, arguments.namespace.as_str());
+        let materialized = materialize_step(plan, &offline, online, online_from).await?;
         let places = crate::train::Places::of(&directory, arguments.registry.as_deref());
         let trained = crate::train::train_models(plan, &offline, &places).await?;
         anyhow::Ok((report, materialized, location, trained))
@@ -259,6 +255,31 @@ pub fn build(arguments: BuildArgs) -> anyhow::Result<ExitCode> {
 
 /// The models table of the summary: what was trained, how it compares with production, and what
 /// happens next.
+/// Materializes into the online store. The embedded store open in another process (a running
+/// `mlsysc deploy`, which refreshes it itself) is left to it, with a warning, unless
+/// `--online-from` asks for change points only this build would keep.
+async fn materialize_step(
+    plan: &mlsys_compiler::plan::Plan,
+    offline: &mlsys_batch::store::OfflineStore,
+    (location, namespace): (&mlsys_online::StoreLocation, &str),
+    online_from: Option<i64>,
+) -> anyhow::Result<Vec<crate::materialize::Materialized>> {
+    match mlsys_online::open_store(location, namespace).await {
+        Ok(online) => {
+            let exact = online_from.map_or(Exact::Watermark, Exact::From);
+            crate::materialize::materialize(plan, offline, online.as_ref(), exact).await
+        }
+        Err(mlsys_online::StoreError::AlreadyOpen { store }) if online_from.is_none() => {
+            eprintln!(
+                "warning: online store {store} is open in another process: not materialized by this build \
+                 (a running `mlsysc deploy` refreshes it itself; stop a `serve-features` and build again)"
+            );
+            Ok(Vec::new())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 fn print_trained(trained: &[crate::train::Trained]) {
     use crate::train::Outcome;
     if trained.is_empty() {

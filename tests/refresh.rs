@@ -111,6 +111,11 @@ fn deploy_refreshes_the_served_windows_from_new_partitions() {
         ready["features"]["user_activity@v1"]["every_seconds"], 3600.0,
         "{ready}"
     );
+    // A build beside it waits for the refresh's lock and leaves the store it holds to it.
+    let beside = mlsysc(&project, &["build", "."]);
+    let output = text(&beside);
+    assert!(beside.status.success(), "{output}");
+    assert!(output.contains("not materialized by this build"), "{output}");
     a_failed_refresh_keeps_serving_and_runs_again(&project, &server, &user, &after);
     assert!(server.terminate().success());
 
