@@ -197,10 +197,11 @@ impl Layout {
         let Some(filter) = in_ranges(&self.time.0, ranges) else {
             return Ok(predictions);
         };
+        // The rows drift counts (with their inputs), without reading the inputs' text.
+        let filter = filter.and(ident("features").is_not_null());
         let mut columns: Vec<(&str, BaseType)> = vec![
             (self.time.0.as_str(), self.time.1),
             ("version", BaseType::Int64),
-            ("features", BaseType::String),
             ("score", BaseType::Float64),
         ];
         columns.extend(self.key.iter().map(|(name, base)| (name.as_str(), *base)));
@@ -208,7 +209,6 @@ impl Layout {
             let [
                 Value::Timestamp(time),
                 Value::Int(version),
-                Value::String(_),
                 Value::Float(score),
                 key @ ..,
             ] = row
