@@ -176,6 +176,51 @@ fn a_batch_targets_monitor_finds_the_september_regime_change_in_its_scores() {
         drift.iter().any(|entry| entry[1]["outcome"]["kind"] == "evaluated"),
         "{demand}"
     );
+    metric_windows_past_the_scan_limit_are_sampled(&project, demand);
+}
+
+/// Evaluated again from nothing with a scan limit below the windows' rows: each window is computed
+/// on a sample by label key, says so, and lands near the value over every row.
+fn metric_windows_past_the_scan_limit_are_sampled(project: &Path, full: &serde_json::Value) {
+    let values = |run: &serde_json::Value| -> Vec<(i64, f64, f64)> {
+        let metrics = run["metrics"].as_array().expect("metrics");
+        metrics
+            .iter()
+            .filter(|entry| entry[1]["outcome"]["kind"] == "evaluated")
+            .map(|entry| {
+                let result = &entry[1];
+                let value = result["outcome"]["value"].as_f64().unwrap_or(f64::NAN);
+                (
+                    result["end"].as_i64().unwrap_or_default(),
+                    value,
+                    result["sample"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect()
+    };
+    std::fs::remove_dir_all(project.join(".mlsys/monitors")).expect("the monitors' state");
+    let arguments = [
+        "monitor",
+        "--at",
+        "2026-10-01",
+        "--format",
+        "json",
+        "--metric-rows",
+        "400",
+    ];
+    let run = mlsysc(project, &arguments);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let sampled: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    let (all, some) = (values(full), values(&sampled["monitors"][0]));
+    assert_eq!(all.len(), some.len(), "{sampled}");
+    for ((end, value, rate), (sampled_end, estimate, sample)) in all.iter().zip(&some) {
+        assert_eq!((end, *rate), (sampled_end, 1.0));
+        assert!(*sample < 1.0 && *sample > 0.0, "{sample}");
+        assert!(
+            (estimate - value).abs() < 0.25 * value,
+            "{end}: {estimate} against {value}"
+        );
+    }
 }
 
 /// A re-run reads only the rows of the periods it evaluates, and a period whose rows were logged

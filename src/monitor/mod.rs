@@ -16,7 +16,7 @@ use mlsys_kernels::Value;
 use mlsys_monitor::Baseline;
 use mlsys_monitor::evaluate::{
     DriftOutcome, DriftResult, DriftRule, Maturity, MetricOutcome, MetricResult, MetricRule, PendingWindows,
-    PeriodCounter, Predictions, metric_window, period_ends, unripe, window_ends,
+    PeriodCounter, Predictions, metric_window, period_ends, sample_rate, unripe, window_ends,
 };
 use mlsys_monitor::extent::{Extent, merge};
 use mlsys_monitor::state::State;
@@ -50,6 +50,10 @@ pub struct MonitorArgs {
     /// The registry (default: `.mlsys/registry.db` in the project).
     #[arg(long, value_name = "DB")]
     registry: Option<PathBuf>,
+    /// The most rows a metric window's scan holds; a window with more is computed on a sample of
+    /// its rows by label key, the same rows on every run.
+    #[arg(long, value_name = "N", default_value_t = METRIC_ROWS)]
+    metric_rows: u64,
 }
 
 /// One monitor's run: what was evaluated now, what is pending, the alerts observed.
@@ -88,7 +92,8 @@ pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let directory = project::directory(&arguments.path);
-    let places = Places::of(&directory, arguments.offline.as_deref(), arguments.registry.as_deref());
+    let places = Places::of(&directory, arguments.offline.as_deref(), arguments.registry.as_deref())
+        .with_metric_rows(arguments.metric_rows);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (runs, delivery) = runtime.block_on(evaluate(&plan, &places, at))?;
     if arguments.format == "json" {
@@ -124,7 +129,13 @@ pub(crate) struct Places {
     alerts: PathBuf,
     /// Where a `retrain` action trains and registers.
     training: crate::train::Places,
+    /// The most rows a metric window's scan holds: past it, a sample by label key
+    /// (`--metric-rows`).
+    metric_rows: u64,
 }
+
+/// The default of `--metric-rows`: about 320 MB of scores and label keys.
+pub(crate) const METRIC_ROWS: u64 = 4_000_000;
 
 /// What a rule's observation may act on: the monitor, and for `retrain`, the project and when.
 struct Scope<'a> {
@@ -143,7 +154,14 @@ impl Places {
             state: state_path(project),
             alerts: alerts_path(project),
             training: crate::train::Places::of(project, registry),
+            metric_rows: METRIC_ROWS,
         }
+    }
+
+    /// At most `rows` rows per metric scan.
+    pub(crate) fn with_metric_rows(mut self, rows: u64) -> Places {
+        self.metric_rows = rows.max(1);
+        self
     }
 
     pub(crate) fn state(&self) -> &Path {
@@ -212,6 +230,7 @@ async fn run_monitor(plan: &Plan, monitor: &Monitor, places: &Places, at: i64) -
         rows: Rows {
             names: input_names(plan, model),
             layout,
+            extent,
         },
         versions: Registry::open(&places.registry)?.versions(&model.name)?,
         state,
@@ -318,6 +337,8 @@ impl Ends {
 /// Where a monitor's rows are and how to read them.
 struct Rows {
     layout: Layout,
+    /// The example times the rows hold, per day.
+    extent: Extent,
     /// The model's inputs, as the rows name them.
     names: Vec<String>,
 }
@@ -395,23 +416,18 @@ impl Evaluation<'_> {
             let spec = metric_rule(index, rule);
             let mut pending = windows.pending.clone();
             for chunk in windows.chunks() {
-                let predictions = self.rows.layout.labelled(&windows.ranges(chunk)).await?;
+                let ranges = windows.ranges(chunk);
+                let (start, end) = (ranges.first().map_or(0, |r| r.0), ranges.last().map_or(0, |r| r.1));
+                let rate = sample_rate(self.rows.extent.rows_within(start, end), self.scope.places.metric_rows);
+                let predictions = self.rows.layout.labelled(&ranges, rate).await?;
                 self.run.rows_read += predictions.example_time.len();
                 for &end in chunk {
-                    let Some(result) = self.metric_window(rule, &spec, &predictions, labels, maturity, end) else {
+                    let Some(mut result) = self.metric_window(rule, &spec, &predictions, labels, maturity, end) else {
                         pending.push(end);
                         continue;
                     };
-                    self.state.put(&monitor.name, &spec.id, end, &result, self.scope.at)?;
-                    let finding = Finding {
-                        rule: &spec.id,
-                        actions: &rule.actions,
-                        holds: matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. }),
-                        end,
-                        summary: metric_summary(&spec, &result),
-                    };
-                    observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
-                    self.run.metrics.push((spec.id.clone(), result));
+                    result.sample = rate;
+                    self.record_metric(rule, &spec, result).await?;
                 }
             }
             pending.sort_unstable();
@@ -423,6 +439,28 @@ impl Evaluation<'_> {
             };
             self.state.set_pending(&monitor.name, &spec.id, &left, self.scope.at)?;
         }
+        Ok(())
+    }
+
+    /// A final window's result: stored, observed for the alert state, reported.
+    async fn record_metric(
+        &mut self,
+        rule: &mlsys_compiler::plan::MetricRule,
+        spec: &MetricRule,
+        result: MetricResult,
+    ) -> anyhow::Result<()> {
+        let monitor = self.scope.monitor;
+        self.state
+            .put(&monitor.name, &spec.id, result.end, &result, self.scope.at)?;
+        let finding = Finding {
+            rule: &spec.id,
+            actions: &rule.actions,
+            holds: matches!(result.outcome, MetricOutcome::Evaluated { fired: true, .. }),
+            end: result.end,
+            summary: metric_summary(spec, &result),
+        };
+        observe(&self.scope, &mut self.alerts, finding, &mut self.run).await?;
+        self.run.metrics.push((spec.id.clone(), result));
         Ok(())
     }
 
@@ -629,9 +667,13 @@ fn metric_summary(rule: &MetricRule, result: &MetricResult) -> String {
             version,
             ..
         } => format!(
-            "{window}: {} {value:.4} (threshold {threshold:.4}, v{version}, {} labelled)",
+            "{window}: {} {value:.4} (threshold {threshold:.4}, v{version}, {} labelled{})",
             rule.metric.name(),
-            result.labelled
+            result.labelled,
+            match result.sample < 1.0 {
+                true => format!(", a {:.2}% sample by label key", result.sample * 100.0),
+                false => String::new(),
+            }
         ),
         MetricOutcome::InsufficientLabels => format!(
             "{window}: insufficient labels ({} labelled, at least {} and both classes needed)",

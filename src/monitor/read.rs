@@ -15,7 +15,7 @@ use mlsys_compiler::plan::Plan;
 use mlsys_compiler::syntax::literal::MICROS_PER_DAY;
 use mlsys_compiler::types::BaseType;
 use mlsys_kernels::Value;
-use mlsys_monitor::evaluate::Predictions;
+use mlsys_monitor::evaluate::{Predictions, in_sample};
 use mlsys_monitor::extent::{Extent, Span};
 use mlsys_monitor::inputs::InputNames;
 
@@ -191,8 +191,9 @@ impl Layout {
     }
 
     /// The scored rows within `ranges` with their label keys, inputs left out (metric windows
-    /// need the scores and the labels only), in time order.
-    pub(super) async fn labelled(&self, ranges: &[(i64, i64)]) -> anyhow::Result<Predictions> {
+    /// need the scores and the labels only), in time order; a sample of `rate` of them by label
+    /// key when `rate` is below 1 (rows without a key, which no label can reach, then left out).
+    pub(super) async fn labelled(&self, ranges: &[(i64, i64)], rate: f64) -> anyhow::Result<Predictions> {
         let mut predictions = Predictions::default();
         let Some(filter) = in_ranges(&self.time.0, ranges) else {
             return Ok(predictions);
@@ -215,10 +216,14 @@ impl Layout {
             else {
                 return Ok(());
             };
+            let key = self.key_of(key);
+            if rate < 1.0 && !key.as_deref().is_some_and(|key| in_sample(key, rate)) {
+                return Ok(());
+            }
             predictions.example_time.push(*time);
             predictions.version.push(*version);
             predictions.score.push(*score);
-            predictions.label_key.push(self.key_of(key));
+            predictions.label_key.push(key);
             Ok(())
         })
         .await?;

@@ -92,6 +92,36 @@ pub struct MetricResult {
     pub end: i64,
     pub labelled: u64,
     pub outcome: MetricOutcome,
+    /// The share of the window's rows the metric was computed on: 1 for all of them; less when
+    /// the window held more rows than a run reads at once (a sample by label key, see
+    /// [`sample_rate`]).
+    #[serde(default = "all_rows")]
+    pub sample: f64,
+}
+
+fn all_rows() -> f64 {
+    1.0
+}
+
+/// The share of `rows` a scan keeps so that it holds at most `most` of them (1: all).
+pub fn sample_rate(rows: u64, most: u64) -> f64 {
+    match rows > most {
+        true => most as f64 / rows as f64,
+        false => 1.0,
+    }
+}
+
+/// Whether the row with this label key is in a sample of `rate`: a stable hash of the key (64-bit
+/// FNV-1a) below `rate` of its range, so that every run, and every window sharing the row, keeps
+/// the same rows.
+pub fn in_sample(key: &str, rate: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (hash as f64) < rate * u64::MAX as f64
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -372,6 +402,7 @@ pub fn metric_window(
             end,
             labelled: 0,
             outcome: MetricOutcome::NoData,
+            sample: 1.0,
         });
     }
     if !is_mature(predictions, &rows, maturity, at) {
@@ -392,7 +423,12 @@ pub fn metric_window(
         },
         _ => MetricOutcome::InsufficientLabels,
     };
-    Some(MetricResult { end, labelled, outcome })
+    Some(MetricResult {
+        end,
+        labelled,
+        outcome,
+        sample: 1.0,
+    })
 }
 
 fn evaluated(rule: &MetricRule, version: i64, value: f64, baseline: Option<f64>) -> MetricOutcome {

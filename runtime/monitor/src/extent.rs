@@ -28,6 +28,13 @@ impl Extent {
         self.spans.iter().map(|span| span.first).min()
     }
 
+    /// At most how many rows have an example time in `[start, end)`: those of every span that
+    /// overlaps it.
+    pub fn rows_within(&self, start: i64, end: i64) -> u64 {
+        let overlaps = |span: &&Span| span.first < end && span.last >= start;
+        self.spans.iter().filter(overlaps).map(|span| span.rows).sum()
+    }
+
     /// Whether a row's example time falls in `[start, end)`; `None` when the spans cannot tell
     /// (a span starts before the range and ends after it).
     pub fn holds_rows(&self, start: i64, end: i64) -> Option<bool> {

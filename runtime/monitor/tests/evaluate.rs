@@ -143,3 +143,23 @@ fn drift_compares_each_day_with_the_scoring_versions_baseline() {
     };
     assert!(fired && psi[0].1 > 0.2, "{psi:?}");
 }
+
+/// A sample by label key keeps about its share of keys, the same keys every time, and all of them
+/// at a share of 1.
+#[test]
+fn a_sample_by_label_key_keeps_its_share_of_the_keys() {
+    use mlsys_monitor::evaluate::{in_sample, sample_rate};
+    assert_eq!(sample_rate(100, 400), 1.0);
+    assert_eq!(sample_rate(1_000, 250), 0.25);
+    let keys: Vec<String> = (0..100_000).map(|row| format!("[\"tx_{row:016x}\"]")).collect();
+    assert!(keys.iter().all(|key| in_sample(key, 1.0)));
+    let kept = keys.iter().filter(|key| in_sample(key, 0.1)).count();
+    assert!((9_500..10_500).contains(&kept), "{kept}");
+    let again = keys.iter().filter(|key| in_sample(key, 0.1)).count();
+    assert_eq!(kept, again);
+    assert!(
+        keys.iter()
+            .filter(|key| in_sample(key, 0.05))
+            .all(|key| in_sample(key, 0.1))
+    );
+}
