@@ -639,9 +639,9 @@ impl Write {
 
     /// The write's own task: hands the producer's batches to the encoders, then commits.
     ///
-    /// The encoder tasks belong to this one (a `JoinSet`: dropping it aborts them), and it ends
-    /// only once every encoder has ended: no encoder outlives its write, so none is still
-    /// uploading a file when a failed build's runtime shuts down. `stop` firing (or its sender
+    /// The encoder tasks belong to this one (a `JoinSet`), and it ends only once every encoder
+    /// has ended, never cancelling one: no encoder outlives its write, and none leaves a detached
+    /// upload abort behind, so nothing is still uploading when a failed build's runtime shuts down. `stop` firing (or its sender
     /// dropped) abandons the write.
     async fn run(
         self,
@@ -690,12 +690,12 @@ impl Write {
             }
         }
         .await;
-        // Every encoder finishes its files (closing its channel ends its rows), or on a failure is
-        // stopped; each is awaited. The encoders' own errors come first, as the cause.
+        // Every encoder finishes its files (closing its channel ends its rows) and is awaited, on a
+        // failure too: a cancelled encoder would drop its writer with an upload open, whose abort
+        // deltalake then detaches onto the runtime, where it can panic while a failed build's
+        // runtime shuts down. The files of a failed write are never committed; the next build
+        // removes them. The encoders' own errors come first, as the cause.
         drop(senders);
-        if dispatched.is_err() {
-            encoders.abort_all();
-        }
         let mut adds = Vec::new();
         let mut failure = None;
         while let Some(encoded) = encoders.join_next().await {
