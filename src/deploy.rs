@@ -53,6 +53,51 @@ pub struct DeployArgs {
     server: ServerArgs,
 }
 
+/// What `deploy` runs beside serving, each on its own thread, stopped when dropped: the batch
+/// targets' schedule, the feature refresh, the monitors.
+struct Background {
+    _scheduler: Option<crate::schedule::Scheduler>,
+    _refresh: Option<crate::refresh::Refresh>,
+    _monitors: Option<crate::monitor_schedule::MonitorSchedule>,
+}
+
+impl Background {
+    fn start(
+        arguments: &DeployArgs,
+        directory: &std::path::Path,
+        deployment: &Arc<Deployment>,
+        online: Arc<dyn mlsys_online::OnlineStore>,
+        batch: &[String],
+    ) -> anyhow::Result<Background> {
+        let plan = deployment.plan().clone();
+        let registry = arguments.registry.as_deref();
+        let places = crate::score::ScorePlaces::of(directory, registry);
+        let scheduler = crate::schedule::start(plan.clone(), places, batch.to_vec())?;
+        let every = arguments.refresh_every.or_else(|| crate::refresh::cadence(&plan));
+        let refresh = match (arguments.no_refresh, every) {
+            (false, Some(every)) => Some(crate::refresh::start(crate::refresh::Refresher {
+                plan: plan.clone(),
+                directory: directory.to_path_buf(),
+                online,
+                metrics: deployment.metrics().clone(),
+                freshness: deployment.freshness().clone(),
+                every,
+            })?),
+            _ => None,
+        };
+        let places = crate::monitor::Places::of(directory, None, registry);
+        let monitors = match arguments.no_monitors {
+            true => None,
+            false => crate::monitor_schedule::start(plan, places, deployment.metrics().clone())?,
+        };
+        Ok(Background {
+            _scheduler: scheduler,
+            _refresh: refresh,
+            _monitors: monitors,
+        })
+    }
+}
+
 /// `--refresh-every`: a duration of the language (`30s`, `5m`, `1h`).
 fn refresh_every(text: &str) -> Result<i64, String> {
     match mlsys_compiler::syntax::literal::parse_duration(text).map_err(|error| error.to_string())? {
@@ -94,25 +139,7 @@ pub fn deploy(arguments: DeployArgs) -> anyhow::Result<ExitCode> {
         let online = features.store().clone();
         let deployment = Deployment::new(features, targets, &options, Some(sink)).with_predictions(predictions);
         let deployment = Arc::new(deployment);
-        let places = crate::score::ScorePlaces::of(&directory, arguments.registry.as_deref());
-        let _scheduler = crate::schedule::start(plan.clone(), places, batch.clone())?;
-        let monitor_places = crate::monitor::Places::of(&directory, None, arguments.registry.as_deref());
-        let refresh_every = arguments.refresh_every.or_else(|| crate::refresh::cadence(&plan));
-        let _refresh = match (arguments.no_refresh, refresh_every) {
-            (false, Some(every)) => Some(crate::refresh::start(crate::refresh::Refresher {
-                plan: plan.clone(),
-                directory: directory.clone(),
-                online,
-                metrics: deployment.metrics().clone(),
-                freshness: deployment.freshness().clone(),
-                every,
-            })?),
-            _ => None,
-        };
-        let _monitors = match arguments.no_monitors {
-            true => None,
-            false => crate::monitor_schedule::start(plan, monitor_places, deployment.metrics().clone())?,
-        };
+        let _jobs = Background::start(&arguments, &directory, &deployment, online, &batch)?;
         let events = Arc::new(|message: String| eprintln!("{message}"));
         let _watch = mlsys_deploy::watch::start(deployment.clone(), registry, &options, events);
         let listener = tokio::net::TcpListener::bind((server.host.as_str(), arguments.port)).await?;

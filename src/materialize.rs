@@ -57,8 +57,7 @@ pub async fn materialize(
     let state = BuildState::load(&store.state_file())?;
     let mut reports = Vec::new();
     for (group_id, group) in plan.groups.iter() {
-        let aggregates = aggregates_of(plan, group_id);
-        if group.entity.is_none() || aggregates.is_empty() {
+        if group.entity.is_none() || aggregates_of(plan, group_id).is_empty() {
             continue;
         }
         let started = Instant::now();
@@ -71,39 +70,18 @@ pub async fn materialize(
             unchanged: 0,
             seconds: 0.0,
         };
-        let Some(watermark) = watermark(plan, &state, group_id) else {
-            reports.push(report);
-            continue;
-        };
-        let location = store.features(&group.name, group.version);
         let name = meta_name(&table);
         let stored = online.get_meta(&name).await?;
         let stored = stored.and_then(|bytes| serde_json::from_slice::<TableMeta>(&bytes).ok());
-        let exact_from = match exact {
-            Exact::Watermark => None,
-            Exact::From(from) => Some(from),
-            Exact::AsStored => stored.as_ref().and_then(|stored| stored.exact_from),
+        let Some(meta) = table_meta(plan, store, &state, group_id, exact, stored.as_ref()) else {
+            reports.push(report);
+            continue;
         };
-        let meta = TableMeta {
-            group_hash: group.hash.0.clone(),
-            features: aggregates.iter().map(|id| plan.features[*id].name.clone()).collect(),
-            watermark,
-            stamp: state.features.get(&location.name).cloned().unwrap_or_default(),
-            exact_from: exact_from.filter(|from| *from < watermark),
-        };
-        // Stored records cut from the same definition can be compared entity by entity.
-        let previous = stored
-            .as_ref()
-            .filter(|stored| {
-                (&stored.group_hash, &stored.features, stored.exact_from)
-                    == (&meta.group_hash, &meta.features, meta.exact_from)
-            })
-            .map(|stored| (stored.base(), stored.watermark));
         if stored.as_ref() != Some(&meta) {
             let cut = Cut {
                 base: meta.base(),
-                watermark,
-                previous,
+                watermark: meta.watermark,
+                previous: comparable(stored.as_ref(), &meta),
             };
             let written = write_group(plan, store, online, group_id, &table, cut).await?;
             online.put_meta(&name, &serde_json::to_vec(&meta)?).await?;
@@ -114,6 +92,46 @@ pub async fn materialize(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// What the group's table in the store is to be now (`None`: nothing ingested yet).
+fn table_meta(
+    plan: &Plan,
+    store: &OfflineStore,
+    state: &BuildState,
+    group_id: GroupId,
+    exact: Exact,
+    stored: Option<&TableMeta>,
+) -> Option<TableMeta> {
+    let group = &plan.groups[group_id];
+    let watermark = watermark(plan, state, group_id)?;
+    let exact_from = match exact {
+        Exact::Watermark => None,
+        Exact::From(from) => Some(from),
+        Exact::AsStored => stored.and_then(|stored| stored.exact_from),
+    };
+    let location = store.features(&group.name, group.version);
+    Some(TableMeta {
+        group_hash: group.hash.0.clone(),
+        features: aggregates_of(plan, group_id)
+            .iter()
+            .map(|id| plan.features[*id].name.clone())
+            .collect(),
+        watermark,
+        stamp: state.features.get(&location.name).cloned().unwrap_or_default(),
+        exact_from: exact_from.filter(|from| *from < watermark),
+    })
+}
+
+/// The stored table's base and watermark when its records were cut from the same definition and
+/// `--online-from`, so that they can be compared entity by entity.
+fn comparable(stored: Option<&TableMeta>, meta: &TableMeta) -> Option<(i64, i64)> {
+    stored
+        .filter(|stored| {
+            (&stored.group_hash, &stored.features, stored.exact_from)
+                == (&meta.group_hash, &meta.features, meta.exact_from)
+        })
+        .map(|stored| (stored.base(), stored.watermark))
 }
 
 /// How a group's timelines are cut now, and how the stored ones were (`previous`: base and

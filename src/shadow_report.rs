@@ -8,7 +8,7 @@ use mlsys_batch::store::OfflineStore;
 use mlsys_batch::training::label_index::LabelIndex;
 use mlsys_compiler::plan::{Plan, ServeMode};
 use mlsys_compiler::types::BaseType;
-use mlsys_deploy::shadow_report::{Pair, report};
+use mlsys_deploy::shadow_report::{Pair, ShadowReport, report};
 use mlsys_kernels::Value;
 
 use crate::serve::load_plan;
@@ -80,46 +80,9 @@ pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     };
-    let (production, shadow) = log.versions.unwrap_or_default();
-    if arguments.format == "json" {
-        let mut json = serde_json::to_value(&report)?;
-        json["production_version"] = production.into();
-        json["shadow_version"] = shadow.into();
-        json["earlier_shadows"] = log.earlier_shadows.into();
-        println!("{}", serde_json::to_string_pretty(&json)?);
-    } else {
-        println!(
-            "target {}: shadow v{shadow} against v{production} on {} requests ({} not compared{})",
-            report.target,
-            report.compared,
-            report.not_compared,
-            match log.earlier_shadows {
-                0 => String::new(),
-                earlier => format!("; {earlier} scored by earlier shadow versions left out"),
-            }
-        );
-        println!(
-            "score difference: mean {:.6}, p99 {:.6}, max {:.6}",
-            report.mean_abs_difference, report.p99_abs_difference, report.max_abs_difference
-        );
-        println!(
-            "decisions agree at {}: {:.2}%",
-            report.threshold,
-            report.agreement * 100.0
-        );
-        println!(
-            "PSI of the shadow's scores against the served scores: {:.4}",
-            report.psi
-        );
-        match &report.labels {
-            Some(labels) => println!(
-                "{} on the {} compared requests whose labels are final: served {:.4}, shadow {:.4}",
-                labels.metric, labels.labelled, labels.primary, labels.shadow
-            ),
-            None => println!(
-                "labels: none final yet for the compared requests (label_delay, and the labels `build` ingested)"
-            ),
-        }
+    match arguments.format.as_str() {
+        "json" => print_json(&report, &log)?,
+        _ => print_text(&report, &log),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -249,4 +212,50 @@ fn newest_shadow(logged: &[Logged]) -> ShadowLog {
         .zip(newest)
         .and_then(|(production, shadow)| Some((u32::try_from(production).ok()?, u32::try_from(shadow).ok()?)));
     log
+}
+
+/// The report for scripts: the statistics, with the versions compared.
+fn print_json(report: &ShadowReport, log: &ShadowLog) -> anyhow::Result<()> {
+    let (production, shadow) = log.versions.unwrap_or_default();
+    let mut json = serde_json::to_value(report)?;
+    json["production_version"] = production.into();
+    json["shadow_version"] = shadow.into();
+    json["earlier_shadows"] = log.earlier_shadows.into();
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(())
+}
+
+/// The report for people.
+fn print_text(report: &ShadowReport, log: &ShadowLog) {
+    let (production, shadow) = log.versions.unwrap_or_default();
+    let earlier = match log.earlier_shadows {
+        0 => String::new(),
+        earlier => format!("; {earlier} scored by earlier shadow versions left out"),
+    };
+    println!(
+        "target {}: shadow v{shadow} against v{production} on {} requests ({} not compared{earlier})",
+        report.target, report.compared, report.not_compared
+    );
+    println!(
+        "score difference: mean {:.6}, p99 {:.6}, max {:.6}",
+        report.mean_abs_difference, report.p99_abs_difference, report.max_abs_difference
+    );
+    println!(
+        "decisions agree at {}: {:.2}%",
+        report.threshold,
+        report.agreement * 100.0
+    );
+    println!(
+        "PSI of the shadow's scores against the served scores: {:.4}",
+        report.psi
+    );
+    match &report.labels {
+        Some(labels) => println!(
+            "{} on the {} compared requests whose labels are final: served {:.4}, shadow {:.4}",
+            labels.metric, labels.labelled, labels.primary, labels.shadow
+        ),
+        None => {
+            println!("labels: none final yet for the compared requests (label_delay, and the labels `build` ingested)")
+        }
+    }
 }
