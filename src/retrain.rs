@@ -94,12 +94,7 @@ pub fn retrain_command(arguments: RetrainArgs) -> anyhow::Result<ExitCode> {
     let Some(plan) = crate::serve::load_plan(&arguments.path, "retrained")? else {
         return Ok(ExitCode::from(1));
     };
-    let at = match &arguments.at {
-        None => crate::train::now_micros(),
-        Some(text) => {
-            crate::shadow_report::parse_time(text).map_err(|problem| anyhow::anyhow!("--at {text}: {problem}"))?
-        }
-    };
+    let at = crate::shadow_report::time_or_now("--at", arguments.at.as_deref())?;
     let directory = project::directory(&arguments.path);
     let store = OfflineStore::new(
         arguments

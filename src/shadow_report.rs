@@ -38,6 +38,14 @@ pub fn parse_time(text: &str) -> Result<i64, mlsys_serve::wire::TextError> {
         .or_else(|_| mlsys_serve::wire::parse_date(text).map(|days| i64::from(days) * 86_400_000_000))
 }
 
+/// The time of an `--at`-like flag: the time given, or now.
+pub fn time_or_now(flag: &str, text: Option<&str>) -> anyhow::Result<i64> {
+    match text {
+        None => Ok(crate::train::now_micros()),
+        Some(text) => parse_time(text).map_err(|problem| anyhow::anyhow!("{flag} {text}: {problem}")),
+    }
+}
+
 pub fn shadow_report(arguments: ShadowReportArgs) -> anyhow::Result<ExitCode> {
     let Some(plan) = load_plan(&arguments.path, "reporting")? else {
         return Ok(ExitCode::from(1));

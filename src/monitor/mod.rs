@@ -85,12 +85,7 @@ pub fn monitor(arguments: MonitorArgs) -> anyhow::Result<ExitCode> {
     let Some(plan) = load_plan(&arguments.path, "monitoring")? else {
         return Ok(ExitCode::from(1));
     };
-    let at = match &arguments.at {
-        None => crate::train::now_micros(),
-        Some(text) => {
-            crate::shadow_report::parse_time(text).map_err(|problem| anyhow::anyhow!("--at {text}: {problem}"))?
-        }
-    };
+    let at = crate::shadow_report::time_or_now("--at", arguments.at.as_deref())?;
     let directory = project::directory(&arguments.path);
     let places = Places::of(&directory, arguments.offline.as_deref(), arguments.registry.as_deref())
         .with_metric_rows(arguments.metric_rows);

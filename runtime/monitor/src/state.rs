@@ -75,13 +75,17 @@ impl State {
 
     /// The stored result of `rule` for the period ending at `end`.
     pub fn get<T: DeserializeOwned>(&self, monitor: &str, rule: &str, end: i64) -> Result<Option<T>, StateError> {
+        self.one(
+            "SELECT result FROM results WHERE monitor = ?1 AND rule = ?2 AND end_micros = ?3",
+            params![monitor, rule, end],
+        )
+    }
+
+    /// The JSON value of the one row `sql` selects, if any.
+    fn one<T: DeserializeOwned>(&self, sql: &str, values: impl rusqlite::Params) -> Result<Option<T>, StateError> {
         let text: Option<String> = self
             .connection
-            .query_row(
-                "SELECT result FROM results WHERE monitor = ?1 AND rule = ?2 AND end_micros = ?3",
-                params![monitor, rule, end],
-                |row| row.get(0),
-            )
+            .query_row(sql, values, |row| row.get(0))
             .optional()
             .map_err(|source| self.database(source))?;
         text.map(|text| serde_json::from_str(&text))
@@ -158,21 +162,10 @@ impl State {
 
     /// What the latest run of `rule` left pending (`None`: no run yet).
     pub fn pending<T: DeserializeOwned>(&self, monitor: &str, rule: &str) -> Result<Option<T>, StateError> {
-        let text: Option<String> = self
-            .connection
-            .query_row(
-                "SELECT windows FROM pending WHERE monitor = ?1 AND rule = ?2",
-                params![monitor, rule],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|source| self.database(source))?;
-        text.map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|source| StateError::Corrupt {
-                path: self.path.clone(),
-                source,
-            })
+        self.one(
+            "SELECT windows FROM pending WHERE monitor = ?1 AND rule = ?2",
+            params![monitor, rule],
+        )
     }
 
     fn database(&self, source: rusqlite::Error) -> StateError {
